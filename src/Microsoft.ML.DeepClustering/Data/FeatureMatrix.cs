@@ -1,0 +1,66 @@
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.DeepClustering.Data;
+
+/// <summary>
+/// The feature column of an <see cref="IDataView"/> read once into one contiguous row-major float array [N, D],
+/// checked on the way: the type, the size, NaN and infinity (naming the row).
+/// </summary>
+internal sealed class FeatureMatrix
+{
+    public float[] Values { get; }
+    public int Rows { get; }
+    public int Columns { get; }
+    /// <summary>The column's dimensions as the schema gives them (ExtractPixels gives [C, H, W]).</summary>
+    public IReadOnlyList<int> Dimensions { get; }
+
+    private FeatureMatrix(float[] values, int rows, int columns, IReadOnlyList<int> dimensions)
+    {
+        Values = values;
+        Rows = rows;
+        Columns = columns;
+        Dimensions = dimensions;
+    }
+
+    public static FeatureMatrix Read(IDataView data, string columnName, CancellationToken cancellation = default)
+    {
+        var column = InputChecks.FeatureColumn(data.Schema, columnName);
+        var type = (VectorDataViewType)column.Type;
+        int size = type.Size;
+        var dims = type.Dimensions.ToArray();
+
+        long? knownRows = data.GetRowCount();
+        var values = new List<float>(knownRows is long n && n > 0 && n * size < int.MaxValue ? (int)(n * size) : 0);
+        var buffer = default(VBuffer<float>);
+        var dense = new float[size];
+        int row = 0;
+        using (var cursor = data.GetRowCursor(new[] { column }))
+        {
+            var getter = cursor.GetGetter<VBuffer<float>>(column);
+            while (cursor.MoveNext())
+            {
+                if ((row & 1023) == 0)
+                    cancellation.ThrowIfCancellationRequested();
+                getter(ref buffer);
+                if (buffer.Length != size)
+                    throw new InvalidOperationException(
+                        $"Column '{columnName}': row {row} has {buffer.Length} values, expected {size}.");
+                buffer.CopyTo(dense);
+                for (int j = 0; j < size; j++)
+                {
+                    if (!float.IsFinite(dense[j]))
+                        throw new InvalidOperationException(
+                            $"Column '{columnName}': row {row} holds {dense[j]} at slot {j}; deep clustering needs finite values. " +
+                            "Remove or impute such rows first (for example with mlContext.Transforms.ReplaceMissingValues).");
+                }
+                values.AddRange(dense);
+                row++;
+                if ((long)row * size > Array.MaxLength)
+                    throw new InvalidOperationException($"Column '{columnName}': more than {Array.MaxLength} values in all; train on a sample.");
+            }
+        }
+        if (row == 0)
+            throw new ArgumentException($"The training data is empty: column '{columnName}' has no rows.", nameof(data));
+        return new FeatureMatrix(values.ToArray(), row, size, dims);
+    }
+}

@@ -1,0 +1,107 @@
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.DeepClustering.Data;
+
+/// <summary>
+/// Every check of user input in one place, each failing with a message that names the column or option,
+/// what was expected and what was found.
+/// </summary>
+internal static class InputChecks
+{
+    public static void Options(DeepClusterOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        NonEmptyName(options.FeatureColumnName, nameof(options.FeatureColumnName));
+        NonEmptyName(options.PredictedClusterIdColumnName, nameof(options.PredictedClusterIdColumnName));
+        NonEmptyName(options.ScoreColumnName, nameof(options.ScoreColumnName));
+        NonEmptyName(options.SoftAssignmentColumnName, nameof(options.SoftAssignmentColumnName));
+        NonEmptyName(options.EmbeddingColumnName, nameof(options.EmbeddingColumnName));
+        var outputs = new[] { options.PredictedClusterIdColumnName, options.ScoreColumnName, options.SoftAssignmentColumnName, options.EmbeddingColumnName };
+        if (outputs.Distinct(StringComparer.Ordinal).Count() != outputs.Length)
+            throw new ArgumentException($"The output column names must differ; found {string.Join(", ", outputs.Select(o => $"'{o}'"))}.", nameof(options));
+
+        Positive(options.NumberOfClusters - 1, nameof(options.NumberOfClusters), options.NumberOfClusters, "at least 2");
+        if (options.HiddenLayers is null)
+            throw new ArgumentNullException(nameof(options.HiddenLayers), "HiddenLayers must be an array of layer widths (it may be empty).");
+        for (int i = 0; i < options.HiddenLayers.Length; i++)
+            if (options.HiddenLayers[i] <= 0)
+                throw new ArgumentOutOfRangeException(nameof(options.HiddenLayers), options.HiddenLayers[i], $"HiddenLayers[{i}] must be a positive width; found {options.HiddenLayers[i]}.");
+        Positive(options.EmbeddingDimension, nameof(options.EmbeddingDimension), options.EmbeddingDimension, "positive");
+        Positive(options.PretrainEpochs + 1, nameof(options.PretrainEpochs), options.PretrainEpochs, "0 or more");
+        Positive(options.BatchSize, nameof(options.BatchSize), options.BatchSize, "positive");
+        PositiveFinite(options.PretrainLearningRate, nameof(options.PretrainLearningRate));
+        Positive(options.KMeansInitializations, nameof(options.KMeansInitializations), options.KMeansInitializations, "positive");
+        Positive(options.KMeansMaxIterations, nameof(options.KMeansMaxIterations), options.KMeansMaxIterations, "positive");
+        Positive(options.UpdateInterval, nameof(options.UpdateInterval), options.UpdateInterval, "positive");
+        if (!(options.Tolerance >= 0 && options.Tolerance < 1))
+            throw new ArgumentOutOfRangeException(nameof(options.Tolerance), options.Tolerance, $"Tolerance must be in [0, 1); found {options.Tolerance}.");
+        Positive(options.MaxIterations + 1, nameof(options.MaxIterations), options.MaxIterations, "0 or more");
+        PositiveFinite(options.ClusteringLearningRate, nameof(options.ClusteringLearningRate));
+        if (!(options.ClusteringMomentum >= 0 && options.ClusteringMomentum < 1))
+            throw new ArgumentOutOfRangeException(nameof(options.ClusteringMomentum), options.ClusteringMomentum, $"ClusteringMomentum must be in [0, 1); found {options.ClusteringMomentum}.");
+        PositiveFinite(options.Alpha, nameof(options.Alpha));
+        if (options.NumberOfThreads is int threads)
+            Positive(threads, nameof(options.NumberOfThreads), threads, "positive (or null to choose for the machine)");
+    }
+
+    /// <summary>Checks the options against the size of the feature vector, known once the schema is.</summary>
+    public static void OptionsAgainstInput(DeepClusterOptions options, int featureSize)
+    {
+        if (options.EmbeddingDimension > featureSize)
+            throw new ArgumentOutOfRangeException(nameof(options.EmbeddingDimension), options.EmbeddingDimension,
+                $"EmbeddingDimension ({options.EmbeddingDimension}) must not exceed the size of column '{options.FeatureColumnName}' ({featureSize}): an embedding larger than the input compresses nothing.");
+    }
+
+    /// <summary>The feature column must exist and be a known-size vector of Single.</summary>
+    public static DataViewSchema.Column FeatureColumn(DataViewSchema schema, string columnName)
+    {
+        var column = schema.GetColumnOrNull(columnName) ?? throw new ArgumentOutOfRangeException(nameof(columnName), columnName,
+            $"Feature column '{columnName}' was not found. Available columns: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => $"'{c.Name}' ({c.Type})"))}.");
+        Describe(column.Type, columnName, out _);
+        return column;
+    }
+
+    /// <summary>Same check against an estimator's <see cref="SchemaShape"/>.</summary>
+    public static void FeatureColumn(SchemaShape schema, string columnName)
+    {
+        var column = schema.FirstOrDefault(c => c.Name == columnName);
+        if (column.Name is null)
+            throw new ArgumentOutOfRangeException(nameof(columnName), columnName,
+                $"Feature column '{columnName}' was not found. Available columns: {string.Join(", ", schema.Select(c => $"'{c.Name}'"))}.");
+        if (column.Kind != SchemaShape.Column.VectorKind.Vector || column.ItemType != NumberDataViewType.Single || column.IsKey)
+            throw new ArgumentOutOfRangeException(nameof(columnName), columnName,
+                $"Feature column '{columnName}' must be a known-size vector of Single; found {column.Kind} of {column.ItemType}{(column.IsKey ? " (key)" : "")}. " + Hint);
+    }
+
+    private const string Hint = "Images: LoadImages → ResizeImages → ExtractPixels gives one; other columns: Concatenate or ConvertType to Single.";
+
+    private static void Describe(DataViewType type, string columnName, out int size)
+    {
+        if (type is not VectorDataViewType vector || vector.ItemType != NumberDataViewType.Single)
+            throw new ArgumentOutOfRangeException(nameof(columnName), columnName,
+                $"Feature column '{columnName}' must be a known-size vector of Single; found {type}. " + Hint);
+        if (!vector.IsKnownSize)
+            throw new ArgumentOutOfRangeException(nameof(columnName), columnName,
+                $"Feature column '{columnName}' must be a known-size vector of Single; found a vector of unknown size ({type}). " +
+                "Give it a size: for images, ResizeImages before ExtractPixels; for loaded text, declare the vector's size in the loader.");
+        size = vector.Size;
+    }
+
+    private static void NonEmptyName(string? name, string option)
+    {
+        if (string.IsNullOrWhiteSpace(name))
+            throw new ArgumentException($"{option} must name a column; found {(name is null ? "null" : $"'{name}'")}.", option);
+    }
+
+    private static void Positive(int value, string option, int shown, string expected)
+    {
+        if (value <= 0)
+            throw new ArgumentOutOfRangeException(option, shown, $"{option} must be {expected}; found {shown}.");
+    }
+
+    private static void PositiveFinite(float value, string option)
+    {
+        if (!(value > 0) || !float.IsFinite(value))
+            throw new ArgumentOutOfRangeException(option, value, $"{option} must be a positive finite number; found {value}.");
+    }
+}

@@ -1,0 +1,70 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.DeepClustering.Data;
+using Microsoft.ML.DeepClustering.Scoring;
+using Microsoft.ML.DeepClustering.Training;
+using Microsoft.ML.Runtime;
+
+namespace Microsoft.ML.DeepClustering;
+
+/// <summary>
+/// Deep embedded clustering as an ML.NET estimator. <see cref="Fit(IDataView)"/> pretrains an autoencoder on the
+/// feature column, seeds K centroids with k-means++ on its embedding, and refines encoder and centroids with DEC's
+/// self-training. The fitted <see cref="DeepClusterTransformer"/> adds PredictedClusterId, Score, SoftAssignment and
+/// Embedding columns, and saves, loads and scores like any ML.NET model. Create it with
+/// <c>mlContext.Transforms.DeepCluster(...)</c>.
+/// </summary>
+public sealed class DeepClusterEstimator : IEstimator<DeepClusterTransformer>
+{
+    private readonly TransformsCatalog _catalog;
+    private readonly IHostEnvironment _env;
+    private readonly DeepClusterOptions _options;
+
+    internal DeepClusterEstimator(TransformsCatalog catalog, DeepClusterOptions options)
+    {
+        _catalog = catalog ?? throw new ArgumentNullException(nameof(catalog));
+        InputChecks.Options(options);
+        _env = CatalogEnvironment.From(catalog);
+        _options = options.Clone();
+    }
+
+    /// <summary>A copy of the options this estimator trains with.</summary>
+    public DeepClusterOptions Options => _options.Clone();
+
+    /// <inheritdoc />
+    public DeepClusterTransformer Fit(IDataView input) => Fit(input, CancellationToken.None);
+
+    /// <summary>
+    /// Trains a model. <paramref name="cancellation"/> stops training within one mini-batch with an
+    /// <see cref="OperationCanceledException"/>; nothing is left behind.
+    /// </summary>
+    public DeepClusterTransformer Fit(IDataView input, CancellationToken cancellation)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var host = _env.Register("DeepCluster");
+        using var channel = host.Start("Fit");
+        var column = InputChecks.FeatureColumn(input.Schema, _options.FeatureColumnName);
+        InputChecks.OptionsAgainstInput(_options, ((VectorDataViewType)column.Type).Size);
+
+        var data = FeatureMatrix.Read(input, _options.FeatureColumnName, cancellation);
+        if (data.Rows < _options.NumberOfClusters)
+            throw new ArgumentOutOfRangeException(nameof(DeepClusterOptions.NumberOfClusters), _options.NumberOfClusters,
+                $"NumberOfClusters ({_options.NumberOfClusters}) must not exceed the number of training rows ({data.Rows}) in column '{_options.FeatureColumnName}'.");
+
+        // Without an explicit seed, draw one from the context: MLContext(seed) then fixes the whole run.
+        int seed = _options.Seed ?? host.Rand.Next();
+        var settings = CatalogEnvironment.Settings(_env);
+        var (trained, history) = DeepClusterTrainer.Train(data, _options, seed, settings, cancellation,
+            message => channel.Info(MessageSensitivity.None, message));
+        cancellation.ThrowIfCancellationRequested();
+        var chain = ScoringChain.Build(_catalog, settings, trained, _options, input.Schema);
+        return new DeepClusterTransformer(chain, _options.Clone(), history);
+    }
+
+    /// <summary>The schema a fitted model will output: the input columns plus Embedding, SoftAssignment, Score and PredictedClusterId.</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        InputChecks.FeatureColumn(inputSchema, _options.FeatureColumnName);
+        return ScoringChain.OutputShape(_catalog, CatalogEnvironment.Settings(_env), _options, inputSchema);
+    }
+}

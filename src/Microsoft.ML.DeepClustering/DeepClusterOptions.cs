@@ -1,0 +1,89 @@
+namespace Microsoft.ML.DeepClustering;
+
+/// <summary>
+/// Options of <see cref="DeepClusterEstimator"/>. The defaults reproduce DEC as published by Xie et al. (2016)
+/// in its common Keras reimplementation (dense autoencoder D-500-500-2000-10 pretrained with Adam,
+/// k-means++ seeding with 20 restarts, self-training with SGD, target update every 140 steps, tol 0.1%).
+/// </summary>
+public sealed class DeepClusterOptions
+{
+    /// <summary>Input column: a known-size vector of <see cref="float"/> (for images, the output of ExtractPixels). Default "Features".</summary>
+    public string FeatureColumnName = "Features";
+
+    /// <summary>Number of clusters K (at least 2, at most the number of training rows). Default 10.</summary>
+    public int NumberOfClusters = 10;
+
+    /// <summary>Output column: the cluster id as a key of <see cref="uint"/> with exactly K values (1..K). Default "PredictedClusterId".</summary>
+    public string PredictedClusterIdColumnName = "PredictedClusterId";
+
+    /// <summary>Output column: float[K], squared Euclidean distances from the embedding to each centroid (ML.NET's clustering convention). Default "Score".</summary>
+    public string ScoreColumnName = "Score";
+
+    /// <summary>Output column: float[K], DEC's soft assignment q (Student's t kernel), each row sums to 1. Default "SoftAssignment".</summary>
+    public string SoftAssignmentColumnName = "SoftAssignment";
+
+    /// <summary>Output column: float[<see cref="EmbeddingDimension"/>], the encoder's output. Default "Embedding".</summary>
+    public string EmbeddingColumnName = "Embedding";
+
+    /// <summary>Widths of the encoder's hidden layers; the decoder mirrors them. Default { 500, 500, 2000 } (DEC).</summary>
+    public int[] HiddenLayers = { 500, 500, 2000 };
+
+    /// <summary>Size of the embedding in which clusters are found. Default 10 (DEC).</summary>
+    public int EmbeddingDimension = 10;
+
+    /// <summary>Autoencoder pretraining epochs. Default 200 (DEC-Keras on MNIST); small data or quick looks need far fewer.</summary>
+    public int PretrainEpochs = 200;
+
+    /// <summary>Mini-batch size for pretraining and self-training. Default 256.</summary>
+    public int BatchSize = 256;
+
+    /// <summary>Adam learning rate for pretraining. Default 0.001.</summary>
+    public float PretrainLearningRate = 0.001f;
+
+    /// <summary>k-means++ restarts on the embedding; the lowest inertia wins. Default 20.</summary>
+    public int KMeansInitializations = 20;
+
+    /// <summary>Lloyd iterations per k-means restart (each stops earlier once assignments stop changing). Default 300.</summary>
+    public int KMeansMaxIterations = 300;
+
+    /// <summary>Self-training steps between two updates of the target distribution P (computed over all rows). Default 140.</summary>
+    public int UpdateInterval = 140;
+
+    /// <summary>Self-training stops when fewer than this fraction of the rows change cluster between two target updates. Default 0.001.</summary>
+    public float Tolerance = 0.001f;
+
+    /// <summary>Cap on self-training steps (mini-batches). 0 skips self-training: plain autoencoder + k-means. Default 20000 (DEC-Keras).</summary>
+    public int MaxIterations = 20000;
+
+    /// <summary>SGD learning rate of self-training. Default 0.01 (DEC).</summary>
+    public float ClusteringLearningRate = 0.01f;
+
+    /// <summary>SGD momentum of self-training. Default 0.9 (DEC).</summary>
+    public float ClusteringMomentum = 0.9f;
+
+    /// <summary>Degrees of freedom of the Student's t kernel that gives q. Default 1 (DEC).</summary>
+    public float Alpha = 1f;
+
+    /// <summary>
+    /// Seed of every random choice (weights, batch order, k-means++). Same seed, same data and same number of threads give
+    /// the same model. Null takes one from the <see cref="MLContext"/>'s seed (itself random when the context has none).
+    /// </summary>
+    public int? Seed;
+
+    /// <summary>
+    /// CPU threads libtorch may use. Null chooses for the machine: on small machines one thread is often faster than two
+    /// because OpenMP threads spin-wait (see docs/benchmarks.md).
+    /// </summary>
+    public int? NumberOfThreads;
+
+    /// <summary>Receives a report after every pretraining epoch, k-means restart and target update. Called on the training thread.</summary>
+    public IProgress<DeepClusterProgress>? Progress;
+
+    /// <summary>A copy that later changes to this instance do not reach (the estimator keeps one).</summary>
+    internal DeepClusterOptions Clone()
+    {
+        var copy = (DeepClusterOptions)MemberwiseClone();
+        copy.HiddenLayers = (int[])HiddenLayers?.Clone()!;
+        return copy;
+    }
+}

@@ -1,0 +1,30 @@
+namespace Microsoft.ML.DeepClustering;
+
+/// <summary>The stage a training report comes from.</summary>
+public enum DeepClusterStage
+{
+    /// <summary>Stage 1: autoencoder pretraining, one report per epoch.</summary>
+    Pretraining,
+    /// <summary>Stage 2: k-means++ on the embedding, one report per restart.</summary>
+    Seeding,
+    /// <summary>Stage 3: DEC self-training, one report per target-distribution update.</summary>
+    SelfTraining,
+}
+
+/// <summary>A progress report from <see cref="DeepClusterEstimator.Fit(IDataView, CancellationToken)"/>.</summary>
+/// <param name="Stage">Which stage is running.</param>
+/// <param name="Step">1-based epoch (pretraining), restart (seeding) or self-training step.</param>
+/// <param name="TotalSteps">Epochs, restarts or the self-training step cap.</param>
+/// <param name="Loss">Mean reconstruction MSE of the epoch, k-means inertia of the restart, or mean KL loss since the last update.</param>
+/// <param name="LabelChangeFraction">Self-training only: fraction of rows whose cluster changed since the previous update.</param>
+/// <param name="Elapsed">Time since <c>Fit</c> started.</param>
+public sealed record DeepClusterProgress(DeepClusterStage Stage, int Step, int TotalSteps, double Loss, double? LabelChangeFraction, TimeSpan Elapsed)
+{
+    /// <inheritdoc />
+    public override string ToString() => Stage switch
+    {
+        DeepClusterStage.SelfTraining => $"{Stage} step {Step}/{TotalSteps}: KL {Loss:G4}, labels changed {LabelChangeFraction:P2} ({Elapsed.TotalSeconds:F1} s)",
+        DeepClusterStage.Seeding => $"{Stage} restart {Step}/{TotalSteps}: inertia {Loss:G6} ({Elapsed.TotalSeconds:F1} s)",
+        _ => $"{Stage} epoch {Step}/{TotalSteps}: MSE {Loss:G4} ({Elapsed.TotalSeconds:F1} s)",
+    };
+}

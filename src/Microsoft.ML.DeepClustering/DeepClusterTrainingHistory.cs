@@ -1,0 +1,51 @@
+namespace Microsoft.ML.DeepClustering;
+
+/// <summary>Why self-training ended.</summary>
+public enum SelfTrainingStopReason
+{
+    /// <summary><see cref="DeepClusterOptions.MaxIterations"/> was 0: the model is autoencoder + k-means.</summary>
+    Skipped,
+    /// <summary>Fewer than <see cref="DeepClusterOptions.Tolerance"/> of the labels changed between two target updates.</summary>
+    Converged,
+    /// <summary>The step cap <see cref="DeepClusterOptions.MaxIterations"/> was reached.</summary>
+    MaxIterations,
+}
+
+/// <summary>One target-distribution update of self-training.</summary>
+/// <param name="Step">Self-training steps done before this update.</param>
+/// <param name="Loss">Mean KL(P‖Q) over the steps since the previous update (NaN at step 0).</param>
+/// <param name="LabelChangeFraction">Fraction of rows whose cluster changed since the previous update (1 at step 0).</param>
+public sealed record SelfTrainingUpdate(int Step, double Loss, double LabelChangeFraction);
+
+/// <summary>What happened during <c>Fit</c>: losses per epoch, k-means restarts, label changes per update, timings.</summary>
+public sealed class DeepClusterTrainingHistory
+{
+    /// <summary>Mean reconstruction MSE of each pretraining epoch.</summary>
+    public IReadOnlyList<double> PretrainLosses { get; internal set; } = Array.Empty<double>();
+    /// <summary>Inertia (sum of squared distances to the nearest centroid) of each k-means++ restart.</summary>
+    public IReadOnlyList<double> KMeansInertias { get; internal set; } = Array.Empty<double>();
+    /// <summary>Index of the restart that won (lowest inertia).</summary>
+    public int BestKMeansRestart { get; internal set; }
+    /// <summary>Target-distribution updates of self-training, in order.</summary>
+    public IReadOnlyList<SelfTrainingUpdate> SelfTrainingUpdates { get; internal set; } = Array.Empty<SelfTrainingUpdate>();
+    /// <summary>Self-training steps done.</summary>
+    public int SelfTrainingSteps { get; internal set; }
+    /// <summary>Why self-training ended.</summary>
+    public SelfTrainingStopReason StopReason { get; internal set; }
+    /// <summary>Rows trained on.</summary>
+    public int NumberOfRows { get; internal set; }
+    /// <summary>Number of training rows per cluster at the end of training (argmax of q).</summary>
+    public IReadOnlyList<int> ClusterSizes { get; internal set; } = Array.Empty<int>();
+    /// <summary>Where training ran ("cpu", "cuda:0").</summary>
+    public string Device { get; internal set; } = "cpu";
+    /// <summary>libtorch CPU threads used.</summary>
+    public int NumberOfThreads { get; internal set; }
+    /// <summary>The seed actually used.</summary>
+    public int Seed { get; internal set; }
+    /// <summary>Wall time of autoencoder pretraining.</summary>
+    public TimeSpan PretrainingTime { get; internal set; }
+    /// <summary>Wall time of k-means seeding.</summary>
+    public TimeSpan SeedingTime { get; internal set; }
+    /// <summary>Wall time of self-training.</summary>
+    public TimeSpan SelfTrainingTime { get; internal set; }
+}

@@ -1,0 +1,64 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DeepClustering.Networks;
+
+/// <summary>
+/// DEC's fully connected autoencoder: D → h1 → … → hn → E → hn → … → h1 → D, ReLU between layers.
+/// The embedding layer and the output layer are linear, as in Xie et al. (2016) and DEC-Keras:
+/// a ReLU on the embedding would clip half of the space k-means works in.
+/// </summary>
+internal sealed class DenseAutoencoder : nn.Module<Tensor, Tensor>
+{
+    private readonly ModuleList<Linear> _encoder = new();
+    private readonly ModuleList<Linear> _decoder = new();
+
+    public int InputDimension { get; }
+    public int EmbeddingDimension { get; }
+
+    public DenseAutoencoder(int inputDimension, IReadOnlyList<int> hiddenLayers, int embeddingDimension)
+        : base(nameof(DenseAutoencoder))
+    {
+        InputDimension = inputDimension;
+        EmbeddingDimension = embeddingDimension;
+        var widths = new List<int> { inputDimension };
+        widths.AddRange(hiddenLayers);
+        widths.Add(embeddingDimension);
+        for (int i = 0; i + 1 < widths.Count; i++)
+            _encoder.Add(nn.Linear(widths[i], widths[i + 1]));
+        for (int i = widths.Count - 1; i > 0; i--)
+            _decoder.Add(nn.Linear(widths[i], widths[i - 1]));
+        RegisterComponents();
+    }
+
+    /// <summary>The encoder's layers, input first: what the ONNX exporter writes as Gemm nodes.</summary>
+    public IReadOnlyList<Linear> EncoderLayers => _encoder.ToList();
+
+    /// <summary>The decoder's layers, embedding first.</summary>
+    public IReadOnlyList<Linear> DecoderLayers => _decoder.ToList();
+
+    public Tensor Encode(Tensor x) => RunStack(_encoder, x);
+
+    public Tensor Decode(Tensor z) => RunStack(_decoder, z);
+
+    public override Tensor forward(Tensor x)
+    {
+        using var z = Encode(x);
+        return Decode(z);
+    }
+
+    // ReLU after every layer but the last of the stack (embedding for the encoder, reconstruction for the decoder).
+    private static Tensor RunStack(ModuleList<Linear> layers, Tensor x)
+    {
+        var h = x;
+        for (int i = 0; i < layers.Count; i++)
+        {
+            var next = layers[i].forward(h);
+            if (i + 1 < layers.Count)
+                next = nn.functional.relu(next);
+            h = next;
+        }
+        return h;
+    }
+}

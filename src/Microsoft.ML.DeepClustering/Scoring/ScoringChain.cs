@@ -1,0 +1,165 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.DeepClustering.Onnx;
+using Microsoft.ML.DeepClustering.Training;
+using Microsoft.ML.Trainers;
+using Microsoft.ML.Transforms.Onnx;
+
+namespace Microsoft.ML.DeepClustering.Scoring;
+
+/// <summary>
+/// The fitted model as a chain of ML.NET's own, saveable transforms, so that a saved <c>.zip</c> loads in any process
+/// with nothing registered:
+/// <list type="number">
+/// <item>ApplyOnnxModel: the ONNX graph our exporter writes: Features → Embedding, SoftAssignment;</item>
+/// <item>ML.NET's k-means scorer on Embedding, holding our centroids: Score (squared distances, ML.NET's clustering
+///   convention) and PredictedLabel, a scalar key with exactly K values. ONNX outputs always reach ML.NET as vectors
+///   and no other built-in transform turns a vector[1] into a scalar key; ML.NET's k-means model does argmin-over-
+///   squared-distances itself, which is exactly DEC's hard assignment;</item>
+/// <item>CopyColumns / DropColumns to give the outputs the names the options ask for.</item>
+/// </list>
+/// </summary>
+internal sealed class ScoringChain : IDisposable
+{
+    // Names ML.NET's clustering scorer gives its outputs.
+    internal const string ScorerScoreColumn = "Score";
+    internal const string ScorerPredictedLabelColumn = "PredictedLabel";
+
+    private readonly string _onnxFile;
+    private OnnxTransformer? _onnx;
+
+    public TransformerChain<ITransformer> Chain { get; }
+    /// <summary>The model with its clusters numbered as the chain numbers them.</summary>
+    public TrainedModel Model { get; }
+    public byte[] OnnxBytes { get; }
+
+    private ScoringChain(TransformerChain<ITransformer> chain, OnnxTransformer onnx, string onnxFile, TrainedModel model, byte[] onnxBytes)
+    {
+        Chain = chain;
+        _onnx = onnx;
+        _onnxFile = onnxFile;
+        Model = model;
+        OnnxBytes = onnxBytes;
+    }
+
+    public static ScoringChain Build(TransformsCatalog catalog, MLContextSettings settings, TrainedModel trained, DeepClusterOptions options, DataViewSchema inputSchema)
+    {
+        // 1. ML.NET's k-means model, holding exactly our centroids (renumbered in its order).
+        var (kmeans, order) = KMeansHead.Build(trained.Centroids, options.EmbeddingColumnName);
+        var model = trained.WithClusterOrder(order);
+
+        // 2. The ONNX graph of the encoder and the soft assignment. ApplyOnnxModel(Stream) would leave a copy in the
+        //    temp folder for ever; we write the file ourselves and delete it when the transformer is disposed.
+        var names = new OnnxColumnNames(options.FeatureColumnName, options.EmbeddingColumnName, options.SoftAssignmentColumnName,
+            options.ScoreColumnName, options.PredictedClusterIdColumnName);
+        var onnxBytes = DeepClusterOnnxExporter.Export(model, names, includeScoreAndClusterId: false);
+        Directory.CreateDirectory(settings.TempFilePath);
+        string onnxFile = Path.Combine(settings.TempFilePath, $"DeepClustering-{Guid.NewGuid():N}.onnx");
+        File.WriteAllBytes(onnxFile, onnxBytes);
+        OnnxTransformer? onnx = null;
+        try
+        {
+            // A fresh estimator per model: every Fit of one OnnxScoringEstimator returns the same transformer.
+            onnx = catalog.ApplyOnnxModel(new OnnxOptions
+            {
+                ModelFile = onnxFile,
+                InputColumns = new[] { options.FeatureColumnName },
+                OutputColumns = new[] { options.EmbeddingColumnName, options.SoftAssignmentColumnName },
+            }).Fit(new EmptyDataView(inputSchema));
+
+            var afterOnnx = onnx.GetOutputSchema(inputSchema);
+            var afterKMeans = kmeans.GetOutputSchema(afterOnnx);
+            var transformers = new List<ITransformer> { onnx, kmeans };
+            transformers.AddRange(Renames(catalog, options, afterKMeans));
+            return new ScoringChain(new TransformerChain<ITransformer>(transformers.ToArray()), onnx, onnxFile, model, onnxBytes);
+        }
+        catch
+        {
+            onnx?.Dispose();
+            File.Delete(onnxFile);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The output schema a model with these options will have, without training one: the same built-in estimators'
+    /// own GetOutputSchema, the ONNX step answered by a stand-in graph of the right output sizes (SchemaShape columns
+    /// have no public constructor, so the shape must come from the estimators themselves).
+    /// </summary>
+    public static SchemaShape OutputShape(TransformsCatalog catalog, MLContextSettings settings, DeepClusterOptions options, SchemaShape input)
+    {
+        var standIn = new TrainedModel(
+            new[] { new DenseLayer(1, options.EmbeddingDimension, new float[options.EmbeddingDimension], new float[options.EmbeddingDimension]) },
+            Array.Empty<DenseLayer>(),
+            Enumerable.Range(0, options.NumberOfClusters).Select(i => Enumerable.Repeat((float)i, options.EmbeddingDimension).ToArray()).ToArray(),
+            options.Alpha,
+            new[] { 1 });
+        var names = new OnnxColumnNames(options.FeatureColumnName, options.EmbeddingColumnName, options.SoftAssignmentColumnName,
+            options.ScoreColumnName, options.PredictedClusterIdColumnName);
+        string file = Path.Combine(settings.TempFilePath, $"DeepClustering-schema-{Guid.NewGuid():N}.onnx");
+        Directory.CreateDirectory(settings.TempFilePath);
+        File.WriteAllBytes(file, DeepClusterOnnxExporter.Export(standIn, names, includeScoreAndClusterId: false));
+        try
+        {
+            var onnxEstimator = catalog.ApplyOnnxModel(new OnnxOptions
+            {
+                ModelFile = file,
+                InputColumns = new[] { options.FeatureColumnName },
+                OutputColumns = new[] { options.EmbeddingColumnName, options.SoftAssignmentColumnName },
+            });
+            var shape = onnxEstimator.GetOutputSchema(input);
+            // The estimator opened a session at construction; fit it on a schema-only view to reach and dispose it.
+            var builder = new DataViewSchema.Builder();
+            builder.AddColumn(options.FeatureColumnName, new VectorDataViewType(NumberDataViewType.Single, 1));
+            onnxEstimator.Fit(new EmptyDataView(builder.ToSchema())).Dispose();
+
+            shape = KMeansHead.Estimator(options.NumberOfClusters, options.EmbeddingColumnName).GetOutputSchema(shape);
+            foreach (var estimator in RenameEstimators(catalog, options))
+                shape = estimator.GetOutputSchema(shape);
+            return shape;
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    private static IEnumerable<ITransformer> Renames(TransformsCatalog catalog, DeepClusterOptions options, DataViewSchema schema)
+    {
+        var empty = new EmptyDataView(schema);
+        foreach (var estimator in RenameEstimators(catalog, options))
+        {
+            var transformer = estimator.Fit(empty);
+            empty = new EmptyDataView(transformer.GetOutputSchema(empty.Schema));
+            yield return transformer;
+        }
+    }
+
+    private static IEnumerable<IEstimator<ITransformer>> RenameEstimators(TransformsCatalog catalog, DeepClusterOptions options)
+    {
+        var copies = new List<InputOutputColumnPair>();
+        var drops = new List<string>();
+        if (options.ScoreColumnName != ScorerScoreColumn)
+        {
+            copies.Add(new InputOutputColumnPair(options.ScoreColumnName, ScorerScoreColumn));
+            drops.Add(ScorerScoreColumn);
+        }
+        if (options.PredictedClusterIdColumnName != ScorerPredictedLabelColumn)
+        {
+            copies.Add(new InputOutputColumnPair(options.PredictedClusterIdColumnName, ScorerPredictedLabelColumn));
+            drops.Add(ScorerPredictedLabelColumn);
+        }
+        foreach (var copy in copies)
+            yield return catalog.CopyColumns(copy.OutputColumnName, copy.InputColumnName);
+        if (drops.Count > 0)
+            yield return catalog.DropColumns(drops.ToArray());
+    }
+
+    public void Dispose()
+    {
+        _onnx?.Dispose();
+        _onnx = null;
+        try { File.Delete(_onnxFile); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+}

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using Microsoft.ML.DeepClustering.Data;
+using Microsoft.ML.DeepClustering.Networks;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DeepClustering.Training;
+
+/// <summary>The three stages in order: pretrain the autoencoder, seed centroids with k-means, refine with DEC.</summary>
+internal static class DeepClusterTrainer
+{
+    public static (TrainedModel Model, DeepClusterTrainingHistory History) Train(
+        FeatureMatrix data, DeepClusterOptions options, int seed, MLContextSettings settings, CancellationToken cancellation, Action<string> log)
+    {
+        var history = new DeepClusterTrainingHistory { NumberOfRows = data.Rows, Seed = seed };
+        var device = TorchRuntime.ResolveDevice(settings);
+        int threads = options.NumberOfThreads ?? TorchRuntime.DefaultThreads(Environment.ProcessorCount);
+        history.Device = device.ToString();
+        history.NumberOfThreads = threads;
+        log($"Training on {device} with {threads} CPU thread(s), seed {seed}: {data.Rows} rows of {data.Columns} features, K = {options.NumberOfClusters}.");
+
+        using var threadScope = TorchRuntime.UseThreads(threads);
+        using var context = new TrainingContext(options, device, seed, cancellation, log);
+        using var scope = NewDisposeScope();
+        // Weights are initialised from the global generator: seed it, and build the network on the CPU for the same
+        // initial weights whatever the device.
+        random.manual_seed(seed);
+        using var autoencoder = new DenseAutoencoder(data.Columns, options.HiddenLayers, options.EmbeddingDimension);
+        autoencoder.to(device);
+        var x = tensor(data.Values, new long[] { data.Rows, data.Columns }).to(device);
+
+        var clock = Stopwatch.StartNew();
+        history.PretrainLosses = Pretraining.Run(autoencoder, x, context);
+        history.PretrainingTime = clock.Elapsed;
+
+        clock.Restart();
+        KMeansSeeding.Result seeding;
+        using (var noGrad = no_grad())
+        using (var z = SelfTraining.Embed(autoencoder, x))
+            seeding = KMeansSeeding.Run(z, context);
+        history.KMeansInertias = seeding.Inertias;
+        history.BestKMeansRestart = seeding.BestRestart;
+        history.SeedingTime = clock.Elapsed;
+        log($"k-means seeding: best inertia {seeding.Inertia:G6} (restart {seeding.BestRestart + 1} of {seeding.Inertias.Count}).");
+
+        clock.Restart();
+        using var centroids = new Parameter(seeding.Centroids.detach().clone());
+        seeding.Centroids.Dispose();
+        int[] labels;
+        if (options.MaxIterations > 0)
+        {
+            var result = SelfTraining.Run(autoencoder, centroids, x, context);
+            history.SelfTrainingUpdates = result.Updates;
+            history.SelfTrainingSteps = result.Steps;
+            history.StopReason = result.StopReason;
+            labels = result.Labels;
+            log($"Self-training stopped after {result.Steps} steps: {result.StopReason}.");
+        }
+        else
+        {
+            history.StopReason = SelfTrainingStopReason.Skipped;
+            using var q = SelfTraining.SoftAssignment(autoencoder, centroids, x, options);
+            using var argmax = q.argmax(dim: 1).to(CPU);
+            labels = argmax.data<long>().Select(v => (int)v).ToArray();
+        }
+        history.SelfTrainingTime = clock.Elapsed;
+
+        var sizes = new int[options.NumberOfClusters];
+        foreach (int label in labels)
+            sizes[label]++;
+        history.ClusterSizes = sizes;
+
+        var model = new TrainedModel(
+            autoencoder.EncoderLayers.Select(Copy).ToArray(),
+            autoencoder.DecoderLayers.Select(Copy).ToArray(),
+            ToRows(centroids),
+            options.Alpha,
+            data.Dimensions);
+        return (model, history);
+    }
+
+    private static DenseLayer Copy(Linear layer)
+    {
+        using var weight = layer.weight!.detach().to(CPU).contiguous();
+        using var bias = layer.bias!.detach().to(CPU).contiguous();
+        return new DenseLayer((int)weight.shape[1], (int)weight.shape[0], weight.data<float>().ToArray(), bias.data<float>().ToArray());
+    }
+
+    private static float[][] ToRows(Tensor matrix)
+    {
+        using var cpu = matrix.detach().to(CPU).contiguous();
+        var flat = cpu.data<float>().ToArray();
+        int rows = (int)cpu.shape[0], cols = (int)cpu.shape[1];
+        return Enumerable.Range(0, rows).Select(r => flat.AsSpan(r * cols, cols).ToArray()).ToArray();
+    }
+}

@@ -1,0 +1,91 @@
+using Microsoft.ML.DeepClustering.Networks;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DeepClustering.Training;
+
+/// <summary>
+/// Stage 2: k-means on the embedding, seeded by k-means++ (D² sampling), restarted
+/// <see cref="DeepClusterOptions.KMeansInitializations"/> times; the restart with the lowest inertia wins, as in
+/// DEC's use of scikit-learn's KMeans(n_init=20).
+/// </summary>
+internal static class KMeansSeeding
+{
+    public sealed record Result(Tensor Centroids, double Inertia, List<double> Inertias, int BestRestart);
+
+    /// <param name="z">Embeddings [N, E], on the training device.</param>
+    public static Result Run(Tensor z, TrainingContext context)
+    {
+        var options = context.Options;
+        int k = options.NumberOfClusters;
+        Tensor? best = null;
+        double bestInertia = double.PositiveInfinity;
+        int bestRestart = 0;
+        var inertias = new List<double>(options.KMeansInitializations);
+        for (int restart = 0; restart < options.KMeansInitializations; restart++)
+        {
+            context.Cancellation.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            var centroids = PlusPlus(z, k, context.Generator);
+            double inertia = Lloyd(z, ref centroids, options.KMeansMaxIterations, context.Cancellation);
+            inertias.Add(inertia);
+            if (inertia < bestInertia)
+            {
+                best?.Dispose();
+                best = centroids.MoveToOuterDisposeScope();
+                bestInertia = inertia;
+                bestRestart = restart;
+            }
+            context.Report(DeepClusterStage.Seeding, restart + 1, options.KMeansInitializations, inertia, null);
+        }
+        return new Result(best!, bestInertia, inertias, bestRestart);
+    }
+
+    /// <summary>k-means++: the first centre uniformly, each next one with probability proportional to D², the squared distance to the nearest centre so far.</summary>
+    private static Tensor PlusPlus(Tensor z, int k, Generator generator)
+    {
+        long n = z.shape[0];
+        var chosen = new long[k];
+        chosen[0] = randint(n, new long[] { 1 }, generator: generator).item<long>();
+        using var nearest = full(n, float.PositiveInfinity, device: z.device);
+        for (int c = 1; c < k; c++)
+        {
+            using var scope = NewDisposeScope();
+            var last = z[chosen[c - 1]].unsqueeze(0);
+            nearest.copy_(minimum(nearest, StudentTAssignment.SquaredDistances(z, last).squeeze(1)));
+            var weights = nearest.to(CPU).to_type(ScalarType.Float64);
+            double total = weights.sum().item<double>();
+            chosen[c] = total > 0
+                ? multinomial(weights / total, 1, generator: generator).item<long>()
+                // Fewer distinct points than clusters: any point will do; Lloyd will leave a duplicate centre empty.
+                : randint(n, new long[] { 1 }, generator: generator).item<long>();
+        }
+        using var index = tensor(chosen, device: z.device);
+        return z.index_select(0, index);
+    }
+
+    /// <summary>Lloyd iterations until no row changes cluster. Returns the inertia; an emptied cluster keeps its centre.</summary>
+    private static double Lloyd(Tensor z, ref Tensor centroids, int maxIterations, CancellationToken cancellation)
+    {
+        int k = (int)centroids.shape[0];
+        Tensor? previous = null;
+        for (int iteration = 0; iteration < maxIterations; iteration++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            // One scope per iteration so that memory stays flat however many iterations run;
+            // only the labels and centroids survive it (into the caller's per-restart scope).
+            using var step = NewDisposeScope();
+            var labels = StudentTAssignment.SquaredDistances(z, centroids).argmin(dim: 1);
+            bool changed = previous is null || !labels.equal(previous).item<bool>();
+            previous?.Dispose();
+            previous = labels.MoveToOuterDisposeScope();
+            if (!changed)
+                break;
+            var sums = zeros(k, z.shape[1], device: z.device).index_add_(0, labels, z, 1);
+            var counts = bincount(labels, minlength: k).to_type(ScalarType.Float32).unsqueeze(1);
+            var updated = sums / counts.clamp_min(1);
+            centroids = where(counts > 0, updated, centroids).MoveToOuterDisposeScope();
+        }
+        using var final = NewDisposeScope();
+        return StudentTAssignment.SquaredDistances(z, centroids).min(dim: 1).values.sum().to_type(ScalarType.Float64).item<double>();
+    }
+}

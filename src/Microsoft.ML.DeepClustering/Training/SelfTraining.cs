@@ -1,0 +1,147 @@
+using Microsoft.ML.DeepClustering.Networks;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DeepClustering.Training;
+
+/// <summary>
+/// Stage 3: DEC self-training (Xie, Girshick and Farhadi, "Unsupervised Deep Embedding for Clustering Analysis", 2016).
+/// The encoder and the centroids μ are trained together to sharpen the soft assignment:
+/// <list type="number">
+/// <item>q_ij = (1 + ‖z_i − μ_j‖²/α)^(−(α+1)/2) / Σ_j' (…), the Student's t soft assignment (see <see cref="StudentTAssignment"/>);</item>
+/// <item>every T = <see cref="DeepClusterOptions.UpdateInterval"/> steps, q is computed over all rows and the target
+///   p_ij = (q_ij²/f_j) / Σ_j' (q_ij'²/f_j'), f_j = Σ_i q_ij, is frozen until the next update;</item>
+/// <item>at each of these updates, if fewer than tol = <see cref="DeepClusterOptions.Tolerance"/> of the rows changed
+///   their argmax_j q_ij since the previous update, training stops;</item>
+/// <item>each step takes a mini-batch and minimises KL(P‖Q) = Σ_i Σ_j p_ij log(p_ij/q_ij) / batch size, by SGD with momentum.</item>
+/// </list>
+/// The decoder takes no part (DEC drops it after pretraining).
+/// </summary>
+internal static class SelfTraining
+{
+    public sealed record Result(List<SelfTrainingUpdate> Updates, int Steps, SelfTrainingStopReason StopReason, int[] Labels);
+
+    /// <param name="x">All training rows [N, D] on the training device.</param>
+    /// <param name="centroids">μ [K, E] from k-means, updated in place.</param>
+    public static Result Run(DenseAutoencoder autoencoder, Parameter centroids, Tensor x, TrainingContext context)
+    {
+        var options = context.Options;
+        long n = x.shape[0];
+        var updates = new List<SelfTrainingUpdate>();
+        var trainable = autoencoder.EncoderLayers.SelectMany(layer => layer.parameters()).Append(centroids).ToList();
+        using var optimizer = optim.SGD(trainable, options.ClusteringLearningRate, momentum: options.ClusteringMomentum);
+
+        Tensor? target = null;          // P over all rows, frozen between updates
+        Tensor? previousLabels = null;  // argmax q at the previous update
+        Tensor? order = null;           // shuffled row order of the current pass
+        long cursor = n;                // position in that order
+        double lossSum = 0;
+        int lossCount = 0;
+        int step = 0;
+        var stopReason = SelfTrainingStopReason.MaxIterations;
+        try
+        {
+            while (true)
+            {
+                context.Cancellation.ThrowIfCancellationRequested();
+                if (step % options.UpdateInterval == 0)
+                {
+                    // (2) recompute q over all rows, then the target P; (3) test for convergence.
+                    double changed;
+                    using (var updateScope = NewDisposeScope())
+                    {
+                        var q = SoftAssignment(autoencoder, centroids, x, options);
+                        var labels = q.argmax(dim: 1);
+                        changed = previousLabels is null ? 1.0
+                            : labels.not_equal(previousLabels).sum().item<long>() / (double)n;
+                        previousLabels?.Dispose();
+                        previousLabels = labels.MoveToOuterDisposeScope();
+                        target?.Dispose();
+                        target = StudentTAssignment.TargetDistribution(q).MoveToOuterDisposeScope();
+                    }
+
+                    double meanLoss = lossCount > 0 ? lossSum / lossCount : double.NaN;
+                    updates.Add(new SelfTrainingUpdate(step, meanLoss, changed));
+                    context.Report(DeepClusterStage.SelfTraining, step, options.MaxIterations, meanLoss, changed);
+                    lossSum = 0;
+                    lossCount = 0;
+                    if (step > 0 && changed < options.Tolerance)
+                    {
+                        stopReason = SelfTrainingStopReason.Converged;
+                        break;
+                    }
+                }
+                if (step >= options.MaxIterations)
+                    break;
+
+                // (4) one SGD step on KL(P‖Q) over a mini-batch.
+                if (cursor >= n)
+                {
+                    order?.Dispose();
+                    using var cpuOrder = randperm(n, generator: context.Generator);
+                    order = cpuOrder.to(x.device);
+                    cursor = 0;
+                }
+                using (var batchScope = NewDisposeScope())
+                {
+                    long size = Math.Min(options.BatchSize, n - cursor);
+                    var index = order!.narrow(0, cursor, size);
+                    cursor += size;
+                    var z = autoencoder.Encode(x.index_select(0, index));
+                    var qBatch = StudentTAssignment.SoftAssignment(StudentTAssignment.SquaredDistances(z, centroids), options.Alpha);
+                    var pBatch = target!.index_select(0, index);
+                    // kl_div takes log q and p, and with Reduction.Sum gives Σ p (log p − log q); divided by the batch size
+                    // as Keras' KLD loss averages over rows.
+                    var loss = nn.functional.kl_div(qBatch.log(), pBatch, log_target: false, reduction: nn.Reduction.Sum) / size;
+                    optimizer.zero_grad();
+                    loss.backward();
+                    optimizer.step();
+                    lossSum += loss.item<float>();
+                    lossCount++;
+                }
+                step++;
+            }
+
+            var finalLabels = previousLabels!.to(CPU).data<long>().Select(v => (int)v).ToArray();
+            return new Result(updates, step, stopReason, finalLabels);
+        }
+        finally
+        {
+            target?.Dispose();
+            previousLabels?.Dispose();
+            order?.Dispose();
+        }
+    }
+
+    /// <summary>q over all rows, in large batches under no_grad: the full-data passes need no graph.</summary>
+    public static Tensor SoftAssignment(DenseAutoencoder autoencoder, Tensor centroids, Tensor x, DeepClusterOptions options)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var z = Embed(autoencoder, x);
+        return StudentTAssignment.SoftAssignment(StudentTAssignment.SquaredDistances(z, centroids), options.Alpha).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The embedding of every row, computed in chunks under no_grad.</summary>
+    public static Tensor Embed(DenseAutoencoder autoencoder, Tensor x)
+    {
+        const long chunk = 4096;
+        using var noGrad = no_grad();
+        long n = x.shape[0];
+        var parts = new List<Tensor>();
+        try
+        {
+            for (long start = 0; start < n; start += chunk)
+            {
+                using var scope = NewDisposeScope();
+                parts.Add(autoencoder.Encode(x.narrow(0, start, Math.Min(chunk, n - start))).MoveToOuterDisposeScope());
+            }
+            return cat(parts, 0);
+        }
+        finally
+        {
+            foreach (var part in parts)
+                part.Dispose();
+        }
+    }
+}

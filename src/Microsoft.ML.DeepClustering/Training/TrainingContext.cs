@@ -1,0 +1,42 @@
+using System.Diagnostics;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DeepClustering.Training;
+
+/// <summary>What every stage needs: options, device, random generator, cancellation, progress and log.</summary>
+internal sealed class TrainingContext : IDisposable
+{
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly Action<string> _log;
+
+    public DeepClusterOptions Options { get; }
+    public Device Device { get; }
+    public int Seed { get; }
+    /// <summary>The only source of randomness for batch orders and k-means++ draws, so that a seed fixes the run.</summary>
+    public Generator Generator { get; }
+    public CancellationToken Cancellation { get; }
+
+    public TrainingContext(DeepClusterOptions options, Device device, int seed, CancellationToken cancellation, Action<string> log)
+    {
+        Options = options;
+        Device = device;
+        Seed = seed;
+        Cancellation = cancellation;
+        _log = log;
+        // The generator lives on the CPU: randperm/multinomial on CPU are reproducible everywhere; indices move to the device.
+        Generator = new Generator((ulong)seed);
+    }
+
+    public TimeSpan Elapsed => _clock.Elapsed;
+
+    public void Report(DeepClusterStage stage, int step, int total, double loss, double? labelChange)
+    {
+        var progress = new DeepClusterProgress(stage, step, total, loss, labelChange, _clock.Elapsed);
+        _log(progress.ToString());
+        Options.Progress?.Report(progress);
+    }
+
+    public void Log(string message) => _log(message);
+
+    public void Dispose() => Generator.Dispose();
+}

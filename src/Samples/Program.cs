@@ -1,0 +1,1 @@
+namespace X; class P { static void Main() {} }
