@@ -71,8 +71,8 @@ public sealed class DeepClusterOptions
     public int? Seed;
 
     /// <summary>
-    /// CPU threads libtorch may use. Null chooses for the machine: on small machines one thread is often faster than two
-    /// because OpenMP threads spin-wait (see docs/benchmarks.md).
+    /// CPU threads libtorch may use during Fit. Null uses one per core. Give each of several concurrent trainings fewer:
+    /// OpenMP threads that share cores spin-wait on each other (see docs/benchmarks.md).
     /// </summary>
     public int? NumberOfThreads;
 

@@ -1,1 +1,21 @@
-namespace X; class P { static void Main() {} }
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.DeepClustering;
+
+var ml = new MLContext(seed: 1);
+ml.Log += (_, e) => { if (e.Source.StartsWith("DeepCluster")) Console.WriteLine(e.Message); };
+int rows = args.Length > 0 ? int.Parse(args[0]) : 2000;
+int epochs = args.Length > 1 ? int.Parse(args[1]) : 10;
+int threads = args.Length > 2 ? int.Parse(args[2]) : 1;
+var dir = Path.Combine(AppContext.BaseDirectory, "data", "mnist");
+var data = MnistIdx.Load(ml, Path.Combine(dir, "t10k-images-idx3-ubyte.gz"), Path.Combine(dir, "t10k-labels-idx1-ubyte.gz"), rows);
+var sw = Stopwatch.StartNew();
+var est = ml.Transforms.DeepCluster(new DeepClusterOptions { PretrainEpochs = epochs, HiddenLayers = args.Length > 4 ? args[4].Split(',').Select(int.Parse).ToArray() : new[] { 500, 500, 2000 }, MaxIterations = args.Length > 3 ? int.Parse(args[3]) : 2000, Seed = 1, NumberOfThreads = threads, KMeansInitializations = 5 });
+using var model = est.Fit(data);
+Console.WriteLine($"fit {sw.Elapsed.TotalSeconds:F1}s");
+var scored = model.Transform(data);
+var m = ClusteringQuality.Evaluate(scored, "Label", "PredictedClusterId");
+var trainLabels = model.History.ClusterSizes; Console.WriteLine("sizes " + string.Join(",", trainLabels));
+Console.WriteLine($"ACC {m.Accuracy:F3} NMI {m.NormalizedMutualInformation:F3} ARI {m.AdjustedRandIndex:F3}");
+var ev = ml.Clustering.Evaluate(scored, labelColumnName: "Label", scoreColumnName: "Score", featureColumnName: "Embedding");
+Console.WriteLine($"ML.NET NMI {ev.NormalizedMutualInformation:F3} DBI {ev.DaviesBouldinIndex:F3}");

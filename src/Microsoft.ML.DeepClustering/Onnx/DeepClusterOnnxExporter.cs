@@ -11,7 +11,7 @@ internal sealed record OnnxColumnNames(string Features, string Embedding, string
 /// Writes a trained model as an ONNX graph, op for op what <see cref="Networks.DenseAutoencoder.Encode"/> and
 /// <see cref="Networks.StudentTAssignment"/> compute (a test checks they agree):
 /// <code>
-/// features [batch, D] ─ Gemm ─ Relu ─ … ─ Gemm ─→ Embedding [batch, E]
+/// features [batch, D] (or [batch, C, H, W] ─ Flatten) ─ Gemm ─ Relu ─ … ─ Gemm ─→ Embedding [batch, E]
 /// Embedding ─ Unsqueeze ─ Sub(centroids) ─ ReduceSumSquare ─→ Score [batch, K]       (squared distances)
 /// Score ─ Div(α) ─ Add(1) ─ Pow(−(α+1)/2) ─ ÷ ReduceSum ─→ SoftAssignment [batch, K] (Student's t q)
 /// Score ─ ArgMin ─ Add(1) ─ Cast(uint32) ─→ PredictedClusterId [batch]               (1-based, as ML.NET keys)
@@ -25,7 +25,11 @@ internal static class DeepClusterOnnxExporter
         int k = model.NumberOfClusters, e = model.EmbeddingDimension;
 
         // Encoder: ReLU after every layer but the embedding, as in DenseAutoencoder.
-        string h = g.FloatInput(names.Features, model.InputDimension);
+        // The input keeps the feature column's own dimensions (ExtractPixels gives [C, H, W]): ML.NET matches a column
+        // to an ONNX input by shape, and images stay images for other ONNX users.
+        string h = g.FloatInput(names.Features, model.FeatureDimensions.Select(d => (long)d).ToArray());
+        if (model.FeatureDimensions.Count > 1)
+            h = g.Node("Flatten", new[] { h }, null, OnnxGraph.Int("axis", 1));
         for (int i = 0; i < model.Encoder.Count; i++)
         {
             var layer = model.Encoder[i];

@@ -23,6 +23,13 @@ internal static class KMeansHead
             NumberOfThreads = 1,
         });
 
+    /// <summary>
+    /// The type ApplyOnnxModel gives the embedding column: ML.NET keeps an ONNX output's batch dimension as a 1, so a
+    /// [batch, E] output becomes Vector&lt;Single, 1, E&gt;; ML.NET's k-means scorer requires exactly its training type.
+    /// </summary>
+    public static VectorDataViewType EmbeddingColumnType(int embeddingDimension) =>
+        new(NumberDataViewType.Single, 1, embeddingDimension);
+
     /// <returns>The transformer, and <c>order</c> such that its cluster i is our cluster order[i].</returns>
     public static (ClusteringPredictionTransformer<KMeansModelParameters> Transformer, int[] Order) Build(float[][] centroids, string embeddingColumnName)
     {
@@ -30,8 +37,9 @@ internal static class KMeansHead
         CheckDistinct(centroids);
         var context = new MLContext(seed: 0);
         var definition = SchemaDefinition.Create(typeof(CentroidRow));
-        definition[nameof(CentroidRow.Embedding)].ColumnName = embeddingColumnName;
-        definition[nameof(CentroidRow.Embedding)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, e);
+        var column = definition[nameof(CentroidRow.Embedding)];
+        column.ColumnName = embeddingColumnName;
+        column.ColumnType = EmbeddingColumnType(e);
         var rows = context.Data.LoadFromEnumerable(centroids.Select(c => new CentroidRow { Embedding = (float[])c.Clone() }), definition);
         var transformer = Estimator(k, embeddingColumnName).Fit(rows);
 

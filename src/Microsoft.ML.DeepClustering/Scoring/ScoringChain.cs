@@ -30,10 +30,13 @@ internal sealed class ScoringChain : IDisposable
     public TransformerChain<ITransformer> Chain { get; }
     /// <summary>The model with its clusters numbered as the chain numbers them.</summary>
     public TrainedModel Model { get; }
+    /// <summary>Cluster i of the chain is cluster ClusterOrder[i] of training.</summary>
+    public IReadOnlyList<int> ClusterOrder { get; }
     public byte[] OnnxBytes { get; }
 
-    private ScoringChain(TransformerChain<ITransformer> chain, OnnxTransformer onnx, string onnxFile, TrainedModel model, byte[] onnxBytes)
+    private ScoringChain(TransformerChain<ITransformer> chain, OnnxTransformer onnx, string onnxFile, TrainedModel model, IReadOnlyList<int> order, byte[] onnxBytes)
     {
+        ClusterOrder = order;
         Chain = chain;
         _onnx = onnx;
         _onnxFile = onnxFile;
@@ -59,7 +62,7 @@ internal sealed class ScoringChain : IDisposable
         try
         {
             // A fresh estimator per model: every Fit of one OnnxScoringEstimator returns the same transformer.
-            onnx = catalog.ApplyOnnxModel(new OnnxOptions
+            onnx = OnnxCatalog(catalog, settings).ApplyOnnxModel(new OnnxOptions
             {
                 ModelFile = onnxFile,
                 InputColumns = new[] { options.FeatureColumnName },
@@ -70,7 +73,7 @@ internal sealed class ScoringChain : IDisposable
             var afterKMeans = kmeans.GetOutputSchema(afterOnnx);
             var transformers = new List<ITransformer> { onnx, kmeans };
             transformers.AddRange(Renames(catalog, options, afterKMeans));
-            return new ScoringChain(new TransformerChain<ITransformer>(transformers.ToArray()), onnx, onnxFile, model, onnxBytes);
+            return new ScoringChain(new TransformerChain<ITransformer>(transformers.ToArray()), onnx, onnxFile, model, order, onnxBytes);
         }
         catch
         {
@@ -100,7 +103,7 @@ internal sealed class ScoringChain : IDisposable
         File.WriteAllBytes(file, DeepClusterOnnxExporter.Export(standIn, names, includeScoreAndClusterId: false));
         try
         {
-            var onnxEstimator = catalog.ApplyOnnxModel(new OnnxOptions
+            var onnxEstimator = OnnxCatalog(catalog, settings).ApplyOnnxModel(new OnnxOptions
             {
                 ModelFile = file,
                 InputColumns = new[] { options.FeatureColumnName },
@@ -121,6 +124,28 @@ internal sealed class ScoringChain : IDisposable
         {
             File.Delete(file);
         }
+    }
+
+    /// <summary>
+    /// The catalog whose ApplyOnnxModel scores the model. ApplyOnnxModel follows the MLContext's GpuDeviceId, but with
+    /// ONNX Runtime's CPU package it then fails with EntryPointNotFoundException whatever FallbackToCpu says; so when
+    /// the CUDA execution provider is missing we honour FallbackToCpu ourselves by scoring through a CPU context.
+    /// </summary>
+    private static TransformsCatalog OnnxCatalog(TransformsCatalog catalog, MLContextSettings settings)
+    {
+        if (settings.GpuDeviceId is null || OnnxRuntimeHasCuda())
+            return catalog;
+        if (settings.FallbackToCpu)
+            return new MLContext().Transforms;
+        throw new InvalidOperationException(
+            $"MLContext.GpuDeviceId is {settings.GpuDeviceId} but the ONNX Runtime in use has no CUDA execution provider, so the model cannot be scored on a GPU. " +
+            "Reference Microsoft.ML.OnnxRuntime.Gpu instead of Microsoft.ML.OnnxRuntime, or set MLContext.FallbackToCpu = true.");
+    }
+
+    private static bool OnnxRuntimeHasCuda()
+    {
+        try { return Microsoft.ML.OnnxRuntime.OrtEnv.Instance().GetAvailableProviders().Contains("CUDAExecutionProvider"); }
+        catch (Exception) { return false; }
     }
 
     private static IEnumerable<ITransformer> Renames(TransformsCatalog catalog, DeepClusterOptions options, DataViewSchema schema)

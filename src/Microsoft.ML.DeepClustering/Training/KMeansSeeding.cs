@@ -75,7 +75,7 @@ internal static class KMeansSeeding
             // only the labels and centroids survive it (into the caller's per-restart scope).
             using var step = NewDisposeScope();
             var labels = StudentTAssignment.SquaredDistances(z, centroids).argmin(dim: 1);
-            bool changed = previous is null || !labels.equal(previous).item<bool>();
+            bool changed = previous is null || !labels.eq(previous).all().item<bool>();
             previous?.Dispose();
             previous = labels.MoveToOuterDisposeScope();
             if (!changed)

@@ -44,11 +44,12 @@ internal static class TorchRuntime
     }
 
     /// <summary>
-    /// Threads for libtorch's CPU kernels when the user does not choose. On two cores the OpenMP threads of libtorch
-    /// spin-wait on each other and one thread measured faster than two (docs/benchmarks.md); above that we leave one
-    /// core to the rest of the process.
+    /// Threads for libtorch's CPU kernels when the user does not choose: one per core. Measured on a 2-core machine
+    /// (docs/benchmarks.md), 2 threads pretrain the DEC autoencoder about 1.6× faster than 1 when the machine is idle;
+    /// OMP_WAIT_POLICY made no difference there. Several trainings at once should each get fewer threads
+    /// (<see cref="DeepClusterOptions.NumberOfThreads"/>): OpenMP threads that share cores spin-wait on each other.
     /// </summary>
-    public static int DefaultThreads(int processorCount) => processorCount <= 2 ? 1 : processorCount - 1;
+    public static int DefaultThreads(int processorCount) => Math.Max(1, processorCount);
 
     /// <summary>Sets libtorch's intra-op thread count for the lifetime of the returned scope, then restores it.</summary>
     public static IDisposable UseThreads(int threads)

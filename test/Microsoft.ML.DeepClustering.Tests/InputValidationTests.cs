@@ -1,0 +1,191 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.DeepClustering.Tests;
+
+/// <summary>Bad input fails at once with a message naming the column or option, what was expected and what was found.</summary>
+public class InputValidationTests
+{
+    private static readonly MLContext Ml = new(seed: 1);
+
+    private sealed class TextRow { public string Features { get; set; } = ""; }
+    private sealed class DoubleRow { [VectorType(4)] public double[] Features { get; set; } = Array.Empty<double>(); }
+    private sealed class VariableRow { public float[] Features { get; set; } = Array.Empty<float>(); }
+    private sealed class FloatRow { [VectorType(4)] public float[] Features { get; set; } = Array.Empty<float>(); }
+
+    private static DeepClusterOptions Tiny(int k = 2) => new()
+    {
+        NumberOfClusters = k, HiddenLayers = new[] { 3 }, EmbeddingDimension = 2, PretrainEpochs = 1,
+        KMeansInitializations = 1, MaxIterations = 0, Seed = 1,
+    };
+
+    private static IDataView Floats(params float[][] rows) =>
+        Ml.Data.LoadFromEnumerable(rows.Select(r => new FloatRow { Features = r }));
+
+    private static IDataView FourRows() => Floats(new[] { 0f, 0, 0, 1 }, new[] { 1f, 0, 0, 0 }, new[] { 0f, 1, 0, 0 }, new[] { 0f, 0, 1, 0 });
+
+    [Fact]
+    public void MissingColumnIsNamedWithTheAvailableOnes()
+    {
+        var options = Tiny();
+        options.FeatureColumnName = "Pixels";
+        var e = Assert.ThrowsAny<ArgumentException>(() => Ml.Transforms.DeepCluster(options).Fit(FourRows()));
+        Assert.Contains("'Pixels'", e.Message);
+        Assert.Contains("not found", e.Message);
+        Assert.Contains("'Features'", e.Message);
+    }
+
+    [Fact]
+    public void TextColumnIsRejectedWithItsType()
+    {
+        var data = Ml.Data.LoadFromEnumerable(new[] { new TextRow { Features = "a" }, new TextRow { Features = "b" } });
+        var e = Assert.ThrowsAny<ArgumentException>(() => Ml.Transforms.DeepCluster(Tiny()).Fit(data));
+        Assert.Contains("'Features'", e.Message);
+        Assert.Contains("known-size vector of Single", e.Message);
+        Assert.Contains("found String", e.Message);
+    }
+
+    [Fact]
+    public void DoubleVectorIsRejectedWithItsType()
+    {
+        var data = Ml.Data.LoadFromEnumerable(new[] { new DoubleRow { Features = new double[4] } });
+        var e = Assert.ThrowsAny<ArgumentException>(() => Ml.Transforms.DeepCluster(Tiny()).Fit(data));
+        Assert.Contains("'Features'", e.Message);
+        Assert.Contains("Vector<Double, 4>", e.Message);
+    }
+
+    [Fact]
+    public void VectorOfUnknownSizeIsRejected()
+    {
+        var data = Ml.Data.LoadFromEnumerable(new[] { new VariableRow { Features = new float[4] } });
+        var e = Assert.ThrowsAny<ArgumentException>(() => Ml.Transforms.DeepCluster(Tiny()).Fit(data));
+        Assert.Contains("'Features'", e.Message);
+        Assert.Contains("unknown size", e.Message);
+        Assert.Contains("ResizeImages", e.Message);
+    }
+
+    [Fact]
+    public void EstimatorSchemaCheckRejectsTheSameColumns()
+    {
+        var data = Ml.Data.LoadFromEnumerable(new[] { new DoubleRow { Features = new double[4] } });
+        var e = Assert.ThrowsAny<ArgumentException>(() => Ml.Transforms.DeepCluster(Tiny()).GetOutputSchema(TestData.Shape(data.Schema)));
+        Assert.Contains("'Features'", e.Message);
+        Assert.Contains("Double", e.Message);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(0)]
+    [InlineData(-3)]
+    public void FewerThanTwoClustersIsRejectedAtOnce(int k)
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Ml.Transforms.DeepCluster(Tiny(k)));
+        Assert.Equal("NumberOfClusters", e.ParamName);
+        Assert.Contains("at least 2", e.Message);
+        Assert.Contains($"found {k}", e.Message);
+    }
+
+    [Fact]
+    public void MoreClustersThanRowsIsRejected()
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Ml.Transforms.DeepCluster(Tiny(5)).Fit(FourRows()));
+        Assert.Contains("NumberOfClusters (5)", e.Message);
+        Assert.Contains("4", e.Message);
+        Assert.Contains("'Features'", e.Message);
+    }
+
+    [Fact]
+    public void EmptyDataIsRejected()
+    {
+        var e = Assert.ThrowsAny<ArgumentException>(() => Ml.Transforms.DeepCluster(Tiny()).Fit(Floats()));
+        Assert.Contains("empty", e.Message);
+        Assert.Contains("'Features'", e.Message);
+    }
+
+    [Theory]
+    [InlineData(float.NaN)]
+    [InlineData(float.PositiveInfinity)]
+    public void NonFiniteFeatureNamesTheRowAndSlot(float bad)
+    {
+        var data = Floats(new[] { 0f, 0, 0, 1 }, new[] { 1f, 0, 0, 0 }, new[] { 0f, 1, bad, 0 }, new[] { 0f, 0, 1, 0 });
+        var e = Assert.Throws<InvalidOperationException>(() => Ml.Transforms.DeepCluster(Tiny()).Fit(data));
+        Assert.Contains("'Features'", e.Message);
+        Assert.Contains("row 2", e.Message);
+        Assert.Contains("slot 2", e.Message);
+        Assert.Contains(bad.ToString(), e.Message);
+    }
+
+    [Fact]
+    public void EmbeddingLargerThanTheInputIsRejected()
+    {
+        var options = Tiny();
+        options.EmbeddingDimension = 5;
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Ml.Transforms.DeepCluster(options).Fit(FourRows()));
+        Assert.Equal("EmbeddingDimension", e.ParamName);
+        Assert.Contains("(4)", e.Message);
+    }
+
+    public static TheoryData<string, Action<DeepClusterOptions>> BadOptions => new()
+    {
+        { "PretrainEpochs", o => o.PretrainEpochs = -1 },
+        { "BatchSize", o => o.BatchSize = 0 },
+        { "PretrainLearningRate", o => o.PretrainLearningRate = 0 },
+        { "PretrainLearningRate", o => o.PretrainLearningRate = float.NaN },
+        { "KMeansInitializations", o => o.KMeansInitializations = 0 },
+        { "UpdateInterval", o => o.UpdateInterval = 0 },
+        { "Tolerance", o => o.Tolerance = 1.5f },
+        { "MaxIterations", o => o.MaxIterations = -1 },
+        { "ClusteringLearningRate", o => o.ClusteringLearningRate = -0.1f },
+        { "ClusteringMomentum", o => o.ClusteringMomentum = 1f },
+        { "Alpha", o => o.Alpha = 0 },
+        { "EmbeddingDimension", o => o.EmbeddingDimension = 0 },
+        { "HiddenLayers", o => o.HiddenLayers = new[] { 10, 0 } },
+        { "NumberOfThreads", o => o.NumberOfThreads = 0 },
+        { "FeatureColumnName", o => o.FeatureColumnName = " " },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadOptions))]
+    public void BadOptionsAreRejectedWhenTheEstimatorIsCreated(string option, Action<DeepClusterOptions> spoil)
+    {
+        var options = Tiny();
+        spoil(options);
+        var e = Assert.ThrowsAny<ArgumentException>(() => Ml.Transforms.DeepCluster(options));
+        Assert.Equal(option, e.ParamName);
+        Assert.Contains(option, e.Message);
+        Assert.Contains("found", e.Message);
+    }
+
+    [Fact]
+    public void DuplicateOutputNamesAreRejected()
+    {
+        var options = Tiny();
+        options.ScoreColumnName = "Embedding";
+        var e = Assert.ThrowsAny<ArgumentException>(() => Ml.Transforms.DeepCluster(options));
+        Assert.Contains("must differ", e.Message);
+    }
+
+    [Fact]
+    public void FittedModelRejectsAVectorOfAnotherSize()
+    {
+        using var model = Ml.Transforms.DeepCluster(Tiny()).Fit(FourRows());
+        var threeWide = Ml.Data.LoadFromEnumerable(new[] { new ThreeRow() });
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => model.Transform(threeWide));
+        Assert.Contains("'Features'", e.Message);
+        Assert.Contains("4", e.Message);
+        Assert.Contains("found 3", e.Message);
+    }
+
+    private sealed class ThreeRow { [VectorType(3)] public float[] Features { get; set; } = new float[3]; }
+
+    [Fact]
+    public void OptionsAreCopiedSoLaterChangesDoNotReachTheEstimator()
+    {
+        var options = Tiny();
+        var estimator = Ml.Transforms.DeepCluster(options);
+        options.NumberOfClusters = 1;
+        options.HiddenLayers[0] = -5;
+        Assert.Equal(2, estimator.Options.NumberOfClusters);
+        Assert.Equal(3, estimator.Options.HiddenLayers[0]);
+    }
+}

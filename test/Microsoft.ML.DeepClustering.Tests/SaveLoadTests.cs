@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.DeepClustering.Tests;
+
+[Collection(SmallModelCollection.Name)]
+public class SaveLoadTests(SmallModelFixture fixture)
+{
+    private sealed class DigitInput
+    {
+        [VectorType(784)] public float[] Features { get; set; } = Array.Empty<float>();
+    }
+
+    private sealed class ClusterPrediction
+    {
+        [KeyType(10)] public uint PredictedClusterId { get; set; }
+        public float[] Score { get; set; } = Array.Empty<float>();
+        public float[] SoftAssignment { get; set; } = Array.Empty<float>();
+        public float[] Embedding { get; set; } = Array.Empty<float>();
+    }
+
+    [Fact]
+    public void SavedModelLoadsInAFreshContextWithIdenticalSchemaAndOutputs()
+    {
+        var dir = TestData.NewTempDirectory();
+        try
+        {
+            string path = Path.Combine(dir, "model.zip");
+            fixture.MLContext.Model.Save(fixture.Model, fixture.Data.Schema, path);
+
+            var fresh = new MLContext { TempFilePath = Path.Combine(dir, "tmp") };
+            Directory.CreateDirectory(fresh.TempFilePath);
+            var loaded = fresh.Model.Load(path, out var inputSchema);
+            Assert.Equal(fixture.Data.Schema["Features"].Type, inputSchema["Features"].Type);
+
+            var before = fixture.Model.Transform(fixture.Data);
+            var after = loaded.Transform(fixture.Data);
+            foreach (var name in new[] { "PredictedClusterId", "Score", "SoftAssignment", "Embedding" })
+            {
+                Assert.Equal(before.Schema[name].Type, after.Schema[name].Type);
+                Assert.Equal(before.Schema[name].Index, after.Schema[name].Index);
+            }
+            Assert.Equal(before.Schema.Count, after.Schema.Count);
+            Assert.Equal(TestData.KeyColumn(before, "PredictedClusterId"), TestData.KeyColumn(after, "PredictedClusterId"));
+            Assert.Equal(TestData.Column(before, "Score"), TestData.Column(after, "Score"));
+            Assert.Equal(TestData.Column(before, "SoftAssignment"), TestData.Column(after, "SoftAssignment"));
+            Assert.Equal(TestData.Column(before, "Embedding"), TestData.Column(after, "Embedding"));
+            (loaded as IDisposable)?.Dispose();
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void PredictionEngineWorksOnTheFittedAndTheLoadedModel()
+    {
+        var dir = TestData.NewTempDirectory();
+        try
+        {
+            string path = Path.Combine(dir, "model.zip");
+            fixture.MLContext.Model.Save(fixture.Model, fixture.Data.Schema, path);
+            var loaded = new MLContext().Model.Load(path, out _);
+
+            var rows = TestData.Column(fixture.Data, "Features").Take(20).ToArray();
+            var expected = TestData.KeyColumn(fixture.Model.Transform(fixture.Data), "PredictedClusterId").Take(20).ToArray();
+            // As with ML.NET's own models, a PredictionEngine owns (and disposes) its transformer unless told otherwise.
+            using var fitted = fixture.MLContext.Model.CreatePredictionEngine<DigitInput, ClusterPrediction>(
+                fixture.Model, new PredictionEngineOptions { OwnsTransformer = false });
+            using var reloaded = fixture.MLContext.Model.CreatePredictionEngine<DigitInput, ClusterPrediction>(loaded);
+            for (int i = 0; i < rows.Length; i++)
+            {
+                var a = fitted.Predict(new DigitInput { Features = rows[i] });
+                var b = reloaded.Predict(new DigitInput { Features = rows[i] });
+                Assert.Equal(expected[i], a.PredictedClusterId);
+                Assert.Equal(a.PredictedClusterId, b.PredictedClusterId);
+                Assert.Equal(a.Score, b.Score);
+                Assert.InRange(a.PredictedClusterId, 1u, 10u);
+                Assert.Equal(10, a.Score.Length);
+                // The cluster id is the nearest centroid, and q sums to 1.
+                Assert.Equal(Array.IndexOf(a.Score, a.Score.Min()) + 1, (int)a.PredictedClusterId);
+                Assert.Equal(1.0, a.SoftAssignment.Sum(), 4);
+                Assert.Equal(10, a.Embedding.Length);
+            }
+            (loaded as IDisposable)?.Dispose();
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void SavedModelLoadsInASeparateProcessThatDoesNotReferenceTheLibrary()
+    {
+        var dir = TestData.NewTempDirectory();
+        try
+        {
+            string path = Path.Combine(dir, "model.zip");
+            fixture.MLContext.Model.Save(fixture.Model, fixture.Data.Schema, path);
+            var rows = TestData.Column(fixture.Data, "Features").Take(25).ToArray();
+            string features = Path.Combine(dir, "features.bin");
+            File.WriteAllBytes(features, rows.SelectMany(r => r).SelectMany(BitConverter.GetBytes).ToArray());
+
+            string probe = Path.Combine(AppContext.BaseDirectory, "ModelLoadProbe.dll");
+            Assert.True(File.Exists(probe), $"{probe} is built with the tests");
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var arg in new[] { probe, path, features, rows.Length.ToString(CultureInfo.InvariantCulture), "784" })
+                start.ArgumentList.Add(arg);
+            using var process = Process.Start(start)!;
+            string output = process.StandardOutput.ReadToEnd();
+            string errors = process.StandardError.ReadToEnd();
+            Assert.True(process.WaitForExit(120_000), "the probe finished");
+            Assert.True(process.ExitCode == 0, $"probe exit {process.ExitCode}: {errors}");
+
+            var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')).ToArray();
+            Assert.Equal(rows.Length, lines.Length);
+            var scored = fixture.Model.Transform(fixture.Data);
+            var ids = TestData.KeyColumn(scored, "PredictedClusterId");
+            var scores = TestData.Column(scored, "Score");
+            for (int i = 0; i < rows.Length; i++)
+            {
+                var parts = lines[i].Trim().Split(' ');
+                Assert.Equal(ids[i], uint.Parse(parts[0], CultureInfo.InvariantCulture));
+                Assert.Equal(scores[i], parts.Skip(1).Select(p => float.Parse(p, CultureInfo.InvariantCulture)).ToArray());
+            }
+            Assert.DoesNotContain("DeepCluster", Directory.GetFiles(AppContext.BaseDirectory, "ModelLoadProbe.deps.json").Select(File.ReadAllText).Single());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void ClusteringEvaluateWorksOnTheOutput()
+    {
+        var scored = fixture.Model.Transform(fixture.Data);
+        var metrics = fixture.MLContext.Clustering.Evaluate(scored, labelColumnName: "Label", scoreColumnName: "Score", featureColumnName: "Embedding");
+        Assert.InRange(metrics.NormalizedMutualInformation, 0.2, 1.0);
+        Assert.True(metrics.AverageDistance > 0);
+        Assert.True(double.IsFinite(metrics.DaviesBouldinIndex) && metrics.DaviesBouldinIndex > 0);
+
+        var ours = ClusteringQuality.Evaluate(scored, "Label", "PredictedClusterId");
+        Assert.InRange(ours.Accuracy, 0.3, 1.0);
+        Assert.Equal(1000, ours.NumberOfSamples);
+    }
+}

@@ -1,0 +1,112 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.DeepClustering.Tests;
+
+[Collection(SmallModelCollection.Name)]
+public class SchemaAndHistoryTests(SmallModelFixture fixture)
+{
+    [Fact]
+    public void OutputColumnsHaveTheDocumentedTypes()
+    {
+        var schema = fixture.Model.GetOutputSchema(fixture.Data.Schema);
+        var key = Assert.IsType<KeyDataViewType>(schema["PredictedClusterId"].Type);
+        Assert.Equal(typeof(uint), key.RawType);
+        Assert.Equal(10ul, key.Count);
+        var score = Assert.IsType<VectorDataViewType>(schema["Score"].Type);
+        Assert.Equal(NumberDataViewType.Single, score.ItemType);
+        Assert.Equal(10, score.Size);
+        Assert.Equal(10, ((VectorDataViewType)schema["SoftAssignment"].Type).Size);
+        Assert.Equal(10, ((VectorDataViewType)schema["Embedding"].Type).Size);
+        // The input columns pass through, and nothing else is added.
+        Assert.Equal(fixture.Data.Schema.Count + 4, schema.Count(c => !c.IsHidden));
+        Assert.Null(schema.GetColumnOrNull("PredictedLabel"));
+    }
+
+    [Fact]
+    public void EstimatorPredictsTheFittedSchema()
+    {
+        var estimator = fixture.MLContext.Transforms.DeepCluster(TestData.SmallOptions());
+        var predicted = estimator.GetOutputSchema(TestData.Shape(fixture.Data.Schema));
+        var actual = TestData.Shape(fixture.Model.GetOutputSchema(fixture.Data.Schema));
+        Assert.Equal(actual.Select(Describe), predicted.Select(Describe));
+        Assert.Empty(Directory.GetFiles(fixture.MLContext.TempFilePath, "DeepClustering-schema-*"));
+    }
+
+    [Fact]
+    public void EstimatorChainsInAPipelineAndHonoursCustomColumnNames()
+    {
+        var options = TestData.SmallOptions();
+        options.PretrainEpochs = 1;
+        options.MaxIterations = 0;
+        options.KMeansInitializations = 1;
+        options.NumberOfClusters = 3;
+        options.FeatureColumnName = "Pixels";
+        options.PredictedClusterIdColumnName = "Cluster";
+        options.ScoreColumnName = "Distances";
+        options.SoftAssignmentColumnName = "Q";
+        options.EmbeddingColumnName = "Z";
+        var ml = new MLContext(seed: 3) { TempFilePath = fixture.MLContext.TempFilePath };
+        var pipeline = ml.Transforms.CopyColumns("Pixels", "Features").Append(ml.Transforms.DeepCluster(options));
+        var data = ml.Data.TakeRows(fixture.Data, 200);
+        using var chain = pipeline.Fit(data);
+        var scored = chain.Transform(data);
+        foreach (var name in new[] { "Cluster", "Distances", "Q", "Z" })
+            Assert.NotNull(scored.Schema.GetColumnOrNull(name));
+        foreach (var name in new[] { "PredictedClusterId", "Score", "SoftAssignment", "Embedding", "PredictedLabel" })
+            Assert.Null(scored.Schema.GetColumnOrNull(name));
+        Assert.Equal(3ul, ((KeyDataViewType)scored.Schema["Cluster"].Type).Count);
+        Assert.All(TestData.KeyColumn(scored, "Cluster"), id => Assert.InRange(id, 1u, 3u));
+        Assert.Equal(SelfTrainingStopReason.Skipped, chain.LastTransformer.History.StopReason);
+    }
+
+    [Fact]
+    public void HistoryAndProgressDescribeTheThreeStages()
+    {
+        var history = fixture.Model.History;
+        Assert.Equal(fixture.Options.PretrainEpochs, history.PretrainLosses.Count);
+        Assert.True(history.PretrainLosses[^1] < history.PretrainLosses[0], "reconstruction loss decreases");
+        Assert.Equal(fixture.Options.KMeansInitializations, history.KMeansInertias.Count);
+        Assert.Equal(history.KMeansInertias.Min(), history.KMeansInertias[history.BestKMeansRestart]);
+        Assert.NotEmpty(history.SelfTrainingUpdates);
+        Assert.Equal(1.0, history.SelfTrainingUpdates[0].LabelChangeFraction);
+        Assert.All(history.SelfTrainingUpdates.Skip(1), u => Assert.InRange(u.LabelChangeFraction, 0, 1));
+        Assert.True(history.SelfTrainingSteps <= fixture.Options.MaxIterations);
+        Assert.Equal(1000, history.ClusterSizes.Sum());
+        Assert.Equal(1000, history.NumberOfRows);
+        Assert.Equal(1, history.Seed);
+
+        var stages = fixture.Progress.Select(p => p.Stage).ToList();
+        Assert.Equal(fixture.Options.PretrainEpochs, stages.Count(s => s == DeepClusterStage.Pretraining));
+        Assert.Equal(fixture.Options.KMeansInitializations, stages.Count(s => s == DeepClusterStage.Seeding));
+        Assert.Equal(history.SelfTrainingUpdates.Count, stages.Count(s => s == DeepClusterStage.SelfTraining));
+        Assert.Equal(stages.OrderBy(s => s).ToList(), stages);
+    }
+
+    [Fact]
+    public void TrainingLabelsAgreeWithTheScoredClusterSizes()
+    {
+        // The history counts argmax q per cluster on the training rows, in the transformer's cluster numbering.
+        var ids = TestData.KeyColumn(fixture.Model.Transform(fixture.Data), "PredictedClusterId");
+        var counts = Enumerable.Range(1, 10).Select(k => ids.Count(id => id == k)).ToArray();
+        var sizes = fixture.Model.History.ClusterSizes.ToArray();
+        int differences = counts.Zip(sizes, (a, b) => Math.Abs(a - b)).Sum();
+        Assert.True(differences <= 4, $"scored {string.Join(",", counts)} vs trained {string.Join(",", sizes)}");
+    }
+
+    [Fact]
+    public void CentroidsAreFiniteAndDistinct()
+    {
+        var centroids = fixture.Model.Centroids;
+        Assert.Equal(10, centroids.Length);
+        Assert.All(centroids, c => Assert.Equal(10, c.Length));
+        Assert.All(centroids.SelectMany(c => c), v => Assert.True(float.IsFinite(v)));
+        Assert.Equal(10, centroids.Select(c => string.Join(",", c)).Distinct().Count());
+        // Returned as copies: changing them changes nothing.
+        centroids[0][0] = float.NaN;
+        Assert.True(float.IsFinite(fixture.Model.Centroids[0][0]));
+    }
+
+    private static string Describe(SchemaShape.Column c) =>
+        $"{c.Name}:{c.Kind}:{c.ItemType}:{c.IsKey}:{string.Join("|", c.Annotations.Select(a => a.Name).Order())}";
+}
