@@ -1,4 +1,5 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.DeepClustering.Networks;
 using Microsoft.ML.DeepClustering.Onnx;
 using Microsoft.ML.DeepClustering.Scoring;
 using Microsoft.ML.DeepClustering.Training;
@@ -42,6 +43,22 @@ public sealed class DeepClusterTransformer : ITransformer, IDisposable
 
     /// <summary>The options the model was trained with.</summary>
     public DeepClusterOptions Options => _options.Clone();
+
+    /// <summary>
+    /// The decoder's image of each centroid, in the feature space (for pixels scaled to [0,1], an image of
+    /// InputDimension values; ExtractPixels' [C, H, W] order). Row i is cluster id i + 1.
+    /// </summary>
+    public float[][] DecodeCentroids() => Decode(_scoring.Model.Centroids);
+
+    /// <summary>Maps points of the embedding space back to the feature space through the trained decoder.</summary>
+    public float[][] Decode(float[][] embeddings)
+    {
+        ArgumentNullException.ThrowIfNull(embeddings);
+        ThrowIfDisposed();
+        return embeddings.Select((z, i) => z.Length == EmbeddingDimension
+            ? ManagedDecoder.Decode(_scoring.Model.Decoder, z)
+            : throw new ArgumentException($"Embedding {i} has {z.Length} values; the model's embedding has {EmbeddingDimension}.", nameof(embeddings))).ToArray();
+    }
 
     /// <summary>
     /// Writes the model as a standalone ONNX graph (opset 17) runnable by ONNX Runtime anywhere. Input: the feature

@@ -1,0 +1,34 @@
+namespace Microsoft.ML.DeepClustering;
+
+/// <summary>
+/// Named starting points for <see cref="DeepClusterOptions"/>. Each call returns a new instance to adjust freely.
+/// The published methods are reproduced as their authors ran them; <see cref="Recommended"/> is what we measured
+/// best for its cost (docs/benchmarks.md).
+/// </summary>
+public static class DeepClusterPresets
+{
+    /// <summary>DEC (Xie et al. 2016) as in DEC-Keras: dense autoencoder D-500-500-2000-10, 200 Adam epochs, k-means++ ×20, SGD self-training, T = 140, tol = 0.1%.</summary>
+    public static DeepClusterOptions Dec() => new();
+
+    /// <summary>The baseline DEC improves on: the same autoencoder, then k-means on its embedding, no self-training.</summary>
+    public static DeepClusterOptions AutoencoderKMeans() => new() { MaxIterations = 0 };
+
+    /// <summary>A quick look in a minute or two on a laptop CPU: DEC's network, 20 epochs, 5 k-means restarts, at most 2,800 self-training steps.</summary>
+    public static DeepClusterOptions Quick() => new() { PretrainEpochs = 20, KMeansInitializations = 5, MaxIterations = 2800 };
+
+    /// <summary>The preset the samples app and the README use by default.</summary>
+    public static DeepClusterOptions Recommended() => Dec();
+
+    /// <summary>Preset names for command lines, case-insensitive: dec, ae-kmeans, quick, recommended.</summary>
+    public static IReadOnlyList<string> Names { get; } = new[] { "recommended", "dec", "ae-kmeans", "quick" };
+
+    /// <summary>The preset of that name (see <see cref="Names"/>).</summary>
+    public static DeepClusterOptions Get(string name) => name?.Trim().ToLowerInvariant() switch
+    {
+        "recommended" => Recommended(),
+        "dec" => Dec(),
+        "ae-kmeans" => AutoencoderKMeans(),
+        "quick" => Quick(),
+        _ => throw new ArgumentOutOfRangeException(nameof(name), name, $"Unknown preset '{name}'; expected one of {string.Join(", ", Names)}."),
+    };
+}
