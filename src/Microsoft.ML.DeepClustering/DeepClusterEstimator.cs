@@ -43,7 +43,8 @@ public sealed class DeepClusterEstimator : IEstimator<DeepClusterTransformer>
         var host = _env.Register("DeepCluster");
         using var channel = host.Start("Fit");
         var column = InputChecks.FeatureColumn(input.Schema, _options.FeatureColumnName);
-        InputChecks.OptionsAgainstInput(_options, ((VectorDataViewType)column.Type).Size);
+        var featureType = (VectorDataViewType)column.Type;
+        InputChecks.OptionsAgainstInput(_options, featureType.Size, featureType.Dimensions);
 
         var data = FeatureMatrix.Read(input, _options.FeatureColumnName, cancellation);
         if (data.Rows < _options.NumberOfClusters)

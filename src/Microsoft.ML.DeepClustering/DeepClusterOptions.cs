@@ -61,6 +61,40 @@ public sealed class DeepClusterOptions
     /// <summary>SGD momentum of self-training. Default 0.9 (DEC).</summary>
     public float ClusteringMomentum = 0.9f;
 
+    /// <summary>Optimizer of self-training: SGD with <see cref="ClusteringMomentum"/> (DEC) or Adam (IDEC, DEC-DA). Default Sgd.</summary>
+    public ClusteringOptimizer ClusteringOptimizer = ClusteringOptimizer.Sgd;
+
+    /// <summary>
+    /// IDEC's γ (Guo et al. 2017). Above 0, self-training keeps the decoder and minimises reconstruction MSE + γ·KL(P‖Q),
+    /// which preserves the local structure of the data; 0 is plain DEC (KL only, decoder dropped). IDEC uses 0.1. Default 0.
+    /// </summary>
+    public float IdecGamma;
+
+    /// <summary>
+    /// DEC-DA's data augmentation (Guo et al. 2018): pretraining and self-training see every image randomly rotated and
+    /// shifted; the target distribution P is still computed on the clean data. Needs the image shape (see
+    /// <see cref="ImageHeight"/>). Default false.
+    /// </summary>
+    public bool Augment;
+
+    /// <summary>Largest random rotation of augmentation, in degrees either way. Default 10.</summary>
+    public float AugmentationRotationDegrees = 10f;
+
+    /// <summary>Largest random shift of augmentation, as a fraction of the width (and height) either way. Default 0.1.</summary>
+    public float AugmentationShift = 0.1f;
+
+    /// <summary>
+    /// Image height, when the feature column's dimensions do not say (ExtractPixels' [C, H, W] do). Null infers:
+    /// [C, H, W] or [H, W] dimensions, else a square single-channel image (784 values → 28×28). Set with <see cref="ImageWidth"/>.
+    /// </summary>
+    public int? ImageHeight;
+
+    /// <summary>Image width; see <see cref="ImageHeight"/>.</summary>
+    public int? ImageWidth;
+
+    /// <summary>Image channels; see <see cref="ImageHeight"/>. Null means 1 when height and width are given.</summary>
+    public int? ImageChannels;
+
     /// <summary>Degrees of freedom of the Student's t kernel that gives q. Default 1 (DEC).</summary>
     public float Alpha = 1f;
 
@@ -86,4 +120,13 @@ public sealed class DeepClusterOptions
         copy.HiddenLayers = (int[])HiddenLayers?.Clone()!;
         return copy;
     }
+}
+
+/// <summary>Optimizer of the self-training stage.</summary>
+public enum ClusteringOptimizer
+{
+    /// <summary>SGD with momentum, as DEC.</summary>
+    Sgd,
+    /// <summary>Adam, as IDEC and DEC-DA.</summary>
+    Adam,
 }

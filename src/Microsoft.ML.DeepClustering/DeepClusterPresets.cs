@@ -13,14 +13,29 @@ public static class DeepClusterPresets
     /// <summary>The baseline DEC improves on: the same autoencoder, then k-means on its embedding, no self-training.</summary>
     public static DeepClusterOptions AutoencoderKMeans() => new() { MaxIterations = 0 };
 
+    /// <summary>IDEC (Guo et al. 2017): DEC's network and pretraining, self-training with the decoder kept, MSE + 0.1·KL, Adam.</summary>
+    public static DeepClusterOptions Idec() => new()
+    {
+        IdecGamma = 0.1f, ClusteringOptimizer = ClusteringOptimizer.Adam, ClusteringLearningRate = 0.001f,
+    };
+
+    /// <summary>DEC-DA with the dense network (FcDEC-DA, Guo et al. 2018): DEC with random ±10° rotations and ±10% shifts during pretraining and self-training, Adam.</summary>
+    public static DeepClusterOptions DecDa() => new()
+    {
+        Augment = true, ClusteringOptimizer = ClusteringOptimizer.Adam, ClusteringLearningRate = 0.0001f,
+    };
+
+    /// <summary>The autoencoder + k-means baseline with DEC-DA's augmented pretraining.</summary>
+    public static DeepClusterOptions AutoencoderKMeansDa() => new() { Augment = true, MaxIterations = 0 };
+
     /// <summary>A quick look in a minute or two on a laptop CPU: DEC's network, 20 epochs, 5 k-means restarts, at most 2,800 self-training steps.</summary>
     public static DeepClusterOptions Quick() => new() { PretrainEpochs = 20, KMeansInitializations = 5, MaxIterations = 2800 };
 
     /// <summary>The preset the samples app and the README use by default.</summary>
     public static DeepClusterOptions Recommended() => Dec();
 
-    /// <summary>Preset names for command lines, case-insensitive: dec, ae-kmeans, quick, recommended.</summary>
-    public static IReadOnlyList<string> Names { get; } = new[] { "recommended", "dec", "ae-kmeans", "quick" };
+    /// <summary>Preset names for command lines, case-insensitive.</summary>
+    public static IReadOnlyList<string> Names { get; } = new[] { "recommended", "dec", "idec", "dec-da", "ae-kmeans", "ae-kmeans-da", "quick" };
 
     /// <summary>The preset of that name (see <see cref="Names"/>).</summary>
     public static DeepClusterOptions Get(string name) => name?.Trim().ToLowerInvariant() switch
@@ -28,6 +43,9 @@ public static class DeepClusterPresets
         "recommended" => Recommended(),
         "dec" => Dec(),
         "ae-kmeans" => AutoencoderKMeans(),
+        "idec" => Idec(),
+        "dec-da" => DecDa(),
+        "ae-kmeans-da" => AutoencoderKMeansDa(),
         "quick" => Quick(),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, $"Unknown preset '{name}'; expected one of {string.Join(", ", Names)}."),
     };

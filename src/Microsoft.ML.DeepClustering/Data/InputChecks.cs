@@ -40,13 +40,28 @@ internal static class InputChecks
         if (!(options.ClusteringMomentum >= 0 && options.ClusteringMomentum < 1))
             throw new ArgumentOutOfRangeException(nameof(options.ClusteringMomentum), options.ClusteringMomentum, $"ClusteringMomentum must be in [0, 1); found {options.ClusteringMomentum}.");
         PositiveFinite(options.Alpha, nameof(options.Alpha));
+        if (!(options.IdecGamma >= 0) || !float.IsFinite(options.IdecGamma))
+            throw new ArgumentOutOfRangeException(nameof(options.IdecGamma), options.IdecGamma, $"IdecGamma must be 0 (DEC) or positive (IDEC); found {options.IdecGamma}.");
+        if (!(options.AugmentationRotationDegrees >= 0 && options.AugmentationRotationDegrees <= 180))
+            throw new ArgumentOutOfRangeException(nameof(options.AugmentationRotationDegrees), options.AugmentationRotationDegrees, $"AugmentationRotationDegrees must be in [0, 180]; found {options.AugmentationRotationDegrees}.");
+        if (!(options.AugmentationShift >= 0 && options.AugmentationShift < 1))
+            throw new ArgumentOutOfRangeException(nameof(options.AugmentationShift), options.AugmentationShift, $"AugmentationShift must be in [0, 1); found {options.AugmentationShift}.");
+        foreach (var (value, name) in new[] { (options.ImageHeight, nameof(options.ImageHeight)), (options.ImageWidth, nameof(options.ImageWidth)), (options.ImageChannels, nameof(options.ImageChannels)) })
+            if (value is int v)
+                Positive(v, name, v, "positive (or null to infer it)");
+        if ((options.ImageHeight is null) != (options.ImageWidth is null))
+            throw new ArgumentException($"Set both ImageHeight and ImageWidth, or neither; found ImageHeight {options.ImageHeight?.ToString() ?? "null"}, ImageWidth {options.ImageWidth?.ToString() ?? "null"}.", nameof(options.ImageHeight));
         if (options.NumberOfThreads is int threads)
             Positive(threads, nameof(options.NumberOfThreads), threads, "positive (or null to choose for the machine)");
     }
 
     /// <summary>Checks the options against the size of the feature vector, known once the schema is.</summary>
-    public static void OptionsAgainstInput(DeepClusterOptions options, int featureSize)
+    public static void OptionsAgainstInput(DeepClusterOptions options, int featureSize, IReadOnlyList<int> dimensions)
     {
+        if (options.Augment && Training.ImageShape.Infer(dimensions, featureSize, options) is null)
+            throw new ArgumentException(
+                $"Augment needs the image shape behind column '{options.FeatureColumnName}' ({featureSize} values, dimensions [{string.Join(", ", dimensions)}]): " +
+                "set ImageHeight and ImageWidth (and ImageChannels), or give the column [C, H, W] dimensions as ExtractPixels does.", nameof(options.Augment));
         if (options.EmbeddingDimension > featureSize)
             throw new ArgumentOutOfRangeException(nameof(options.EmbeddingDimension), options.EmbeddingDimension,
                 $"EmbeddingDimension ({options.EmbeddingDimension}) must not exceed the size of column '{options.FeatureColumnName}' ({featureSize}): an embedding larger than the input compresses nothing.");

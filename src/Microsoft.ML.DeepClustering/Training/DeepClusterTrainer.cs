@@ -21,7 +21,14 @@ internal static class DeepClusterTrainer
         log($"Training on {device} with {threads} CPU thread(s), seed {seed}: {data.Rows} rows of {data.Columns} features, K = {options.NumberOfClusters}.");
 
         using var threadScope = TorchRuntime.UseThreads(threads);
-        using var context = new TrainingContext(options, device, seed, cancellation, log);
+        var imageShape = options.Augment ? ImageShape.Infer(data.Dimensions, data.Columns, options) : null;
+        using var context = new TrainingContext(options, device, seed, cancellation, log)
+        {
+            Augmentation = imageShape is null ? null
+                : new Augmentation(imageShape, options.AugmentationRotationDegrees, options.AugmentationShift),
+        };
+        if (imageShape is not null)
+            log($"Augmenting {imageShape.Channels}×{imageShape.Height}×{imageShape.Width} images: rotations up to ±{options.AugmentationRotationDegrees}°, shifts up to ±{options.AugmentationShift:P0}.");
         using var scope = NewDisposeScope();
         // Weights are initialised from the global generator: seed it, and build the network on the CPU for the same
         // initial weights whatever the device.

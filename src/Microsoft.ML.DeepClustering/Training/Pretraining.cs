@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.DeepClustering.Training;
 
-/// <summary>Stage 1: the autoencoder learns to reconstruct its input (MSE, Adam, shuffled mini-batches).</summary>
+/// <summary>Stage 1: the autoencoder learns to reconstruct its input (MSE, Adam, shuffled mini-batches, optionally augmented).</summary>
 internal static class Pretraining
 {
     /// <returns>Mean reconstruction loss of each epoch.</returns>
@@ -30,7 +30,8 @@ internal static class Pretraining
                     context.Cancellation.ThrowIfCancellationRequested();
                     using var batchScope = NewDisposeScope();
                     long size = Math.Min(options.BatchSize, n - start);
-                    var batch = x.index_select(0, order.narrow(0, start, size));
+                    // DEC-DA pretrains on distorted images, reconstructing the distorted image itself.
+                    var batch = context.Distort(x.index_select(0, order.narrow(0, start, size)));
                     var loss = nn.functional.mse_loss(autoencoder.forward(batch), batch);
                     optimizer.zero_grad();
                     loss.backward();

@@ -15,7 +15,9 @@ namespace Microsoft.ML.DeepClustering.Training;
 ///   their argmax_j q_ij since the previous update, training stops;</item>
 /// <item>each step takes a mini-batch and minimises KL(P‖Q) = Σ_i Σ_j p_ij log(p_ij/q_ij) / batch size, by SGD with momentum.</item>
 /// </list>
-/// The decoder takes no part (DEC drops it after pretraining).
+/// The decoder takes no part (DEC drops it after pretraining), except in IDEC (Guo et al. 2017): with γ =
+/// <see cref="DeepClusterOptions.IdecGamma"/> &gt; 0 each step minimises reconstruction MSE + γ·KL instead, decoder included.
+/// With DEC-DA's augmentation, q of the step comes from distorted images while P stays computed on the clean data.
 /// </summary>
 internal static class SelfTraining
 {
@@ -28,8 +30,12 @@ internal static class SelfTraining
         var options = context.Options;
         long n = x.shape[0];
         var updates = new List<SelfTrainingUpdate>();
-        var trainable = autoencoder.EncoderLayers.SelectMany(layer => layer.parameters()).Append(centroids).ToList();
-        using var optimizer = optim.SGD(trainable, options.ClusteringLearningRate, momentum: options.ClusteringMomentum);
+        bool idec = options.IdecGamma > 0;
+        var layers = idec ? autoencoder.EncoderLayers.Concat(autoencoder.DecoderLayers) : autoencoder.EncoderLayers;
+        var trainable = layers.SelectMany(layer => layer.parameters()).Append(centroids).ToList();
+        using var optimizer = options.ClusteringOptimizer == ClusteringOptimizer.Adam
+            ? (optim.Optimizer)optim.Adam(trainable, lr: options.ClusteringLearningRate)
+            : optim.SGD(trainable, options.ClusteringLearningRate, momentum: options.ClusteringMomentum);
 
         Tensor? target = null;          // P over all rows, frozen between updates
         Tensor? previousLabels = null;  // argmax q at the previous update
@@ -87,12 +93,15 @@ internal static class SelfTraining
                     long size = Math.Min(options.BatchSize, n - cursor);
                     var index = order!.narrow(0, cursor, size);
                     cursor += size;
-                    var z = autoencoder.Encode(x.index_select(0, index));
+                    var batch = context.Distort(x.index_select(0, index));
+                    var z = autoencoder.Encode(batch);
                     var qBatch = StudentTAssignment.SoftAssignment(StudentTAssignment.SquaredDistances(z, centroids), options.Alpha);
                     var pBatch = target!.index_select(0, index);
                     // kl_div takes log q and p, and with Reduction.Sum gives Σ p (log p − log q); divided by the batch size
                     // as Keras' KLD loss averages over rows.
                     var loss = nn.functional.kl_div(qBatch.log(), pBatch, log_target: false, reduction: nn.Reduction.Sum) / size;
+                    if (idec)
+                        loss = nn.functional.mse_loss(autoencoder.Decode(z), batch) + options.IdecGamma * loss;
                     optimizer.zero_grad();
                     loss.backward();
                     optimizer.step();

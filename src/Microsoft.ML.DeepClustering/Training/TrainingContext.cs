@@ -15,6 +15,11 @@ internal sealed class TrainingContext : IDisposable
     /// <summary>The only source of randomness for batch orders and k-means++ draws, so that a seed fixes the run.</summary>
     public Generator Generator { get; }
     public CancellationToken Cancellation { get; }
+    /// <summary>DEC-DA's random rotations and shifts, or null when <see cref="DeepClusterOptions.Augment"/> is off.</summary>
+    public Augmentation? Augmentation { get; init; }
+
+    /// <summary>The batch as the network should see it this step: augmented when augmentation is on.</summary>
+    public Tensor Distort(Tensor batch) => Augmentation?.Apply(batch, Generator) ?? batch;
 
     public TrainingContext(DeepClusterOptions options, Device device, int seed, CancellationToken cancellation, Action<string> log)
     {

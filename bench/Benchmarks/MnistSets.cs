@@ -1,0 +1,62 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.DeepClustering.Benchmarks;
+
+/// <summary>The datasets the benchmarks run on: MNIST-test (10k, shipped) and MNIST-full (70k, fetched or in ../shared).</summary>
+internal static class MnistSets
+{
+    public sealed class Row
+    {
+        [VectorType(784)] public float[] Features { get; set; } = Array.Empty<float>();
+        public float Label { get; set; }
+    }
+
+    public static (IDataView Data, int Rows, string Source) Load(MLContext ml, string name, int? maxRows)
+    {
+        string shipped = Path.Combine(AppContext.BaseDirectory, "data", "mnist");
+        switch (name)
+        {
+            case "mnist-test":
+                var test = MnistIdx.Load(ml, Path.Combine(shipped, "t10k-images-idx3-ubyte.gz"), Path.Combine(shipped, "t10k-labels-idx1-ubyte.gz"), maxRows);
+                return (ml.Data.Cache(test), (int)(ml.Data.Cache(test).GetRowCount() ?? 0), shipped);
+            case "mnist-full":
+                string dir = FindFull() ?? throw new FileNotFoundException(
+                    "MNIST-full needs train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz: run build/fetch-mnist.sh (or put them in data/mnist-full/).");
+                var rows = Read(Path.Combine(dir, "train-images-idx3-ubyte.gz"), Path.Combine(dir, "train-labels-idx1-ubyte.gz"))
+                    .Concat(Read(Path.Combine(dir, "t10k-images-idx3-ubyte.gz"), Path.Combine(dir, "t10k-labels-idx1-ubyte.gz")))
+                    .Take(maxRows ?? int.MaxValue).ToList();
+                return (ml.Data.Cache(ml.Data.LoadFromEnumerable(rows)), rows.Count, dir);
+            default:
+                throw new ArgumentException($"Unknown dataset '{name}'; expected mnist-test or mnist-full.");
+        }
+    }
+
+    private static IEnumerable<Row> Read(string images, string labels)
+    {
+        var pixels = MnistIdx.ReadImages(images);
+        var digits = MnistIdx.ReadLabels(labels);
+        for (int i = 0; i < pixels.Count; i++)
+        {
+            var image = pixels.GetImage(i);
+            var features = new float[image.Length];
+            for (int j = 0; j < features.Length; j++)
+                features[j] = image[j] / 255f;
+            yield return new Row { Features = features, Label = digits[i] };
+        }
+    }
+
+    private static string? FindFull()
+    {
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                foreach (var candidate in new[] { Path.Combine(dir.FullName, "data", "mnist-full"), Path.Combine(dir.FullName, "..", "shared", "data", "mnist") })
+                    if (File.Exists(Path.Combine(candidate, "train-images-idx3-ubyte.gz")))
+                        return Path.GetFullPath(candidate);
+            }
+        }
+        return null;
+    }
+}

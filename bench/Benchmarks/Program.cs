@@ -1,0 +1,19 @@
+using Microsoft.ML.DeepClustering;
+using Microsoft.ML.DeepClustering.Benchmarks;
+
+// dotnet run --project bench/Benchmarks -c Release -- quality [--methods a,b] [--datasets mnist-test,mnist-full] [--seeds 1,2,3] [--epochs N] [--max-iterations N] [--max-rows N]
+string? Arg(string name) => Array.IndexOf(args, name) is int i && i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+int? IntArg(string name) => Arg(name) is string s ? int.Parse(s) : null;
+string command = args.Length > 0 ? args[0] : "help";
+switch (command)
+{
+    case "quality":
+        return QualityBenchmark.Run(
+            (Arg("--methods") ?? "ae-kmeans,dec").Split(','),
+            (Arg("--datasets") ?? "mnist-test").Split(','),
+            (Arg("--seeds") ?? "1").Split(',').Select(int.Parse).ToArray(),
+            IntArg("--epochs"), IntArg("--max-iterations"), IntArg("--max-rows"));
+    default:
+        Console.WriteLine("Benchmarks: quality [--methods " + string.Join(",", DeepClusterPresets.Names) + "] [--datasets mnist-test,mnist-full] [--seeds 1,2,3] [--epochs N] [--max-iterations N] [--max-rows N]");
+        return command == "help" ? 0 : 2;
+}

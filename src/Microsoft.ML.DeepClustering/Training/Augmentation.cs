@@ -1,0 +1,67 @@
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DeepClustering.Training;
+
+/// <summary>
+/// DEC-DA's data augmentation (Guo et al. 2018): every mini-batch is seen through a fresh random rotation and shift
+/// per image, applied on the fly on the training device with an affine sampling grid (bilinear, zeros outside).
+/// The network then has to map an image and its small distortions to the same place, which is what makes the
+/// embedding cluster digits rather than pixel positions.
+/// </summary>
+internal sealed class Augmentation
+{
+    private readonly float _maxRadians;
+    private readonly float _maxShift;
+    private readonly long[] _imageShape; // [C, H, W]
+
+    public Augmentation(ImageShape shape, float maxRotationDegrees, float maxShiftFraction)
+    {
+        _imageShape = new long[] { shape.Channels, shape.Height, shape.Width };
+        _maxRadians = maxRotationDegrees * MathF.PI / 180f;
+        // affine_grid works in coordinates spanning [-1, 1], so a shift of a fraction f of the width is 2f there.
+        _maxShift = 2f * maxShiftFraction;
+    }
+
+    /// <summary>A randomly rotated and shifted copy of each row of <paramref name="batch"/> [B, C·H·W].</summary>
+    public Tensor Apply(Tensor batch, Generator generator)
+    {
+        long b = batch.shape[0];
+        using var scope = NewDisposeScope();
+        // Draws on the CPU from our generator (reproducible on any device), then moved.
+        var draws = (rand(new long[] { b, 3 }, generator: generator) * 2 - 1).to(batch.device);
+        var angle = draws[.., 0] * _maxRadians;
+        var shiftX = draws[.., 1] * _maxShift;
+        var shiftY = draws[.., 2] * _maxShift;
+        var cos = angle.cos();
+        var sin = angle.sin();
+        // θ maps output coordinates to input coordinates: [[cos, −sin, tx], [sin, cos, ty]].
+        var theta = stack(new[] { cos, -sin, shiftX, sin, cos, shiftY }, dim: 1).view(b, 2, 3);
+        var images = batch.view(new[] { b }.Concat(_imageShape).ToArray());
+        var grid = nn.functional.affine_grid(theta, images.shape, align_corners: false);
+        var moved = nn.functional.grid_sample(images, grid, align_corners: false);
+        return moved.view(b, -1).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Channels, height and width of the images behind a feature vector.</summary>
+internal sealed record ImageShape(int Channels, int Height, int Width)
+{
+    /// <summary>
+    /// From the options when given, else from the column's dimensions ([C, H, W] from ExtractPixels, [H, W]),
+    /// else a square single-channel image when the vector's size is a perfect square (784 → 1×28×28).
+    /// </summary>
+    public static ImageShape? Infer(IReadOnlyList<int> dimensions, int size, DeepClusterOptions options)
+    {
+        if (options.ImageHeight is int h && options.ImageWidth is int w)
+        {
+            int c = options.ImageChannels ?? 1;
+            return c * h * w == size ? new ImageShape(c, h, w) : null;
+        }
+        if (dimensions.Count == 3)
+            return new ImageShape(dimensions[0], dimensions[1], dimensions[2]);
+        if (dimensions.Count == 2)
+            return new ImageShape(1, dimensions[0], dimensions[1]);
+        int side = (int)Math.Round(Math.Sqrt(size));
+        return side * side == size ? new ImageShape(1, side, side) : null;
+    }
+}
