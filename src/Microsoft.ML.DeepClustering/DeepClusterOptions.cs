@@ -46,6 +46,18 @@ public sealed class DeepClusterOptions
     /// <summary>Lloyd iterations per k-means restart (each stops earlier once assignments stop changing). Default 300.</summary>
     public int KMeansMaxIterations = 300;
 
+    /// <summary>
+    /// How the centroids are seeded on the pretrained embedding: k-means++ (DEC, IDEC, DEC-DA) or spectral clustering of
+    /// its nearest-neighbour graph (a manifold step in the spirit of N2D; the model stays encoder + centroids). Default KMeans.
+    /// </summary>
+    public SeedingMethod Seeding = SeedingMethod.KMeans;
+
+    /// <summary>Neighbours per row in the graph of spectral seeding. Default 10.</summary>
+    public int SpectralNeighbors = 10;
+
+    /// <summary>Subspace iterations of spectral seeding's eigenvector computation. Default 300.</summary>
+    public int SpectralIterations = 300;
+
     /// <summary>Self-training steps between two updates of the target distribution P (computed over all rows). Default 140.</summary>
     public int UpdateInterval = 140;
 
@@ -129,4 +141,13 @@ public enum ClusteringOptimizer
     Sgd,
     /// <summary>Adam, as IDEC and DEC-DA.</summary>
     Adam,
+}
+
+/// <summary>How centroids are seeded on the pretrained embedding.</summary>
+public enum SeedingMethod
+{
+    /// <summary>k-means++ with restarts (DEC).</summary>
+    KMeans,
+    /// <summary>Spectral clustering of the embedding's k-nearest-neighbour graph, then the mean embedding per cluster.</summary>
+    Spectral,
 }

@@ -25,6 +25,14 @@ public static class DeepClusterPresets
         Augment = true, ClusteringOptimizer = ClusteringOptimizer.Adam, ClusteringLearningRate = 0.0001f,
     };
 
+    /// <summary>DEC-DA seeded by spectral clustering of the embedding's neighbour graph (see <see cref="SeedingMethod.Spectral"/>).</summary>
+    public static DeepClusterOptions DecDaSpectral()
+    {
+        var options = DecDa();
+        options.Seeding = SeedingMethod.Spectral;
+        return options;
+    }
+
     /// <summary>The autoencoder + k-means baseline with DEC-DA's augmented pretraining.</summary>
     public static DeepClusterOptions AutoencoderKMeansDa() => new() { Augment = true, MaxIterations = 0 };
 
@@ -35,7 +43,7 @@ public static class DeepClusterPresets
     public static DeepClusterOptions Recommended() => Dec();
 
     /// <summary>Preset names for command lines, case-insensitive.</summary>
-    public static IReadOnlyList<string> Names { get; } = new[] { "recommended", "dec", "idec", "dec-da", "ae-kmeans", "ae-kmeans-da", "quick" };
+    public static IReadOnlyList<string> Names { get; } = new[] { "recommended", "dec", "idec", "dec-da", "dec-da-spectral", "ae-kmeans", "ae-kmeans-da", "quick" };
 
     /// <summary>The preset of that name (see <see cref="Names"/>).</summary>
     public static DeepClusterOptions Get(string name) => name?.Trim().ToLowerInvariant() switch
@@ -45,6 +53,7 @@ public static class DeepClusterPresets
         "ae-kmeans" => AutoencoderKMeans(),
         "idec" => Idec(),
         "dec-da" => DecDa(),
+        "dec-da-spectral" => DecDaSpectral(),
         "ae-kmeans-da" => AutoencoderKMeansDa(),
         "quick" => Quick(),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, $"Unknown preset '{name}'; expected one of {string.Join(", ", Names)}."),

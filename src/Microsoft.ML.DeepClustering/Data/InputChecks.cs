@@ -32,6 +32,8 @@ internal static class InputChecks
         PositiveFinite(options.PretrainLearningRate, nameof(options.PretrainLearningRate));
         Positive(options.KMeansInitializations, nameof(options.KMeansInitializations), options.KMeansInitializations, "positive");
         Positive(options.KMeansMaxIterations, nameof(options.KMeansMaxIterations), options.KMeansMaxIterations, "positive");
+        Positive(options.SpectralNeighbors, nameof(options.SpectralNeighbors), options.SpectralNeighbors, "positive");
+        Positive(options.SpectralIterations, nameof(options.SpectralIterations), options.SpectralIterations, "positive");
         Positive(options.UpdateInterval, nameof(options.UpdateInterval), options.UpdateInterval, "positive");
         if (!(options.Tolerance >= 0 && options.Tolerance < 1))
             throw new ArgumentOutOfRangeException(nameof(options.Tolerance), options.Tolerance, $"Tolerance must be in [0, 1); found {options.Tolerance}.");

@@ -45,11 +45,11 @@ internal static class DeepClusterTrainer
         KMeansSeeding.Result seeding;
         using (var noGrad = no_grad())
         using (var z = SelfTraining.Embed(autoencoder, x))
-            seeding = KMeansSeeding.Run(z, context);
+            seeding = options.Seeding == SeedingMethod.Spectral ? SpectralSeeding.Run(z, context) : KMeansSeeding.Run(z, context);
         history.KMeansInertias = seeding.Inertias;
         history.BestKMeansRestart = seeding.BestRestart;
         history.SeedingTime = clock.Elapsed;
-        log($"k-means seeding: best inertia {seeding.Inertia:G6} (restart {seeding.BestRestart + 1} of {seeding.Inertias.Count}).");
+        log($"{options.Seeding} seeding: best k-means inertia {seeding.Inertia:G6} (restart {seeding.BestRestart + 1} of {seeding.Inertias.Count}).");
 
         clock.Restart();
         using var centroids = new Parameter(seeding.Centroids.detach().clone());

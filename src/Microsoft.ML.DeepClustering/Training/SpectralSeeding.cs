@@ -1,0 +1,118 @@
+using Microsoft.ML.DeepClustering.Networks;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DeepClustering.Training;
+
+/// <summary>
+/// Manifold-aware seeding, in the spirit of N2D (McConville et al. 2019), which clusters an autoencoder's embedding
+/// along its manifold instead of with k-means' round clusters. We use spectral clustering of the k-nearest-neighbour
+/// graph (Ng, Jordan and Weiss 2002, with the self-tuning affinities of Zelnik-Manor and Perona 2004), then start DEC
+/// from the mean embedding of each spectral cluster. Unlike N2D's UMAP + GMM, the fitted model stays "encoder +
+/// centroids", so new rows are scored by the same ONNX graph.
+/// </summary>
+internal static class SpectralSeeding
+{
+    /// <param name="z">Embeddings [N, E] on the training device.</param>
+    /// <returns>Centroids [K, E] in the embedding space.</returns>
+    public static KMeansSeeding.Result Run(Tensor z, TrainingContext context)
+    {
+        var options = context.Options;
+        int k = options.NumberOfClusters;
+        long n = z.shape[0];
+        int neighbours = (int)Math.Min(options.SpectralNeighbors, n - 1);
+        using var scope = NewDisposeScope();
+
+        // 1. k nearest neighbours of every row (itself excluded), by chunks to bound memory.
+        var (distances, indices) = NearestNeighbours(z, neighbours, context.Cancellation);
+
+        // 2. Self-tuning affinity w_ij = exp(−d²_ij / (σ_i σ_j)), σ_i = distance to the (k/2)-th neighbour; symmetrised.
+        var sigma = distances[.., Math.Max(0, neighbours / 2 - 1)].sqrt().clamp_min(1e-8);
+        var rows = arange(n, device: z.device).unsqueeze(1).expand(n, neighbours).reshape(-1);
+        var cols = indices.reshape(-1);
+        var weights = (-distances.reshape(-1) / (sigma[rows] * sigma[cols])).exp();
+        // W = (A + Aᵀ)/2 as a list of entries; a pair that are each other's neighbours appears twice, and sparse
+        // products add duplicates, so it gets its full weight.
+        var from = cat(new[] { rows, cols });
+        var to = cat(new[] { cols, rows });
+        var values = cat(new[] { weights, weights }) / 2;
+
+        // 3. S = D^(-1/2) W D^(-1/2) and its K largest eigenvectors.
+        var degree = zeros(n, device: z.device).index_add_(0, from, values, 1).clamp_min(1e-12);
+        var invSqrt = degree.rsqrt();
+        var s = sparse_coo_tensor(stack(new[] { from, to }), values * invSqrt[from] * invSqrt[to], new[] { n, n });
+        var basis = TopEigenvectors(s, n, k, options.SpectralIterations, context);
+
+        // 4. Rows normalised to the unit sphere, then k-means++ with restarts on them.
+        var spectral = basis / basis.norm(1, keepdim: true).clamp_min(1e-12);
+        var clustering = KMeansSeeding.Run(spectral, context);
+        var labels = StudentTAssignment.SquaredDistances(spectral, clustering.Centroids).argmin(dim: 1);
+        clustering.Centroids.Dispose();
+
+        // 5. Centroids in the embedding space: the mean z of each spectral cluster.
+        var sums = zeros(k, z.shape[1], device: z.device).index_add_(0, labels, z, 1);
+        var counts = bincount(labels, minlength: k).to_type(ScalarType.Float32).unsqueeze(1);
+        var centroids = (sums / counts.clamp_min(1)).MoveToOuterDisposeScope();
+        context.Log($"Spectral seeding: {neighbours}-NN graph of {n} rows, cluster sizes {string.Join(", ", counts.squeeze(1).data<float>().ToArray().Select(c => (int)c))}.");
+        return clustering with { Centroids = centroids };
+    }
+
+    /// <summary>
+    /// The k largest eigenvectors of the symmetric sparse S by restarted block Krylov iteration with Rayleigh–Ritz:
+    /// each restart builds span{Y, SY, …, S^(b−1)Y} with blocks of k columns, orthonormalised against all earlier
+    /// ones, and keeps the Ritz vectors of the k largest Ritz values. Plain power steps stall on graphs whose leading
+    /// eigenvalues crowd near 1 (long manifolds); Krylov spaces do not, and blocks of k columns resolve eigenvalues of
+    /// multiplicity up to k (disconnected components).
+    /// </summary>
+    private static Tensor TopEigenvectors(Tensor s, long n, int k, int products, TrainingContext context)
+    {
+        const int blocksPerRestart = 30;
+        int restarts = Math.Max(1, (int)Math.Ceiling(products / (double)blocksPerRestart));
+        int width = k + Math.Min(k, 5); // a few extra columns speed up convergence of the k-th vector
+        var y = linalg.qr(randn(new long[] { n, width }, generator: context.Generator).to(s.device)).Q;
+        for (int restart = 0; restart < restarts; restart++)
+        {
+            using var scope = NewDisposeScope();
+            var blocks = new List<Tensor> { y };
+            int count = (int)Math.Min(blocksPerRestart, Math.Max(1, n / width - 1));
+            for (int b = 1; b < count; b++)
+            {
+                context.Cancellation.ThrowIfCancellationRequested();
+                var w = s.mm(blocks[^1]);
+                var v = cat(blocks, 1);
+                // Classical Gram–Schmidt twice against everything so far keeps the basis orthogonal in float32.
+                w = w - v.mm(v.t().mm(w));
+                w = w - v.mm(v.t().mm(w));
+                blocks.Add(linalg.qr(w).Q);
+            }
+            var basis = cat(blocks, 1);
+            var projected = basis.t().mm(s.mm(basis));
+            var (_, vectors) = linalg.eigh((projected + projected.t()) / 2);
+            // eigh sorts ascending: the last columns belong to the largest Ritz values.
+            y = basis.mm(vectors.narrow(1, vectors.shape[1] - width, width)).MoveToOuterDisposeScope();
+        }
+        return y.narrow(1, width - k, k);
+    }
+
+    private static (Tensor Distances, Tensor Indices) NearestNeighbours(Tensor z, int neighbours, CancellationToken cancellation)
+    {
+        long n = z.shape[0];
+        long chunk = Math.Max(1, (1L << 26) / Math.Max(1, n)); // ≈ 256 MB of float distances per chunk
+        var distances = new List<Tensor>();
+        var indices = new List<Tensor>();
+        var squaredNorms = z.square().sum(dim: 1);
+        for (long start = 0; start < n; start += chunk)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            long size = Math.Min(chunk, n - start);
+            using var step = NewDisposeScope();
+            var rows = z.narrow(0, start, size);
+            var d = (squaredNorms.narrow(0, start, size).unsqueeze(1) - 2 * rows.mm(z.t()) + squaredNorms.unsqueeze(0)).clamp_min(0);
+            // Exclude each row itself.
+            d.index_put_(float.PositiveInfinity, arange(size, device: z.device), arange(start, start + size, device: z.device));
+            var (values, index) = d.topk(neighbours, dim: 1, largest: false);
+            distances.Add(values.MoveToOuterDisposeScope());
+            indices.Add(index.MoveToOuterDisposeScope());
+        }
+        return (cat(distances), cat(indices));
+    }
+}

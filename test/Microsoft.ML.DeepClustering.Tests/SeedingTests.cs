@@ -1,0 +1,80 @@
+using Microsoft.ML.DeepClustering.Networks;
+using Microsoft.ML.DeepClustering.Training;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DeepClustering.Tests;
+
+/// <summary>The two seeding methods on embeddings whose true clusters are known.</summary>
+public class SeedingTests
+{
+    /// <summary>
+    /// Two thin parallel bars, 1 apart and 4 long. k-means prefers cutting them across (inertia per point 16/48 + 1/4
+    /// against 16/12 for the true split, true whenever the length exceeds 2); the neighbour graph keeps each bar whole.
+    /// </summary>
+    private static (Tensor Z, int[] Labels) Bars(int perBar = 200)
+    {
+        var random = new Random(3);
+        var points = new List<float>();
+        var labels = new List<int>();
+        for (int bar = 0; bar < 2; bar++)
+            for (int i = 0; i < perBar; i++)
+            {
+                points.Add((float)(random.NextDouble() * 4));
+                points.Add(bar + (float)(random.NextDouble() - 0.5) * 0.1f);
+                labels.Add(bar);
+            }
+        return (tensor(points.ToArray(), new long[] { 2 * perBar, 2 }), labels.ToArray());
+    }
+
+    private static double Accuracy(Tensor z, Tensor centroids, int[] truth)
+    {
+        using var assigned = StudentTAssignment.SquaredDistances(z, centroids).argmin(dim: 1);
+        var predicted = assigned.data<long>().Select(v => (int)v).ToArray();
+        return ClusteringQuality.Accuracy(truth, predicted);
+    }
+
+    private static TrainingContext Context(SeedingMethod method) => new(
+        new DeepClusterOptions { NumberOfClusters = 2, KMeansInitializations = 5, Seeding = method, SpectralNeighbors = 10 },
+        CPU, seed: 1, CancellationToken.None, _ => { });
+
+    [Fact]
+    public void SpectralSeedingFollowsTheManifoldWhereKMeansCutsAcrossIt()
+    {
+        var (z, truth) = Bars();
+        using var kmeansContext = Context(SeedingMethod.KMeans);
+        var kmeans = KMeansSeeding.Run(z, kmeansContext);
+        using var spectralContext = Context(SeedingMethod.Spectral);
+        var spectral = SpectralSeeding.Run(z, spectralContext);
+
+        double kmeansAccuracy = Accuracy(z, kmeans.Centroids, truth);
+        double spectralAccuracy = Accuracy(z, spectral.Centroids, truth);
+        Assert.True(kmeansAccuracy < 0.8, $"k-means should cut the bars across: {kmeansAccuracy:F3}");
+        Assert.True(spectralAccuracy > 0.99, $"spectral seeding should find the bars: {spectralAccuracy:F3}");
+        // Centroids are the mean embedding of each bar: about (2, 0) and (2, 1).
+        var c = spectral.Centroids.data<float>().ToArray();
+        Assert.Equal(new[] { 0.0, 1.0 }, new[] { c[1], c[3] }.Select(v => Math.Round(v, 1)).Order());
+    }
+
+    [Fact]
+    public void KMeansSeedingFindsWellSeparatedBlobsAndKeepsTheBestRestart()
+    {
+        var random = new Random(5);
+        var centres = new[] { (0f, 0f), (10f, 0f), (0f, 10f) };
+        var points = new List<float>();
+        var truth = new List<int>();
+        for (int i = 0; i < 300; i++)
+        {
+            var (x, y) = centres[i % 3];
+            points.Add(x + (float)random.NextDouble());
+            points.Add(y + (float)random.NextDouble());
+            truth.Add(i % 3);
+        }
+        using var z = tensor(points.ToArray(), new long[] { 300, 2 });
+        using var context = new TrainingContext(new DeepClusterOptions { NumberOfClusters = 3, KMeansInitializations = 4 }, CPU, 2, CancellationToken.None, _ => { });
+        var result = KMeansSeeding.Run(z, context);
+        Assert.Equal(1.0, Accuracy(z, result.Centroids, truth.ToArray()));
+        Assert.Equal(4, result.Inertias.Count);
+        Assert.Equal(result.Inertias.Min(), result.Inertia);
+        Assert.Equal(result.Inertias.Min(), result.Inertias[result.BestRestart]);
+    }
+}
