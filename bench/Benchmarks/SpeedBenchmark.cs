@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DeepClustering.Benchmarks;
+
+/// <summary>
+/// Issue 5's figures in one run, so that ratios compare like with like on a noisy machine: the machine's float32
+/// GEMM throughput (the limit), seconds per pretraining epoch of the DEC autoencoder at 1 and at all threads,
+/// self-training seconds per update interval, k-means seeding time, scoring rows/s through the fitted transformer
+/// and through the saved .zip, and peak working set.
+/// </summary>
+internal static class SpeedBenchmark
+{
+    // One training step of the DEC autoencoder (784-500-500-2000-10 and back) costs about 3 × 2 × 3.27 M = 19.6 MFLOP per image.
+    private const double FlopPerImageStep = 3 * 2 * 3.27e6;
+
+    public static int Run(string dataset, int? maxRows, int epochs)
+    {
+        var ml = new MLContext(seed: 1);
+        var (data, rows, source) = MnistSets.Load(ml, dataset, maxRows);
+        Console.WriteLine($"# Speed benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {dataset} ({rows} rows from {source})");
+        Console.WriteLine("| figure | value | note |");
+        Console.WriteLine("|---|---|---|");
+
+        var gemm = new Dictionary<int, double>();
+        foreach (int threads in ThreadCounts())
+        {
+            gemm[threads] = GemmGflops(threads);
+            Row($"GEMM float32, {threads} thread(s)", $"{gemm[threads]:F0} GFLOP/s", "256×2000 by 2000×500, the DEC net's largest layer shape");
+        }
+
+        DeepClusterTransformer? model = null;
+        foreach (int threads in ThreadCounts())
+        {
+            var epochTimes = new List<double>();
+            double last = 0;
+            var options = new DeepClusterOptions
+            {
+                PretrainEpochs = epochs, KMeansInitializations = 20, MaxIterations = 280, Seed = 1, NumberOfThreads = threads,
+                Progress = new ProgressCallback(p =>
+                {
+                    if (p.Stage == DeepClusterStage.Pretraining)
+                    {
+                        epochTimes.Add(p.Elapsed.TotalSeconds - last);
+                    }
+                    last = p.Elapsed.TotalSeconds;
+                }),
+            };
+            model?.Dispose();
+            model = ml.Transforms.DeepCluster(options).Fit(data);
+            // The first epoch also pays for libtorch's warm-up: report the best of the others when there are any.
+            double epoch = epochTimes.Count > 1 ? epochTimes.Skip(1).Min() : epochTimes[0];
+            double gflops = rows * FlopPerImageStep / epoch / 1e9;
+            Row($"pretraining epoch, {threads} thread(s)", $"{epoch:F2} s", $"{gflops:F0} GFLOP/s = {gflops / gemm[threads]:P0} of GEMM; {rows / epoch:F0} images/s; epochs {string.Join(", ", epochTimes.Select(t => t.ToString("F2")))}");
+            var h = model.History;
+            Row($"k-means seeding (20 restarts), {threads} thread(s)", $"{h.SeedingTime.TotalSeconds:F2} s", $"{rows} × 10-d embeddings, K = 10");
+            int updates = Math.Max(1, h.SelfTrainingSteps / options.UpdateInterval);
+            Row($"self-training per update interval (140 steps), {threads} thread(s)", $"{h.SelfTrainingTime.TotalSeconds / updates:F2} s", $"{h.SelfTrainingSteps} steps incl. the full-data P passes");
+        }
+
+        var transformerRate = ScoringRate(model!, data);
+        Row("scoring, fitted transformer", $"{transformerRate:F0} rows/s", "Transform + a cursor over every column it adds");
+        string zip = Path.Combine(Path.GetTempPath(), $"speed-{Guid.NewGuid():N}.zip");
+        ml.Model.Save(model!, data.Schema, zip);
+        var loaded = ml.Model.Load(zip, out _);
+        Row("scoring, loaded .zip", $"{ScoringRate(loaded, data):F0} rows/s", "ML.NET's own transforms: one ONNX Runtime call per row");
+        (loaded as IDisposable)?.Dispose();
+        File.Delete(zip);
+        model!.Dispose();
+        Row("peak working set", $"{Process.GetCurrentProcess().PeakWorkingSet64 / (1 << 20)} MB", "whole process");
+        return 0;
+    }
+
+    private static IEnumerable<int> ThreadCounts() => Environment.ProcessorCount > 1 ? new[] { 1, Environment.ProcessorCount } : new[] { 1 };
+
+    private static void Row(string figure, string value, string note) => Console.WriteLine($"| {figure} | {value} | {note} |");
+
+    private static double GemmGflops(int threads)
+    {
+        int previous = get_num_threads();
+        set_num_threads(threads);
+        try
+        {
+            using var a = rand(256, 2000);
+            using var b = rand(2000, 500);
+            for (int i = 0; i < 5; i++)
+                a.mm(b).Dispose();
+            const int repeats = 200;
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < repeats; i++)
+                a.mm(b).Dispose();
+            return repeats * 2.0 * 256 * 2000 * 500 / clock.Elapsed.TotalSeconds / 1e9;
+        }
+        finally
+        {
+            set_num_threads(previous);
+        }
+    }
+
+    private static double ScoringRate(ITransformer model, IDataView data)
+    {
+        var clock = Stopwatch.StartNew();
+        var scored = model.Transform(data);
+        var columns = new[] { "PredictedClusterId", "Score", "SoftAssignment", "Embedding" }.Select(c => scored.Schema[c]).ToArray();
+        long count = 0;
+        using var cursor = scored.GetRowCursor(columns);
+        var id = cursor.GetGetter<uint>(columns[0]);
+        var score = cursor.GetGetter<VBuffer<float>>(columns[1]);
+        var q = cursor.GetGetter<VBuffer<float>>(columns[2]);
+        var z = cursor.GetGetter<VBuffer<float>>(columns[3]);
+        uint idValue = 0;
+        VBuffer<float> buffer = default;
+        while (cursor.MoveNext())
+        {
+            id(ref idValue);
+            score(ref buffer);
+            q(ref buffer);
+            z(ref buffer);
+            count++;
+        }
+        return count / clock.Elapsed.TotalSeconds;
+    }
+
+    private sealed class ProgressCallback(Action<DeepClusterProgress> report) : IProgress<DeepClusterProgress>
+    {
+        public void Report(DeepClusterProgress value) => report(value);
+    }
+}
