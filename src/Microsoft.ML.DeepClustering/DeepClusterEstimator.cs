@@ -51,6 +51,11 @@ public sealed class DeepClusterEstimator : IEstimator<DeepClusterTransformer>
             throw new ArgumentOutOfRangeException(nameof(DeepClusterOptions.NumberOfClusters), _options.NumberOfClusters,
                 $"NumberOfClusters ({_options.NumberOfClusters}) must not exceed the number of training rows ({data.Rows}) in column '{_options.FeatureColumnName}'.");
 
+        int distinct = data.CountDistinctRows(_options.NumberOfClusters);
+        if (distinct < _options.NumberOfClusters)
+            throw new ArgumentOutOfRangeException(nameof(DeepClusterOptions.NumberOfClusters), _options.NumberOfClusters,
+                $"NumberOfClusters ({_options.NumberOfClusters}) exceeds the number of distinct rows ({distinct}) in column '{_options.FeatureColumnName}': identical rows always share a cluster.");
+
         // Without an explicit seed, draw one from the context: MLContext(seed) then fixes the whole run.
         int seed = _options.Seed ?? host.Rand.Next();
         var settings = CatalogEnvironment.Settings(_env);

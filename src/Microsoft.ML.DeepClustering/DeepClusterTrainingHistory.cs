@@ -9,13 +9,22 @@ public enum SelfTrainingStopReason
     Converged,
     /// <summary>The step cap <see cref="DeepClusterOptions.MaxIterations"/> was reached.</summary>
     MaxIterations,
+    /// <summary>
+    /// A cluster lost all its rows (DEC's known collapse). Training stopped and the model is the one from the last
+    /// target update at which every cluster still had rows.
+    /// </summary>
+    Degenerate,
+    /// <summary>The loss became NaN or infinite (learning rate too high). The model is the one from the last healthy update.</summary>
+    Diverged,
 }
 
 /// <summary>One target-distribution update of self-training.</summary>
 /// <param name="Step">Self-training steps done before this update.</param>
 /// <param name="Loss">Mean KL(P‖Q) over the steps since the previous update (NaN at step 0).</param>
 /// <param name="LabelChangeFraction">Fraction of rows whose cluster changed since the previous update (1 at step 0).</param>
-public sealed record SelfTrainingUpdate(int Step, double Loss, double LabelChangeFraction);
+/// <param name="SmallestClusterSize">Rows in the smallest cluster (argmax of q) at this update; 0 means a cluster is empty.</param>
+/// <param name="EmptyClusters">Clusters with no rows at this update.</param>
+public sealed record SelfTrainingUpdate(int Step, double Loss, double LabelChangeFraction, int SmallestClusterSize = 0, int EmptyClusters = 0);
 
 /// <summary>What happened during <c>Fit</c>: losses per epoch, k-means restarts, label changes per update, timings.</summary>
 public sealed class DeepClusterTrainingHistory

@@ -1,21 +1,320 @@
-using System.Diagnostics;
-using Microsoft.ML;
-using Microsoft.ML.DeepClustering;
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using Spectre.Console;
 
-var ml = new MLContext(seed: 1);
-ml.Log += (_, e) => { if (e.Source.StartsWith("DeepCluster")) Console.WriteLine(e.Message); };
-int rows = args.Length > 0 ? int.Parse(args[0]) : 2000;
-int epochs = args.Length > 1 ? int.Parse(args[1]) : 10;
-int threads = args.Length > 2 ? int.Parse(args[2]) : 1;
-var dir = Path.Combine(AppContext.BaseDirectory, "data", "mnist");
-var data = MnistIdx.Load(ml, Path.Combine(dir, "t10k-images-idx3-ubyte.gz"), Path.Combine(dir, "t10k-labels-idx1-ubyte.gz"), rows);
-var sw = Stopwatch.StartNew();
-var est = ml.Transforms.DeepCluster(new DeepClusterOptions { PretrainEpochs = epochs, HiddenLayers = args.Length > 4 ? args[4].Split(',').Select(int.Parse).ToArray() : new[] { 500, 500, 2000 }, MaxIterations = args.Length > 3 ? int.Parse(args[3]) : 2000, Seed = 1, NumberOfThreads = threads, KMeansInitializations = 5 });
-using var model = est.Fit(data);
-Console.WriteLine($"fit {sw.Elapsed.TotalSeconds:F1}s");
-var scored = model.Transform(data);
-var m = ClusteringQuality.Evaluate(scored, "Label", "PredictedClusterId");
-var trainLabels = model.History.ClusterSizes; Console.WriteLine("sizes " + string.Join(",", trainLabels));
-Console.WriteLine($"ACC {m.Accuracy:F3} NMI {m.NormalizedMutualInformation:F3} ARI {m.AdjustedRandIndex:F3}");
-var ev = ml.Clustering.Evaluate(scored, labelColumnName: "Label", scoreColumnName: "Score", featureColumnName: "Embedding");
-Console.WriteLine($"ML.NET NMI {ev.NormalizedMutualInformation:F3} DBI {ev.DaviesBouldinIndex:F3}");
+namespace Microsoft.ML.DeepClustering.Samples;
+
+/// <summary>
+/// The command line of the samples app: what each option means, and the exit codes (<see cref="ExitCodes"/>).
+/// <see cref="Run"/> is the whole app minus the process (Ctrl+C, the real console), so tests run it in-process.
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        using var cancellation = new CancellationTokenSource();
+        // First Ctrl+C: stop training within a batch and still write what was done (e.Cancel keeps the process
+        // alive for that). A second Ctrl+C ends the process at once, as usual.
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (cancellation.IsCancellationRequested)
+                return;
+            e.Cancel = true;
+            cancellation.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            return Run(args, CreateConsole(), Console.Error, cancellation.Token);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    /// <summary>
+    /// The terminal as Spectre.Console detects it; when stdout is redirected (CI logs, a file, a pipe), a plain
+    /// console: no colour codes, no live redrawing, no wrapping at 80 columns.
+    /// </summary>
+    private static IAnsiConsole CreateConsole()
+    {
+        if (!Console.IsOutputRedirected)
+            return AnsiConsole.Console;
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(Console.Out),
+        });
+        console.Profile.Width = 240;
+        return console;
+    }
+
+    /// <summary>Parses <paramref name="args"/>, runs, and returns the exit code; errors go to <paramref name="error"/> as one line.</summary>
+    public static int Run(string[] args, IAnsiConsole console, TextWriter error, CancellationToken cancellation = default)
+    {
+        SampleSettings? settings;
+        int parseCode;
+        try
+        {
+            parseCode = Parse(args, console.Profile.Out.Writer, error, out settings);
+        }
+        catch (Exception e)
+        {
+            error.WriteLine($"error: {ClusteringRun.FirstLine(e.Message)}");
+            return ExitCodes.Error;
+        }
+        if (settings is null)
+            return parseCode; // --help, --version or a parse error: System.CommandLine has printed it.
+
+        try
+        {
+            return ClusteringRun.Execute(settings, console, cancellation);
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            // Ctrl+C before training started (e.g. while listing a large folder): nothing to write.
+            error.WriteLine("Stopped (Ctrl+C) before training started; nothing was written.");
+            return ExitCodes.Cancelled;
+        }
+        catch (Exception e)
+        {
+            // Bad input is the common case here: one readable line, no stack trace. The exception type is added
+            // only when it is not one of the usual "this input is wrong" kinds, as a hint for a bug report.
+            bool expected = e is UserInputException or ArgumentException or InvalidDataException or IOException
+                or UnauthorizedAccessException or FormatException;
+            var innermost = e;
+            while (innermost.InnerException is not null && e is not UserInputException)
+                innermost = innermost.InnerException;
+            string detail = innermost == e ? "" : $" ({innermost.GetType().Name}: {ClusteringRun.FirstLine(innermost.Message)})";
+            error.WriteLine($"error: {ClusteringRun.FirstLine(e.Message)}{(expected ? "" : $" [{e.GetType().Name}]")}{detail}");
+            if (Environment.GetEnvironmentVariable("DEEPCLUSTER_SAMPLES_DEBUG") == "1")
+                error.WriteLine(e);
+            return ExitCodes.Error;
+        }
+    }
+
+    /// <summary>
+    /// Turns the command line into settings. Returns null settings (and the exit code to use) when there is
+    /// nothing to run: --help, --version, or an error that System.CommandLine has already reported.
+    /// </summary>
+    public static int Parse(string[] args, TextWriter output, TextWriter error, out SampleSettings? settings)
+    {
+        var command = new SamplesCommand();
+        SampleSettings? parsed = null;
+        command.Root.SetAction(result =>
+        {
+            parsed = command.Bind(result);
+            return ExitCodes.Success;
+        });
+        var parseResult = command.Root.Parse(args);
+        // On a mistake, the error and a pointer to --help; the whole help text would bury the error line.
+        if (parseResult.Action is System.CommandLine.Invocation.ParseErrorAction onError)
+        {
+            onError.ShowHelp = false;
+            onError.ShowTypoCorrections = true;
+        }
+        int code = parseResult.Invoke(new InvocationConfiguration
+        {
+            Output = output,
+            Error = error,
+            EnableDefaultExceptionHandler = false,
+        });
+        settings = parsed;
+        if (parseResult.Errors.Count > 0)
+            error.WriteLine("Run with --help to see every option.");
+        return code;
+    }
+}
+
+/// <summary>The options, their help text and their checks.</summary>
+internal sealed class SamplesCommand
+{
+    private readonly Option<string?> _images = new("--images")
+    {
+        HelpName = "DIR",
+        Description = "Cluster the images in this folder (png, jpg, jpeg, bmp, gif, webp). With one subfolder per class, " +
+                      "the subfolder names are the true labels and the report scores the clusters against them (ACC, NMI, ARI, confusion matrix).",
+    };
+
+    private readonly Option<string[]> _idx = new("--idx")
+    {
+        HelpName = "IMAGES [LABELS]",
+        Description = "Cluster an MNIST-format (IDX) image file, raw or .gz; the label file is optional and gives the metrics.",
+        Arity = new ArgumentArity(1, 2),
+        AllowMultipleArgumentsPerToken = true,
+    };
+
+    private readonly Option<int?> _k = new("--k")
+    {
+        HelpName = "K",
+        Description = "Number of clusters. Default: the number of classes when the input has labels, else 10.",
+    };
+
+    private readonly Option<int?> _epochs = new("--epochs")
+    {
+        HelpName = "N",
+        Description = "Autoencoder pretraining epochs (the longest stage). Default: the preset's (200 for recommended and dec, 20 for quick).",
+    };
+
+    private readonly Option<string> _preset = new("--preset")
+    {
+        HelpName = "NAME",
+        Description = PresetHelp(),
+        DefaultValueFactory = _ => "recommended",
+    };
+
+    private readonly Option<int> _seed = new("--seed")
+    {
+        HelpName = "N",
+        Description = "Seed of every random choice; the same seed, data and --threads give the same clusters.",
+        DefaultValueFactory = _ => 1,
+    };
+
+    private readonly Option<int[]> _size = new("--size")
+    {
+        HelpName = "W H",
+        Description = "Resize images to W×H pixels before clustering (--images only; IDX files keep their size). Default: 28 28.",
+        Arity = new ArgumentArity(2, 2),
+        AllowMultipleArgumentsPerToken = true,
+    };
+
+    private readonly Option<bool> _color = new("--color")
+    {
+        Description = "Keep the red, green and blue channels (--images only); by default images are converted to grayscale.",
+    };
+
+    private readonly Option<string> _out = new("--out", "-o")
+    {
+        HelpName = "DIR",
+        Description = "Folder of the report: report.html, the pictures, assignments.csv, metrics.json, model.zip, model.onnx.",
+        DefaultValueFactory = _ => "out",
+    };
+
+    private readonly Option<string?> _model = new("--model")
+    {
+        HelpName = "model.zip",
+        Description = "Also save the trained ML.NET model to this file (it is always saved as model.zip in the report folder).",
+    };
+
+    private readonly Option<string?> _score = new("--score")
+    {
+        HelpName = "model.zip",
+        Description = "Do not train: load this saved model (mlContext.Model.Load) and assign the given images or IDX file with it, " +
+                      "then write the report parts that apply (assignments, montage, embedding map, metrics when labels are known).",
+    };
+
+    private readonly Option<int?> _maxRows = new("--max-rows")
+    {
+        HelpName = "N",
+        Description = "Use only the first N images (from an image folder with classes, N taken evenly across them): handy for a quick look.",
+    };
+
+    private readonly Option<int?> _threads = new("--threads")
+    {
+        HelpName = "N",
+        Description = "CPU threads for training (DeepClusterOptions.NumberOfThreads). Default: one per core.",
+    };
+
+    private readonly Option<int?> _maxIterations = new("--max-iterations")
+    {
+        HelpName = "N",
+        Description = "Cap on DEC self-training steps (mini-batches); 0 stops after autoencoder + k-means. Default: the preset's.",
+    };
+
+    public SamplesCommand()
+    {
+        Root = new RootCommand(
+            "Deep clustering (DEC) of images with Microsoft.ML.DeepClustering: an autoencoder learns a compact embedding, k-means finds " +
+            "clusters in it, and self-training sharpens both. Writes an HTML report (samples of each cluster, decoded centroids, " +
+            "embedding map, training curves, confusion matrix and ACC/NMI/ARI when labels are known) and the trained model.\n\n" +
+            "Without an input option it clusters the MNIST test set shipped in the repository (10,000 digits) with the recommended settings.\n\n" +
+            "Examples:\n" +
+            "  Samples                                       MNIST test set, recommended preset, report in out/\n" +
+            "  Samples --preset quick --max-rows 2000        a first look in a few minutes\n" +
+            "  Samples --images photos/ --size 64 64 --color --k 5 --out photos-report\n" +
+            "  Samples --idx train-images.gz train-labels.gz --model digits.zip\n" +
+            "  Samples --score digits.zip --images new-digits/\n\n" +
+            "Ctrl+C stops training cleanly: the curves so far and a metrics.json marked \"cancelled\" are written (exit code 130). " +
+            "Bad input gives one error line and exit code 1.");
+        foreach (var option in new Option[] { _images, _idx, _k, _epochs, _preset, _seed, _size, _color, _out, _model, _score, _maxRows, _threads, _maxIterations })
+            Root.Options.Add(option);
+
+        AtLeast(_k, 2);
+        AtLeast(_epochs, 0);
+        AtLeast(_maxRows, 1);
+        AtLeast(_threads, 1);
+        AtLeast(_maxIterations, 0);
+        _preset.Validators.Add(result =>
+        {
+            string? name = result.GetValueOrDefault<string>();
+            if (!DeepClusterPresets.Names.Contains(name?.Trim().ToLowerInvariant()))
+                result.AddError($"Unknown preset '{name}'; expected one of: {string.Join(", ", DeepClusterPresets.Names)}.");
+        });
+        _size.Validators.Add(result =>
+        {
+            var size = result.GetValueOrDefault<int[]>();
+            if (size is { Length: 2 } && (size[0] < 1 || size[1] < 1 || size[0] > 1024 || size[1] > 1024))
+                result.AddError($"--size takes a width and a height between 1 and 1024; got {size[0]} {size[1]}.");
+        });
+        Root.Validators.Add(result =>
+        {
+            if (result.GetResult(_images) is not null && result.GetResult(_idx) is not null)
+                result.AddError("Give either --images or --idx, not both.");
+        });
+    }
+
+    public RootCommand Root { get; }
+
+    public SampleSettings Bind(ParseResult result)
+    {
+        var idx = result.GetValue(_idx);
+        var size = result.GetValue(_size);
+        return new SampleSettings
+        {
+            ImagesDirectory = result.GetValue(_images),
+            IdxImagesPath = idx is { Length: > 0 } ? idx[0] : null,
+            IdxLabelsPath = idx is { Length: > 1 } ? idx[1] : null,
+            NumberOfClusters = result.GetValue(_k),
+            PretrainEpochs = result.GetValue(_epochs),
+            Preset = result.GetValue(_preset)!.Trim().ToLowerInvariant(),
+            Seed = result.GetValue(_seed),
+            Width = size is { Length: 2 } ? size[0] : 28,
+            Height = size is { Length: 2 } ? size[1] : 28,
+            Color = result.GetValue(_color),
+            OutputDirectory = result.GetValue(_out)!,
+            ModelPath = result.GetValue(_model),
+            ScoreModelPath = result.GetValue(_score),
+            MaxRows = result.GetValue(_maxRows),
+            Threads = result.GetValue(_threads),
+            MaxIterations = result.GetValue(_maxIterations),
+        };
+    }
+
+    /// <summary>What each preset is, for --help; names come from the library, so a new preset shows up by name at least.</summary>
+    private static string PresetHelp()
+    {
+        var known = new Dictionary<string, string>
+        {
+            ["recommended"] = "what the README uses (the default)",
+            ["dec"] = "DEC as published: 784-500-500-2000-10, 200 epochs, 20 k-means restarts, up to 20,000 self-training steps",
+            ["idec"] = "IDEC: DEC keeping the decoder during self-training",
+            ["dec-da"] = "DEC with data augmentation (small rotations and shifts)",
+            ["dec-da-spectral"] = "DEC-DA seeded by spectral clustering instead of k-means",
+            ["ae-kmeans"] = "the same autoencoder, then k-means, no self-training",
+            ["ae-kmeans-da"] = "autoencoder + k-means with augmented pretraining",
+            ["quick"] = "DEC's network, 20 epochs, 5 restarts, at most 2,800 steps: a first look in minutes",
+        };
+        var parts = DeepClusterPresets.Names.Select(n => known.TryGetValue(n, out var what) ? $"{n} ({what})" : n);
+        return "Starting settings, one of: " + string.Join("; ", parts) + ". --epochs, --k, --max-iterations and --threads override it.";
+    }
+
+    private static void AtLeast(Option<int?> option, int minimum) =>
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is int value && value < minimum)
+                result.AddError($"{option.Name} must be at least {minimum}; got {value}.");
+        });
+}

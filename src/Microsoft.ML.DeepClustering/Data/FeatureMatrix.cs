@@ -22,6 +22,28 @@ internal sealed class FeatureMatrix
         Dimensions = dimensions;
     }
 
+    /// <summary>Distinct rows, counted up to <paramref name="limit"/> (enough to know whether K clusters can exist).</summary>
+    public int CountDistinctRows(int limit)
+    {
+        var seen = new HashSet<RowKey>();
+        for (int r = 0; r < Rows && seen.Count < limit; r++)
+            seen.Add(new RowKey(Values, r * Columns, Columns));
+        return seen.Count;
+    }
+
+    private readonly struct RowKey(float[] values, int offset, int length) : IEquatable<RowKey>
+    {
+        private ReadOnlySpan<float> Span => values.AsSpan(offset, length);
+        public bool Equals(RowKey other) => Span.SequenceEqual(other.Span);
+        public override bool Equals(object? obj) => obj is RowKey other && Equals(other);
+        public override int GetHashCode()
+        {
+            var hash = new HashCode();
+            hash.AddBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(Span));
+            return hash.ToHashCode();
+        }
+    }
+
     public static FeatureMatrix Read(IDataView data, string columnName, CancellationToken cancellation = default)
     {
         var column = InputChecks.FeatureColumn(data.Schema, columnName);

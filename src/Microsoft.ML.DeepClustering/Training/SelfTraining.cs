@@ -18,6 +18,11 @@ namespace Microsoft.ML.DeepClustering.Training;
 /// The decoder takes no part (DEC drops it after pretraining), except in IDEC (Guo et al. 2017): with γ =
 /// <see cref="DeepClusterOptions.IdecGamma"/> &gt; 0 each step minimises reconstruction MSE + γ·KL instead, decoder included.
 /// With DEC-DA's augmentation, q of the step comes from distorted images while P stays computed on the clean data.
+/// <para>
+/// Guards: if a cluster loses all its rows, or the loss stops being finite, training stops and the parameters of the
+/// last update at which every cluster had rows are restored (reported as Degenerate or Diverged): DEC has no way back
+/// from a collapse, so the best point is the last healthy one.
+/// </para>
 /// </summary>
 internal static class SelfTraining
 {
@@ -45,6 +50,8 @@ internal static class SelfTraining
         int lossCount = 0;
         int step = 0;
         var stopReason = SelfTrainingStopReason.MaxIterations;
+        List<Tensor>? healthy = null;   // parameters at the last update where every cluster had rows
+        int k = options.NumberOfClusters;
         try
         {
             while (true)
@@ -54,10 +61,12 @@ internal static class SelfTraining
                 {
                     // (2) recompute q over all rows, then the target P; (3) test for convergence.
                     double changed;
+                    int[] sizes;
                     using (var updateScope = NewDisposeScope())
                     {
                         var q = SoftAssignment(autoencoder, centroids, x, options);
                         var labels = q.argmax(dim: 1);
+                        sizes = bincount(labels, minlength: k).to(CPU).data<long>().Select(v => (int)v).ToArray();
                         changed = previousLabels is null ? 1.0
                             : labels.not_equal(previousLabels).sum().item<long>() / (double)n;
                         previousLabels?.Dispose();
@@ -67,10 +76,32 @@ internal static class SelfTraining
                     }
 
                     double meanLoss = lossCount > 0 ? lossSum / lossCount : double.NaN;
-                    updates.Add(new SelfTrainingUpdate(step, meanLoss, changed));
+                    int empty = sizes.Count(size => size == 0);
+                    updates.Add(new SelfTrainingUpdate(step, meanLoss, changed, sizes.Min(), empty));
                     context.Report(DeepClusterStage.SelfTraining, step, options.MaxIterations, meanLoss, changed);
                     lossSum = 0;
                     lossCount = 0;
+                    bool diverged = step > 0 && !double.IsFinite(meanLoss);
+                    if (diverged || (empty > 0 && healthy is not null))
+                    {
+                        stopReason = diverged ? SelfTrainingStopReason.Diverged : SelfTrainingStopReason.Degenerate;
+                        context.Log(diverged
+                            ? $"Warning: the self-training loss became {meanLoss} by step {step}; restoring the model of the last healthy update. Lower ClusteringLearningRate."
+                            : $"Warning: {empty} cluster(s) lost all their rows by step {step} (DEC's collapse); restoring the model of the last update where every cluster had rows.");
+                        if (healthy is not null)
+                            Restore(trainable, healthy);
+                        // Labels of the restored model, for the history.
+                        using var restoredScope = NewDisposeScope();
+                        var restored = SoftAssignment(autoencoder, centroids, x, options).argmax(dim: 1);
+                        previousLabels.Dispose();
+                        previousLabels = restored.MoveToOuterDisposeScope();
+                        break;
+                    }
+                    if (empty == 0)
+                    {
+                        DisposeAll(healthy);
+                        healthy = trainable.Select(p => p.detach().clone()).ToList();
+                    }
                     if (step > 0 && changed < options.Tolerance)
                     {
                         stopReason = SelfTrainingStopReason.Converged;
@@ -116,10 +147,26 @@ internal static class SelfTraining
         }
         finally
         {
+            DisposeAll(healthy);
             target?.Dispose();
             previousLabels?.Dispose();
             order?.Dispose();
         }
+    }
+
+    private static void Restore(IReadOnlyList<Parameter> parameters, IReadOnlyList<Tensor> values)
+    {
+        using var noGrad = no_grad();
+        for (int i = 0; i < parameters.Count; i++)
+            parameters[i].copy_(values[i]);
+    }
+
+    private static void DisposeAll(List<Tensor>? tensors)
+    {
+        if (tensors is null)
+            return;
+        foreach (var tensor in tensors)
+            tensor.Dispose();
     }
 
     /// <summary>q over all rows, in large batches under no_grad: the full-data passes need no graph.</summary>

@@ -1,0 +1,372 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.ML.Data;
+using Microsoft.ML.DeepClustering.Samples.Input;
+using Microsoft.ML.DeepClustering.Samples.Progress;
+using Microsoft.ML.DeepClustering.Samples.Report;
+using Microsoft.ML.Transforms.Image;
+using Spectre.Console;
+
+namespace Microsoft.ML.DeepClustering.Samples;
+
+/// <summary>
+/// One run of the app: read the input, train a model (or load one with --score), write the report, print a summary.
+/// Returns the exit code; bad input surfaces as <see cref="UserInputException"/>, which <see cref="Program"/> prints.
+/// </summary>
+public sealed class ClusteringRun
+{
+    private readonly SampleSettings _settings;
+    private readonly IAnsiConsole _console;
+    private readonly CancellationToken _cancellation;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly List<(string Stage, TimeSpan Time)> _timings = new();
+    private readonly MLContext _ml;
+
+    private ClusteringRun(SampleSettings settings, IAnsiConsole console, CancellationToken cancellation)
+    {
+        _settings = settings;
+        _console = console;
+        _cancellation = cancellation;
+        _ml = new MLContext(settings.Seed);
+    }
+
+    /// <summary>What the last run of <see cref="Execute"/> wrote (null if it wrote nothing); handy for tests.</summary>
+    public ReportResult? Result { get; private set; }
+
+    public static int Execute(SampleSettings settings, IAnsiConsole console, CancellationToken cancellation = default) =>
+        Execute(settings, console, cancellation, out _);
+
+    public static int Execute(SampleSettings settings, IAnsiConsole console, CancellationToken cancellation, out ReportResult? result)
+    {
+        var run = new ClusteringRun(settings, console, cancellation);
+        int code = run.Run();
+        result = run.Result;
+        return code;
+    }
+
+    private int Run()
+    {
+        var input = Measure("read input", LoadInput);
+        // Before any long work: an output path that cannot be a folder should fail now, not after an hour of training.
+        try
+        {
+            Directory.CreateDirectory(_settings.OutputDirectory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new UserInputException($"The output folder '{Path.GetFullPath(_settings.OutputDirectory)}' cannot be created: {e.Message}", e);
+        }
+        _console.MarkupLineInterpolated($"[bold]Input:[/] {input.Description}");
+        foreach (var note in input.Notes)
+            _console.MarkupLineInterpolated($"[yellow]Note:[/] {note}");
+        return _settings.ScoreModelPath is null ? Train(input) : Score(input, _settings.ScoreModelPath);
+    }
+
+    private SampleInput LoadInput()
+    {
+        var s = _settings;
+        if (s.ImagesDirectory is not null)
+            return ImageFolderInput.Load(_ml, s.ImagesDirectory, s.Width, s.Height, s.Color, s.MaxRows);
+        if (s.IdxImagesPath is not null)
+            return IdxInput.Load(_ml, s.IdxImagesPath, s.IdxLabelsPath, s.MaxRows);
+        return DefaultMnistInput.Load(_ml, s.MaxRows);
+    }
+
+    private int Train(SampleInput input)
+    {
+        var options = BuildOptions(input);
+        string network = $"{input.Shape.Size}-{string.Join("-", options.HiddenLayers)}-{options.EmbeddingDimension}";
+        _console.MarkupLineInterpolated(
+            $"[bold]Training:[/] preset {_settings.Preset}, K = {options.NumberOfClusters}, network {network}, {options.PretrainEpochs} epochs, {options.KMeansInitializations} k-means restarts, at most {options.MaxIterations:N0} self-training steps, seed {options.Seed}");
+
+        // A folder's images are decoded once: the cache keeps the extracted Features for training and scoring.
+        ITransformer? preprocessing = input.Preprocessing?.Fit(input.Data);
+        IDataView features = preprocessing is null ? input.Data : _ml.Data.Cache(preprocessing.Transform(input.Data));
+
+        var recorder = new TrainingRecorder();
+        options.Progress = recorder;
+        string reading = input.Kind == InputKind.ImageFolder ? $"Decoding {input.Count:N0} images" : $"Reading {input.Count:N0} rows";
+        DeepClusterTransformer? model = null;
+        try
+        {
+            var fitClock = Stopwatch.StartNew();
+            model = TrainingDisplay.For(_console).Run(options, reading, sink =>
+            {
+                recorder.Next = sink;
+                return _ml.Transforms.DeepCluster(options).Fit(features, _cancellation);
+            });
+            var history = model.History;
+            _timings.Add(("pretraining", history.PretrainingTime));
+            _timings.Add(("k-means", history.SeedingTime));
+            _timings.Add(("self-training", history.SelfTrainingTime));
+            _timings.Add(("fit", fitClock.Elapsed));
+
+            ITransformer toSave = WholeModel(preprocessing, model);
+            var request = new ReportRequest
+            {
+                OutputDirectory = _settings.OutputDirectory,
+                MLContext = _ml,
+                Input = input,
+                Run = RunInfo(options, cancelledDuring: null),
+                Scored = model.Transform(features),
+                Model = model,
+                ModelToSave = toSave,
+                ModelInputSchema = input.Data.Schema,
+                ExtraModelPath = _settings.ModelPath,
+                Curves = TrainingCurves.From(history, options),
+            };
+            _console.WriteLine("Writing the report...");
+            Result = ReportWriter.Write(request, _cancellation);
+            PrintSummary(Result, model.History);
+            return ExitCodes.Success;
+        }
+        catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
+        {
+            return WriteCancelled(input, options, recorder, model, preprocessing);
+        }
+        catch (Exception e) when (ExplainImageFailure(input, e) is { } explained)
+        {
+            throw explained;
+        }
+        finally
+        {
+            model?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// After Ctrl+C: the curves recorded so far (or the History, if Fit had finished), a metrics.json that says
+    /// "cancelled", and a report.html that shows them; the trained model too when there is one.
+    /// </summary>
+    private int WriteCancelled(SampleInput input, DeepClusterOptions options, TrainingRecorder recorder, DeepClusterTransformer? model, ITransformer? preprocessing)
+    {
+        string during = model is null ? recorder.Describe() : "writing the report";
+        _console.MarkupLineInterpolated($"[yellow]Stopped (Ctrl+C) during {during}.[/] Writing what was done so far...");
+        var request = new ReportRequest
+        {
+            OutputDirectory = _settings.OutputDirectory,
+            MLContext = _ml,
+            Input = input,
+            Run = RunInfo(options, during),
+            Model = model,
+            ModelToSave = model is null ? null : WholeModel(preprocessing, model),
+            ModelInputSchema = input.Data.Schema,
+            ExtraModelPath = model is null ? null : _settings.ModelPath,
+            Curves = model is null ? TrainingCurves.From(recorder, options) : TrainingCurves.From(model.History, options),
+        };
+        Result = ReportWriter.Write(request, CancellationToken.None);
+        _console.MarkupLineInterpolated($"Partial report: [link]{Result.HtmlPath}[/]");
+        return ExitCodes.Cancelled;
+    }
+
+    private int Score(SampleInput input, string modelPath)
+    {
+        if (_settings.ModelPath is not null)
+            throw new UserInputException("--model saves a trained model, but --score does not train: use one or the other.");
+        if (!File.Exists(modelPath))
+            throw new UserInputException($"The model file '{Path.GetFullPath(modelPath)}' does not exist.");
+
+        ITransformer loaded;
+        DataViewSchema modelInput;
+        try
+        {
+            loaded = _ml.Model.Load(modelPath, out modelInput);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw new UserInputException($"The model file '{Path.GetFullPath(modelPath)}' cannot be loaded as an ML.NET model: {FirstLine(e.Message)}", e);
+        }
+
+        try
+        {
+            var data = PrepareForModel(input, modelInput, modelPath);
+            var scored = loaded.Transform(data);
+            if (scored.Schema.GetColumnOrNull(SampleColumns.SoftAssignment) is null || scored.Schema.GetColumnOrNull(SampleColumns.Embedding) is null)
+                throw new UserInputException($"The model '{modelPath}' is not a deep clustering model (it adds no SoftAssignment and Embedding columns).");
+            var shape = ShapeOf(scored.Schema, input.Shape);
+            if (modelInput.GetColumnOrNull(SampleColumns.ImagePath) is not null)
+            {
+                // The saved pipeline resizes (and converts) images itself, to what it was trained on.
+                if (shape != input.Shape)
+                    _console.MarkupLineInterpolated($"[yellow]Note:[/] the model resizes images itself, to {shape}; --size and --color do not apply.");
+                input = input with
+                {
+                    Shape = shape,
+                    Description = ImageFolderInput.Describe(input.Count, input.Source ?? "", $"resized by the model to {shape}", input.Labels),
+                };
+            }
+
+            _console.MarkupLineInterpolated($"[bold]Assigning[/] {input.Count:N0} images with {modelPath} (no training)...");
+            var request = new ReportRequest
+            {
+                OutputDirectory = _settings.OutputDirectory,
+                MLContext = _ml,
+                Input = input,
+                Run = new RunInfo { Mode = "score", Seed = _settings.Seed, ScoredWith = Path.GetFullPath(modelPath), Timings = _timings, Clock = _clock },
+                Scored = scored,
+            };
+            Result = ReportWriter.Write(request, _cancellation);
+            PrintSummary(Result, history: null);
+            return ExitCodes.Success;
+        }
+        catch (Exception e) when (e is not OperationCanceledException && ExplainImageFailure(input, e) is { } explained)
+        {
+            throw explained;
+        }
+        catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
+        {
+            _console.MarkupLine("[yellow]Stopped (Ctrl+C) while assigning.[/]");
+            Result = ReportWriter.Write(new ReportRequest
+            {
+                OutputDirectory = _settings.OutputDirectory,
+                MLContext = _ml,
+                Input = input,
+                Run = new RunInfo { Mode = "score", Seed = _settings.Seed, ScoredWith = Path.GetFullPath(modelPath), CancelledDuring = "assigning the images", Timings = _timings, Clock = _clock },
+            });
+            return ExitCodes.Cancelled;
+        }
+        finally
+        {
+            (loaded as IDisposable)?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// When ML.NET fails to decode an image it says neither which one nor why in words a user can act on (an
+    /// ArgumentException "Invalid input stream contents" three exceptions deep). Find the culprits and say so.
+    /// Returns null when the failure was not about unreadable images.
+    /// </summary>
+    private static UserInputException? ExplainImageFailure(SampleInput input, Exception e)
+    {
+        if (e is OperationCanceledException or UserInputException || input.FilePaths is null)
+            return null;
+        var bad = ImageFolderInput.FindUnreadable(input.FilePaths);
+        if (bad.Count == 0)
+            return null;
+        string more = bad.Count > 1 ? $" (and {bad.Count - 1}{(bad.Count >= 5 ? "+" : "")} more)" : "";
+        return new UserInputException($"The image '{bad[0]}'{more} cannot be decoded: not an image, or a damaged one. Remove or replace it.", e);
+    }
+
+    /// <summary>
+    /// A model saved from an image folder starts with LoadImages and reads ImagePath; one saved from an IDX file
+    /// reads Features. Images can feed the latter (decoded here at --size), an IDX file cannot feed the former.
+    /// </summary>
+    private IDataView PrepareForModel(SampleInput input, DataViewSchema modelInput, string modelPath)
+    {
+        bool readsImages = modelInput.GetColumnOrNull(SampleColumns.ImagePath) is not null;
+        if (readsImages)
+        {
+            if (input.Kind != InputKind.ImageFolder)
+                throw new UserInputException($"The model '{modelPath}' was trained on an image folder and reads image files: give it --images DIR.");
+            return input.Data;
+        }
+
+        var data = input.Preprocessing is null ? input.Data : input.Preprocessing.Fit(input.Data).Transform(input.Data);
+        if (modelInput.GetColumnOrNull(SampleColumns.Features) is { Type: VectorDataViewType { Size: > 0 } expected }
+            && data.Schema[SampleColumns.Features].Type is VectorDataViewType actual && actual.Size != expected.Size)
+        {
+            throw new UserInputException(
+                $"The model '{modelPath}' reads {expected.Size} values per image ({ImageShape.Guess(expected.Size)}?), but the input gives {actual.Size} ({input.Shape}). " +
+                "Give the same --size (and --color) as when it was trained.");
+        }
+        return data;
+    }
+
+    /// <summary>The image size a loaded model works at: its ResizeImages output, when it has one.</summary>
+    private static ImageShape ShapeOf(DataViewSchema scored, ImageShape fallback)
+    {
+        int size = scored[SampleColumns.Features].Type is VectorDataViewType v ? v.Size : fallback.Size;
+        if (scored.GetColumnOrNull(SampleColumns.Image)?.Type is ImageDataViewType image && image.Width * image.Height > 0
+            && size % (image.Width * image.Height) == 0)
+            return new ImageShape(image.Width, image.Height, size / (image.Width * image.Height));
+        return size == fallback.Size ? fallback : ImageShape.Guess(size);
+    }
+
+    /// <summary>
+    /// What model.zip holds: for a folder, the image transforms followed by the clustering (flattened into one
+    /// chain), so that the saved model takes image paths like the training data did.
+    /// </summary>
+    private static ITransformer WholeModel(ITransformer? preprocessing, DeepClusterTransformer model) => preprocessing switch
+    {
+        null => model,
+        IEnumerable<ITransformer> steps => new TransformerChain<ITransformer>(steps.Append(model).ToArray()),
+        _ => new TransformerChain<ITransformer>(preprocessing, model),
+    };
+
+    private DeepClusterOptions BuildOptions(SampleInput input)
+    {
+        var options = DeepClusterPresets.Get(_settings.Preset);
+        options.FeatureColumnName = SampleColumns.Features;
+        // With labels, K defaults to the number of classes: the metrics then compare like with like.
+        options.NumberOfClusters = _settings.NumberOfClusters ?? (input.Labels is { Count: >= 2 } labels ? labels.Count : options.NumberOfClusters);
+        if (_settings.PretrainEpochs is int epochs)
+            options.PretrainEpochs = epochs;
+        if (_settings.MaxIterations is int steps)
+            options.MaxIterations = steps;
+        options.Seed = _settings.Seed;
+        options.NumberOfThreads = _settings.Threads;
+        _settings.ConfigureOptions?.Invoke(options);
+        if (options.NumberOfClusters > input.Count)
+            throw new UserInputException($"K = {options.NumberOfClusters} clusters is more than the {input.Count} images to cluster: lower --k or give more images.");
+        return options;
+    }
+
+    private RunInfo RunInfo(DeepClusterOptions options, string? cancelledDuring) => new()
+    {
+        Mode = "train",
+        Preset = _settings.Preset,
+        Seed = _settings.Seed,
+        Options = options,
+        CancelledDuring = cancelledDuring,
+        Timings = _timings,
+        Clock = _clock,
+    };
+
+    private void PrintSummary(ReportResult result, DeepClusterTrainingHistory? history)
+    {
+        _console.WriteLine();
+        var grid = new Grid().AddColumn(new GridColumn().NoWrap()).AddColumn();
+        if (result.Quality is { } q)
+        {
+            grid.AddRow(new Markup("[bold]ACC[/]"), new Text(q.Accuracy.ToString("0.000", CultureInfo.InvariantCulture)));
+            grid.AddRow(new Markup("[bold]NMI[/]"), new Text(q.NormalizedMutualInformation.ToString("0.000", CultureInfo.InvariantCulture)));
+            grid.AddRow(new Markup("[bold]ARI[/]"), new Text(q.AdjustedRandIndex.ToString("0.000", CultureInfo.InvariantCulture)));
+        }
+        else
+        {
+            grid.AddRow(new Markup("[bold]Metrics[/]"), new Text("no labels: ACC/NMI/ARI need one subfolder per class or an IDX label file"));
+        }
+        if (result.DaviesBouldinIndex is double dbi)
+            grid.AddRow(new Markup("[bold]DBI[/]"), new Text(dbi.ToString("0.000", CultureInfo.InvariantCulture) + " (embedding; lower is better)"));
+        if (result.ClusterSizes is { } sizes)
+            grid.AddRow(new Markup("[bold]Clusters[/]"), new Text($"{sizes.Length} of sizes {string.Join(", ", sizes)}"));
+        if (history is not null)
+        {
+            string stop = history.StopReason switch
+            {
+                SelfTrainingStopReason.Converged => $"converged after {history.SelfTrainingSteps:N0} steps",
+                SelfTrainingStopReason.MaxIterations => $"stopped at the cap of {history.SelfTrainingSteps:N0} steps",
+                SelfTrainingStopReason.Skipped => "skipped",
+                var other => $"{other} after {history.SelfTrainingSteps:N0} steps",
+            };
+            grid.AddRow(new Markup("[bold]Self-training[/]"), new Text(stop));
+        }
+        grid.AddRow(new Markup("[bold]Time[/]"), new Text(FormatTime(_clock.Elapsed)));
+        grid.AddRow(new Markup("[bold]Report[/]"), new Markup($"[link]{Markup.Escape(result.HtmlPath)}[/]"));
+        _console.Write(grid);
+    }
+
+    private T Measure<T>(string stage, Func<T> work)
+    {
+        var clock = Stopwatch.StartNew();
+        var result = work();
+        _timings.Add((stage, clock.Elapsed));
+        return result;
+    }
+
+    internal static string FormatTime(TimeSpan time) => time.TotalSeconds < 60
+        ? time.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture) + " s"
+        : $"{(int)time.TotalMinutes} min {time.Seconds:00} s";
+
+    internal static string FirstLine(string message) => message.Split('\n')[0].Trim();
+}

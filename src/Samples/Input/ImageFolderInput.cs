@@ -1,0 +1,183 @@
+using Microsoft.ML.Transforms.Image;
+
+namespace Microsoft.ML.DeepClustering.Samples.Input;
+
+/// <summary>
+/// A folder of images. When the images sit in subfolders (one per class) and none lie loose in the folder itself,
+/// the subfolder names are the ground-truth labels; otherwise the images are unlabelled. Decoding, resizing and
+/// pixel extraction are left to ML.NET's image transforms, so that the saved model does the same to new images.
+/// </summary>
+public static class ImageFolderInput
+{
+    /// <summary>The formats ML.NET's LoadImages decodes (through SkiaSharp).</summary>
+    public static readonly IReadOnlyList<string> Extensions = new[] { ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp" };
+
+    private sealed class ImageRow
+    {
+        public string ImagePath { get; set; } = "";
+    }
+
+    private sealed class LabelledImageRow
+    {
+        public string ImagePath { get; set; } = "";
+        public float Label { get; set; }
+    }
+
+    public static SampleInput Load(MLContext mlContext, string directory, int width, int height, bool color, int? maxRows)
+    {
+        string root = Path.GetFullPath(directory);
+        if (!System.IO.Directory.Exists(root))
+            throw new UserInputException($"The image folder '{root}' does not exist.");
+
+        var notes = new List<string>();
+        var loose = ImagesIn(root, SearchOption.TopDirectoryOnly);
+        var classes = new List<(string Name, List<string> Files)>();
+        try
+        {
+            foreach (var sub in System.IO.Directory.GetDirectories(root).Order(StringComparer.Ordinal))
+            {
+                if (Path.GetFileName(sub).StartsWith('.'))
+                    continue;
+                var files = ImagesIn(sub, SearchOption.AllDirectories);
+                if (files.Count > 0)
+                    classes.Add((Path.GetFileName(sub), files));
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserInputException($"The image folder '{root}' cannot be read: {e.Message}", e);
+        }
+
+        if (loose.Count == 0 && classes.Count == 0)
+        {
+            throw new UserInputException(
+                $"No images found in '{root}' or its subfolders (looked for {string.Join(", ", Extensions)}).");
+        }
+
+        bool labelled = loose.Count == 0;
+        if (!labelled && classes.Count > 0)
+        {
+            notes.Add($"{loose.Count} images lie directly in the folder next to {classes.Count} subfolders: " +
+                      "the subfolder names are not used as labels (put every image in a class subfolder to get metrics).");
+        }
+
+        List<(string Path, int Label)> rows;
+        if (labelled)
+        {
+            rows = classes.SelectMany((c, label) => c.Files.Select(f => (f, label))).ToList();
+            if (maxRows is int max && max < rows.Count)
+                rows = TakeEvenly(classes.Select((c, label) => c.Files.Select(f => (f, label)).ToList()).ToList(), max);
+        }
+        else
+        {
+            rows = loose.Concat(classes.SelectMany(c => c.Files)).Select(f => (f, -1)).ToList();
+            if (maxRows is int max && max < rows.Count)
+                rows = rows.Take(max).ToList();
+        }
+
+        // Absolute paths, so that a saved model finds the images wherever it is loaded (LoadImages combines its
+        // folder with a relative path only).
+        IDataView data = labelled
+            ? mlContext.Data.LoadFromEnumerable(rows.Select(r => new LabelledImageRow { ImagePath = r.Path, Label = r.Label }).ToList())
+            : mlContext.Data.LoadFromEnumerable(rows.Select(r => new ImageRow { ImagePath = r.Path }).ToList());
+
+        var shape = new ImageShape(width, height, color ? 3 : 1);
+        var labels = labelled ? LabelSet.FromNames(classes.Select(c => c.Name).ToList()) : null;
+        return new SampleInput
+        {
+            Data = data,
+            Kind = InputKind.ImageFolder,
+            Preprocessing = Pipeline(mlContext, width, height, color),
+            Shape = shape,
+            Labels = labels,
+            ItemNames = rows.Select(r => Path.GetRelativePath(root, r.Path).Replace('\\', '/')).ToList(),
+            Count = rows.Count,
+            Description = Describe(rows.Count, root, $"resized to {shape}", labels),
+            Source = root,
+            FilePaths = rows.Select(r => r.Path).ToList(),
+            Notes = notes,
+        };
+    }
+
+    /// <summary>"300 images from /data/digits, resized to 28×28 grayscale, 3 classes from the subfolder names".</summary>
+    public static string Describe(int count, string root, string resizing, LabelSet? labels) =>
+        $"{count:N0} images from {root}, {resizing}, " + (labels is null ? "no labels" : $"{labels.Count} classes from the subfolder names");
+
+    /// <summary>
+    /// ML.NET's image transforms: decode, resize (ResizeImages' default: keep the aspect ratio, crop the centre),
+    /// grayscale unless colour is kept, then pixels scaled to [0, 1] in planar [C, H, W] order.
+    /// </summary>
+    public static IEstimator<ITransformer> Pipeline(MLContext mlContext, int width, int height, bool color)
+    {
+        var t = mlContext.Transforms;
+        IEstimator<ITransformer> pipeline = t.LoadImages(SampleColumns.Image, imageFolder: null, SampleColumns.ImagePath)
+            .Append(t.ResizeImages(SampleColumns.Image, width, height));
+        if (!color)
+            pipeline = pipeline.Append(t.ConvertToGrayscale(SampleColumns.Image));
+        return pipeline.Append(t.ExtractPixels(SampleColumns.Features, SampleColumns.Image,
+            colorsToExtract: color ? ImagePixelExtractingEstimator.ColorBits.Rgb : ImagePixelExtractingEstimator.ColorBits.Red,
+            scaleImage: 1f / 255));
+    }
+
+    /// <summary>
+    /// The files SkiaSharp (which ML.NET's LoadImages decodes with) cannot even identify as an image. Only run after
+    /// LoadImages has failed: ML.NET's error does not say which file it was.
+    /// </summary>
+    public static List<string> FindUnreadable(IEnumerable<string> paths, int max = 5)
+    {
+        var bad = new List<string>();
+        foreach (var path in paths)
+        {
+            try
+            {
+                using var codec = SkiaSharp.SKCodec.Create(path);
+                if (codec is null || codec.Info.Width <= 0 || codec.Info.Height <= 0)
+                    bad.Add(path);
+            }
+            catch (Exception)
+            {
+                bad.Add(path);
+            }
+            if (bad.Count >= max)
+                break;
+        }
+        return bad;
+    }
+
+    private static List<string> ImagesIn(string directory, SearchOption option) =>
+        System.IO.Directory.EnumerateFiles(directory, "*", new EnumerationOptions
+            {
+                RecurseSubdirectories = option == SearchOption.AllDirectories,
+                IgnoreInaccessible = true,
+                AttributesToSkip = FileAttributes.Hidden | FileAttributes.System,
+            })
+            .Where(f => Extensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+
+    /// <summary>
+    /// The first <paramref name="max"/> images taken in turn from each class, so that a quick look at a few rows
+    /// still sees every class (the first N of a sorted listing would all come from the first subfolder).
+    /// </summary>
+    private static List<(string, int)> TakeEvenly(List<List<(string, int)>> perClass, int max)
+    {
+        var taken = new List<(string, int)>(max);
+        for (int i = 0; taken.Count < max; i++)
+        {
+            bool any = false;
+            foreach (var files in perClass)
+            {
+                if (i < files.Count && taken.Count < max)
+                {
+                    taken.Add(files[i]);
+                    any = true;
+                }
+            }
+            if (!any)
+                break;
+        }
+        // Keep the listing order (class by class) so that assignments.csv reads like the folder.
+        var order = perClass.SelectMany(f => f).Select((row, index) => (row, index)).ToDictionary(p => p.row, p => p.index);
+        return taken.OrderBy(r => order[r]).ToList();
+    }
+}

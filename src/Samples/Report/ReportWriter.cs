@@ -1,0 +1,208 @@
+using System.Diagnostics;
+using Microsoft.ML.Data;
+using Microsoft.ML.DeepClustering.Samples.Input;
+using Microsoft.ML.DeepClustering.Samples.Report.Pictures;
+
+namespace Microsoft.ML.DeepClustering.Samples.Report;
+
+/// <summary>
+/// Writes the report folder: models, assignments.csv, the pictures, metrics.json and, last, report.html.
+/// Each file is written under a temporary name and renamed into place, so nothing half-written ever carries a
+/// final name; report.html comes last and names only the files of this run.
+/// </summary>
+public static class ReportWriter
+{
+    public const string HtmlFile = "report.html";
+    public const string MetricsFile = "metrics.json";
+    public const string AssignmentsFile = "assignments.csv";
+    public const string ModelFile = "model.zip";
+    public const string OnnxFile = "model.onnx";
+    public const string MontageFile = "clusters.png";
+    public const string CentroidsFile = "centroids.png";
+    public const string ConfusionFile = "confusion-matrix.png";
+    public const string EmbeddingFile = "embedding.png";
+    public const string CurvesFile = "training-curves.png";
+
+    /// <summary>
+    /// Files an earlier run may have left that this run would not rewrite: removed so that the folder never mixes
+    /// two runs. Models are never removed (--score may be reading out/model.zip).
+    /// </summary>
+    private static readonly string[] Replaceable = { AssignmentsFile, MontageFile, CentroidsFile, ConfusionFile, EmbeddingFile, CurvesFile };
+
+    public static ReportResult Write(ReportRequest request, CancellationToken cancellation = default)
+    {
+        var clock = Stopwatch.StartNew();
+        string directory = Path.GetFullPath(request.OutputDirectory);
+        Directory.CreateDirectory(directory);
+        string PathOf(string name) => Path.Combine(directory, name);
+        var files = new List<ReportFile>();
+        var input = request.Input;
+        bool withLabels = input.Labels is not null;
+
+        // The model first: after a long training it is the most valuable thing to keep.
+        if (request.ModelToSave is not null && request.ModelInputSchema is not null)
+        {
+            AtomicFile.Write(PathOf(ModelFile), s => request.MLContext.Model.Save(request.ModelToSave, request.ModelInputSchema, s));
+            files.Add(new ReportFile(ModelFile, "ML.NET model", "mlContext.Model.Load(\"model.zip\", out _) assigns new data; --score model.zip does it here.", false));
+            if (request.ExtraModelPath is not null && Path.GetFullPath(request.ExtraModelPath) != PathOf(ModelFile))
+                AtomicFile.Copy(PathOf(ModelFile), request.ExtraModelPath);
+        }
+        if (request.Model is not null)
+        {
+            AtomicFile.Write(PathOf(OnnxFile), request.Model.ExportOnnx);
+            files.Add(new ReportFile(OnnxFile, "ONNX model", "The network and the cluster assignment as a standalone ONNX graph (Features → Embedding, SoftAssignment, Score, PredictedClusterId).", false));
+        }
+
+        ScoredRows? rows = null;
+        ClusteringQualityMetrics? quality = null;
+        ClusteringMetrics? mlnet = null;
+        if (request.Scored is not null)
+        {
+            rows = ScoredRows.Read(request.Scored, withLabels, cancellation);
+            AssignmentsCsv.Write(PathOf(AssignmentsFile), rows, input);
+            files.Add(new ReportFile(AssignmentsFile, "Assignments", "One line per image: cluster id, top soft-assignment probability" + (withLabels ? ", true label." : "."), false));
+
+            if (rows.Labels is not null)
+                quality = ClusteringQuality.Evaluate(rows.Labels, rows.ClusterIds);
+            mlnet = EvaluateWithMlNet(request.MLContext, rows);
+            cancellation.ThrowIfCancellationRequested();
+
+            WriteMontage(request, rows, quality, PathOf(MontageFile));
+            files.Add(new ReportFile(MontageFile, "Samples of each cluster",
+                $"Up to {ClusterMontage.SamplesPerCluster} members of each cluster, drawn at random.", true));
+
+            if (request.Model is not null)
+            {
+                var decoded = request.Model.DecodeCentroids();
+                var sizes = rows.ClusterSizes();
+                using var picture = CentroidGallery.Draw(decoded, input.Shape, sizes, id => MajorityCaption(quality, input.Labels, id));
+                Drawing.SavePng(picture, PathOf(CentroidsFile));
+                files.Add(new ReportFile(CentroidsFile, "Decoded centroids", "Each cluster centre mapped back to pixels through the trained decoder: the model's typical member of each cluster.", true));
+            }
+
+            if (quality is not null)
+            {
+                using var picture = ConfusionMatrixPicture.Draw(quality.ConfusionMatrix, input.Labels!);
+                Drawing.SavePng(picture, PathOf(ConfusionFile));
+                files.Add(new ReportFile(ConfusionFile, "Clusters × true classes", "How each cluster splits over the true classes. Rows are ordered by matched class, so a good clustering shows a diagonal; outlined cells are the one-to-one matching behind ACC.", true));
+            }
+
+            cancellation.ThrowIfCancellationRequested();
+            using (var picture = EmbeddingMap.Draw(rows.Embeddings, rows.ClusterIds, request.Model?.Centroids, rows.ClusterSizes(), request.Run.Seed))
+                Drawing.SavePng(picture, PathOf(EmbeddingFile));
+            files.Add(new ReportFile(EmbeddingFile, "Embedding map", $"The learned embedding projected to 2-D by PCA (at most {EmbeddingMap.MaxPoints:N0} points), coloured by cluster. Numbered discs: " +
+                (request.Model is not null ? "the centroids." : "each cluster's mean (a saved model does not expose its centroids)."), true));
+        }
+
+        if (request.Curves is { } curves)
+        {
+            using var picture = TrainingCurvesPicture.Draw(curves, request.Run.Cancelled);
+            Drawing.SavePng(picture, PathOf(CurvesFile));
+            files.Add(new ReportFile(CurvesFile, "Training curves", "Left: reconstruction MSE per pretraining epoch. Right: share of rows changing cluster at each self-training update (log scale) against the stopping tolerance.", true));
+        }
+
+        foreach (string stale in Replaceable.Where(name => files.All(f => f.Name != name)))
+            TryDelete(PathOf(stale));
+
+        var timings = request.Run.Timings.ToList();
+        timings.Add(("report", clock.Elapsed));
+        if (request.Run.Clock is { } total)
+            timings.Add(("total", total.Elapsed));
+        var content = new ReportContent(request, rows, quality, mlnet, files, timings);
+
+        AtomicFile.WriteText(PathOf(MetricsFile), MetricsJson.Build(content));
+        files.Add(new ReportFile(MetricsFile, "Metrics", "Every number of this page, machine-readable.", false));
+        AtomicFile.WriteText(PathOf(HtmlFile), HtmlReport.Build(content));
+
+        return new ReportResult
+        {
+            Directory = directory,
+            HtmlPath = PathOf(HtmlFile),
+            Files = files,
+            Quality = quality,
+            DaviesBouldinIndex = mlnet?.DaviesBouldinIndex,
+            ClusterSizes = rows?.ClusterSizes(),
+            Rows = rows?.Count ?? 0,
+        };
+    }
+
+    /// <summary>"mostly 7 (94%)": the majority class of a cluster and its share, when labels are known.</summary>
+    internal static string? MajorityCaption(ClusteringQualityMetrics? quality, LabelSet? labels, int clusterId)
+    {
+        if (quality is null || labels is null)
+            return null;
+        var matrix = quality.ConfusionMatrix;
+        int i = matrix.ClusterIds.ToList().IndexOf(clusterId);
+        if (i < 0 || matrix.ClusterSizes[i] == 0)
+            return null;
+        int best = Enumerable.Range(0, matrix.ClassLabels.Count).MaxBy(j => matrix[i, j]);
+        double share = (double)matrix[i, best] / matrix.ClusterSizes[i];
+        return $"mostly {labels.NameOf(matrix.ClassLabels[best])} ({Drawing.Percent(share)})";
+    }
+
+    /// <summary>
+    /// ML.NET's own clustering evaluator: Davies–Bouldin index and average distance in the embedding, and its NMI
+    /// when labels are known (without labels it is given no label column and reports no NMI). It runs on the rows
+    /// already read rather than on the scored view, which would run the model (and decode every image) once more.
+    /// </summary>
+    private static ClusteringMetrics? EvaluateWithMlNet(MLContext mlContext, ScoredRows rows)
+    {
+        if (rows.Count < 2)
+            return null;
+        var definition = SchemaDefinition.Create(typeof(EvaluationRow));
+        definition[nameof(EvaluationRow.Score)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, rows.NumberOfClusters);
+        definition[nameof(EvaluationRow.Embedding)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, rows.Embeddings[0].Length);
+        var data = mlContext.Data.LoadFromEnumerable(
+            Enumerable.Range(0, rows.Count).Select(i => new EvaluationRow
+            {
+                Label = rows.Labels?[i] ?? 0,
+                Score = rows.Scores[i],
+                Embedding = rows.Embeddings[i],
+            }),
+            definition);
+        return mlContext.Clustering.Evaluate(data, rows.Labels is null ? null : nameof(EvaluationRow.Label),
+            nameof(EvaluationRow.Score), featureColumnName: nameof(EvaluationRow.Embedding));
+    }
+
+    private sealed class EvaluationRow
+    {
+        public float Label { get; set; }
+        public float[] Score { get; set; } = [];
+        public float[] Embedding { get; set; } = [];
+    }
+
+    private static void WriteMontage(ReportRequest request, ScoredRows rows, ClusteringQualityMetrics? quality, string path)
+    {
+        // A seeded random pick per cluster: the montage is the same for the same run.
+        var random = new Random(request.Run.Seed);
+        var members = Enumerable.Range(1, rows.NumberOfClusters).ToDictionary(id => id, _ => new List<int>());
+        for (int i = 0; i < rows.Count; i++)
+            members[rows.ClusterIds[i]].Add(i);
+        var picked = members.ToDictionary(m => m.Key,
+            m => m.Value.OrderBy(_ => random.Next()).Take(ClusterMontage.SamplesPerCluster).Order().ToList());
+        var features = ScoredRows.ReadFeatures(request.Scored!, picked.Values.SelectMany(p => p).ToHashSet());
+        var sizes = rows.ClusterSizes();
+        var samples = picked.OrderBy(p => p.Key)
+            .Select(p => new ClusterSamples(p.Key, sizes[p.Key - 1], p.Value.Select(i => features[i]).ToList(),
+                MajorityCaption(quality, request.Input.Labels, p.Key)))
+            .ToList();
+        using var picture = ClusterMontage.Draw(samples, request.Input.Shape);
+        Drawing.SavePng(picture, path);
+    }
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+}
+
+/// <summary>What metrics.json and report.html are both built from.</summary>
+internal sealed record ReportContent(
+    ReportRequest Request,
+    ScoredRows? Rows,
+    ClusteringQualityMetrics? Quality,
+    ClusteringMetrics? MlNet,
+    IReadOnlyList<ReportFile> Files,
+    IReadOnlyList<(string Stage, TimeSpan Time)> Timings);

@@ -1,0 +1,59 @@
+namespace Microsoft.ML.DeepClustering.Samples;
+
+/// <summary>Everything one run of the samples app needs, as parsed from the command line (see <see cref="Program"/>).</summary>
+public sealed record SampleSettings
+{
+    /// <summary>A folder of images (optionally one subfolder per class); null when another input is used.</summary>
+    public string? ImagesDirectory { get; init; }
+
+    /// <summary>An IDX (MNIST-format) image file; null when another input is used.</summary>
+    public string? IdxImagesPath { get; init; }
+
+    /// <summary>The IDX label file that goes with <see cref="IdxImagesPath"/>, if any.</summary>
+    public string? IdxLabelsPath { get; init; }
+
+    /// <summary>Number of clusters; null: the number of classes when labels are known, else the preset's.</summary>
+    public int? NumberOfClusters { get; init; }
+
+    /// <summary>Pretraining epochs; null keeps the preset's.</summary>
+    public int? PretrainEpochs { get; init; }
+
+    /// <summary>One of <see cref="DeepClusterPresets.Names"/>.</summary>
+    public string Preset { get; init; } = "recommended";
+
+    /// <summary>Seed of the MLContext and of training: same seed, same data, same threads, same result.</summary>
+    public int Seed { get; init; } = 1;
+
+    /// <summary>Images are resized to this width (image folders only; IDX files keep their size).</summary>
+    public int Width { get; init; } = 28;
+
+    /// <summary>Images are resized to this height (image folders only).</summary>
+    public int Height { get; init; } = 28;
+
+    /// <summary>Keep the three colour channels instead of converting to grayscale (image folders only).</summary>
+    public bool Color { get; init; }
+
+    /// <summary>Where the report goes.</summary>
+    public string OutputDirectory { get; init; } = "out";
+
+    /// <summary>Also save the trained model here (it is always saved as model.zip in the report).</summary>
+    public string? ModelPath { get; init; }
+
+    /// <summary>Assign with this saved model instead of training.</summary>
+    public string? ScoreModelPath { get; init; }
+
+    /// <summary>Use only this many images.</summary>
+    public int? MaxRows { get; init; }
+
+    /// <summary>libtorch CPU threads (<see cref="DeepClusterOptions.NumberOfThreads"/>); null: one per core.</summary>
+    public int? Threads { get; init; }
+
+    /// <summary>Self-training step cap (<see cref="DeepClusterOptions.MaxIterations"/>); null keeps the preset's.</summary>
+    public int? MaxIterations { get; init; }
+
+    /// <summary>
+    /// Last word on the training options, after the preset and the command line: lets a test or an embedding
+    /// program shrink the network without the command line having to offer every option.
+    /// </summary>
+    public Action<DeepClusterOptions>? ConfigureOptions { get; init; }
+}

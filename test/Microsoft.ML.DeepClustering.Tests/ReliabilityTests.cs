@@ -1,0 +1,154 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DeepClustering.Tests;
+
+/// <summary>Issue 6: what users break: degenerate training, memory, threads, half-written files.</summary>
+public class ReliabilityTests
+{
+    private sealed class DigitInput
+    {
+        [VectorType(784)] public float[] Features { get; set; } = Array.Empty<float>();
+    }
+
+    private sealed class ClusterPrediction
+    {
+        public uint PredictedClusterId { get; set; }
+        public float[] Score { get; set; } = Array.Empty<float>();
+    }
+
+    [Fact]
+    public void DivergingSelfTrainingStopsAtTheLastHealthyModel()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.Cache(TestData.Mnist(ml, 300));
+        var options = RuntimeTests.Tiny();
+        options.ClusteringLearningRate = 1e9f;
+        options.MaxIterations = 100;
+        var messages = new List<string>();
+        ml.Log += (_, e) => messages.Add(e.Message);
+        using var model = ml.Transforms.DeepCluster(options).Fit(data);
+
+        Assert.Contains(model.History.StopReason, new[] { SelfTrainingStopReason.Diverged, SelfTrainingStopReason.Degenerate });
+        Assert.Contains(messages, m => m.Contains("Warning") && m.Contains("restoring"));
+        Assert.All(model.Centroids.SelectMany(c => c), v => Assert.True(float.IsFinite(v)));
+        var scores = TestData.Column(model.Transform(data), "Score");
+        Assert.All(scores.SelectMany(s => s), v => Assert.True(float.IsFinite(v)));
+        Assert.Equal(300, model.History.ClusterSizes.Sum());
+    }
+
+    [Fact]
+    public void FewerDistinctRowsThanClustersIsRejected()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Enumerable.Range(0, 40).Select(i => new DigitInput { Features = Enumerable.Repeat(i % 2 == 0 ? 0f : 1f, 784).ToArray() });
+        var options = RuntimeTests.Tiny();
+        options.NumberOfClusters = 3;
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.DeepCluster(options).Fit(ml.Data.LoadFromEnumerable(rows)));
+        Assert.Contains("distinct rows (2)", e.Message);
+        Assert.Contains("'Features'", e.Message);
+    }
+
+    [Fact]
+    public void NativeTensorCountStaysFlatAcrossEpochsAndDoesNotGrowWithTheWorkDone()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.Cache(TestData.Mnist(ml, 500));
+        (List<long> PerEpoch, long Leftover) Train(int epochs, int steps)
+        {
+            var counts = new List<long>();
+            var options = RuntimeTests.Tiny();
+            options.PretrainEpochs = epochs;
+            options.MaxIterations = steps;
+            options.Progress = new SynchronousProgress<DeepClusterProgress>(p =>
+            {
+                if (p.Stage == DeepClusterStage.Pretraining)
+                    counts.Add(Tensor.TotalCount);
+            });
+            long before = Tensor.TotalCount;
+            using (ml.Transforms.DeepCluster(options).Fit(data)) { }
+            return (counts, Tensor.TotalCount - before);
+        }
+
+        var shortRun = Train(3, 20);
+        var longRun = Train(12, 80);
+        // After the first epoch (the optimizer's state appears), not one live tensor more per epoch.
+        Assert.True(longRun.PerEpoch.Skip(1).Distinct().Count() == 1, "live tensors per epoch: " + string.Join(", ", longRun.PerEpoch));
+        // TorchSharp's counter never releases nn.Parameter objects (a disposed nn.Linear still counts 2), so a Fit
+        // leaves its parameters counted; what matters is that four times the work leaves nothing more.
+        Assert.Equal(shortRun.Leftover, longRun.Leftover);
+        Assert.True(longRun.Leftover <= 9, $"{longRun.Leftover} tensors outlived Fit; the network has 8 parameters and the centroids 1");
+    }
+
+    [Fact]
+    public void ALoadedModelGivesTheSameResultsFromPredictionEnginesOnSeveralThreads()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.Cache(TestData.Mnist(ml, 200));
+        string dir = TestData.NewTempDirectory();
+        try
+        {
+            using (var fitted = ml.Transforms.DeepCluster(RuntimeTests.Tiny()).Fit(data))
+                ml.Model.Save(fitted, data.Schema, Path.Combine(dir, "model.zip"));
+            var loaded = ml.Model.Load(Path.Combine(dir, "model.zip"), out _);
+            var rows = TestData.Column(data, "Features");
+            uint[] Predict()
+            {
+                using var engine = ml.Model.CreatePredictionEngine<DigitInput, ClusterPrediction>(loaded, new PredictionEngineOptions { OwnsTransformer = false });
+                return rows.Select(r => engine.Predict(new DigitInput { Features = r }).PredictedClusterId).ToArray();
+            }
+            var single = Predict();
+            var parallel = Enumerable.Range(0, 4).Select(_ => Task.Run(Predict)).ToArray();
+            Task.WaitAll(parallel);
+            Assert.All(parallel, t => Assert.Equal(single, t.Result));
+            (loaded as IDisposable)?.Dispose();
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void AtomicSaveNeverLeavesAHalfWrittenFile()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TestData.Mnist(ml, 100);
+        string dir = TestData.NewTempDirectory();
+        try
+        {
+            string path = Path.Combine(dir, "model.zip");
+            var model = ml.Transforms.DeepCluster(RuntimeTests.Tiny()).Fit(data);
+            ml.Model.SaveAtomically(model, data.Schema, path);
+            var good = File.ReadAllBytes(path);
+            Assert.NotNull(ml.Model.Load(path, out _));
+
+            // A save that fails half-way (here: the model was disposed) leaves the previous file untouched and no debris.
+            model.Dispose();
+            Assert.Throws<ObjectDisposedException>(() => ml.Model.SaveAtomically(model, data.Schema, path));
+            Assert.Equal(good, File.ReadAllBytes(path));
+            Assert.Equal(new[] { "model.zip" }, Directory.GetFiles(dir).Select(Path.GetFileName));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void ACorruptZipFailsToLoadWithAnException()
+    {
+        string dir = TestData.NewTempDirectory();
+        try
+        {
+            string path = Path.Combine(dir, "broken.zip");
+            File.WriteAllBytes(path, new byte[] { 0x50, 0x4B, 0x03, 0x04, 1, 2, 3 });
+            Assert.ThrowsAny<Exception>(() => new MLContext().Model.Load(path, out _));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
