@@ -117,8 +117,8 @@ public sealed class DeepClusterTransformer : ITransformer, IDisposable
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>Deletes the temporary model file if the transformer was never disposed.</summary>
-    ~DeepClusterTransformer() => _scoring.Dispose();
+    /// <summary>Deletes the temporary model file if the transformer was never disposed (the ONNX session has its own finalizer).</summary>
+    ~DeepClusterTransformer() => _scoring.DeleteModelFile();
 
     private TransformerChain<ITransformer> Chain
     {

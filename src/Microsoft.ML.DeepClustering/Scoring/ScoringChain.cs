@@ -183,6 +183,12 @@ internal sealed class ScoringChain : IDisposable
     {
         _onnx?.Dispose();
         _onnx = null;
+        DeleteModelFile();
+    }
+
+    /// <summary>Best effort: a file still open elsewhere, or a folder already gone, is not an error when cleaning up.</summary>
+    public void DeleteModelFile()
+    {
         try { File.Delete(_onnxFile); }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
