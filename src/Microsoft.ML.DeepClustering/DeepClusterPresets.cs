@@ -42,8 +42,7 @@ public static class DeepClusterPresets
     /// <summary>
     /// What we recommend for images when nothing else is known: DEC-DA with the dense network and a budget that
     /// clusters the 10,000 MNIST test digits in about 8 minutes on 2 CPU cores (100 augmented epochs, at most
-    /// 6,000 self-training steps): ACC 0.879, NMI 0.891 there, against 0.49–0.54 for DEC with the budget of the
-    /// test suite (docs/benchmarks.md). The samples app uses it by default.
+    /// 6,000 self-training steps): ACC 0.879, NMI 0.891 there (docs/benchmarks.md). The samples app uses it by default.
     /// </summary>
     public static DeepClusterOptions Recommended()
     {

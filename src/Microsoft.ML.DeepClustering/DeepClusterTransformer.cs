@@ -89,7 +89,7 @@ public sealed class DeepClusterTransformer : ITransformer, IDisposable
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
     {
         CheckInput(inputSchema);
-        return ((ITransformer)Chain).GetRowToRowMapper(inputSchema);
+        return FiniteFeatureGuard.Wrap(((ITransformer)Chain).GetRowToRowMapper(inputSchema), _options.FeatureColumnName);
     }
 
     /// <inheritdoc />
@@ -97,7 +97,7 @@ public sealed class DeepClusterTransformer : ITransformer, IDisposable
     {
         ArgumentNullException.ThrowIfNull(input);
         CheckInput(input.Schema);
-        return Chain.Transform(input);
+        return Chain.Transform(FiniteFeatureGuard.Wrap(input, _options.FeatureColumnName));
     }
 
     /// <summary>Saves as the chain of built-in transforms: the <c>.zip</c> loads with no reference to this library's types.</summary>

@@ -176,6 +176,35 @@ public class InputValidationTests
         Assert.Contains("found 3", e.Message);
     }
 
+    private sealed class Prediction
+    {
+        public uint PredictedClusterId { get; set; }
+    }
+
+    [Fact]
+    public void NonFiniteFeaturesAreReportedWhenScoringToo()
+    {
+        using var model = Ml.Transforms.DeepCluster(Tiny()).Fit(FourRows());
+        var bad = Floats(new[] { 0f, 0, 0, 1 }, new[] { 1f, 0, 0, 0 }, new[] { 0f, float.NaN, 0, 0 });
+        var thrown = Assert.ThrowsAny<InvalidOperationException>(() => model.Transform(bad).GetColumn<uint>("PredictedClusterId").ToArray());
+        // ML.NET's parallel cursors wrap a worker's exception ("Splitter/consolidator worker encountered ..."): ours is inside.
+        var e = Chain(thrown).First(x => x.Message.Contains("'Features'"));
+        Assert.Contains("row 2", e.Message);
+        Assert.Contains("slot 1", e.Message);
+
+        using var engine = Ml.Model.CreatePredictionEngine<FloatRow, Prediction>(model, new PredictionEngineOptions { OwnsTransformer = false });
+        Assert.InRange(engine.Predict(new FloatRow { Features = new[] { 0f, 0, 0, 1 } }).PredictedClusterId, 1u, 2u);
+        var single = Assert.Throws<InvalidOperationException>(() => engine.Predict(new FloatRow { Features = new[] { 0f, 0, float.PositiveInfinity, 0 } }));
+        Assert.Contains("slot 2", single.Message);
+        Assert.Contains("Infinity", single.Message);
+    }
+
+    private static IEnumerable<Exception> Chain(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+            yield return x;
+    }
+
     private sealed class ThreeRow { [VectorType(3)] public float[] Features { get; set; } = new float[3]; }
 
     [Fact]

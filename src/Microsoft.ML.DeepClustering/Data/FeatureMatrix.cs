@@ -71,9 +71,7 @@ internal sealed class FeatureMatrix
                 for (int j = 0; j < size; j++)
                 {
                     if (!float.IsFinite(dense[j]))
-                        throw new InvalidOperationException(
-                            $"Column '{columnName}': row {row} holds {dense[j]} at slot {j}; deep clustering needs finite values. " +
-                            "Remove or impute such rows first (for example with mlContext.Transforms.ReplaceMissingValues).");
+                        throw new InvalidOperationException(InputChecks.NonFiniteMessage(columnName, row, j, dense[j]));
                 }
                 values.AddRange(dense);
                 row++;

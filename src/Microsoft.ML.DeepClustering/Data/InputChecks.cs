@@ -90,6 +90,10 @@ internal static class InputChecks
                 $"Feature column '{columnName}' must be a known-size vector of Single; found {column.Kind} of {column.ItemType}{(column.IsKey ? " (key)" : "")}. " + Hint);
     }
 
+    public static string NonFiniteMessage(string columnName, long row, int slot, float value) =>
+        $"Column '{columnName}': row {row} holds {value} at slot {slot}; deep clustering needs finite values. " +
+        "Remove or impute such rows first (for example with mlContext.Transforms.ReplaceMissingValues).";
+
     private const string Hint = "Images: LoadImages → ResizeImages → ExtractPixels gives one; other columns: Concatenate or ConvertType to Single.";
 
     private static void Describe(DataViewType type, string columnName, out int size)
