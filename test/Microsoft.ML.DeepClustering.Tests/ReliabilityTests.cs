@@ -82,7 +82,7 @@ public class ReliabilityTests
     }
 
     [Fact]
-    public void ALoadedModelGivesTheSameResultsFromPredictionEnginesOnSeveralThreads()
+    public async Task ALoadedModelGivesTheSameResultsFromPredictionEnginesOnSeveralThreads()
     {
         var ml = new MLContext(seed: 1);
         var data = ml.Data.Cache(TestData.Mnist(ml, 200));
@@ -99,9 +99,8 @@ public class ReliabilityTests
                 return rows.Select(r => engine.Predict(new DigitInput { Features = r }).PredictedClusterId).ToArray();
             }
             var single = Predict();
-            var parallel = Enumerable.Range(0, 4).Select(_ => Task.Run(Predict)).ToArray();
-            Task.WaitAll(parallel);
-            Assert.All(parallel, t => Assert.Equal(single, t.Result));
+            var parallel = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(Predict)));
+            Assert.All(parallel, result => Assert.Equal(single, result));
             (loaded as IDisposable)?.Dispose();
         }
         finally
