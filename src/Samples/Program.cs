@@ -156,7 +156,7 @@ internal sealed class SamplesCommand
     private readonly Option<int?> _epochs = new("--epochs")
     {
         HelpName = "N",
-        Description = "Autoencoder pretraining epochs (the longest stage). Default: the preset's (200 for recommended and dec, 20 for quick).",
+        Description = "Autoencoder pretraining epochs (the longest stage). Default: the preset's (" + PresetDefaults(o => o.PretrainEpochs) + ").",
     };
 
     private readonly Option<string> _preset = new("--preset")
@@ -221,7 +221,8 @@ internal sealed class SamplesCommand
     private readonly Option<int?> _maxIterations = new("--max-iterations")
     {
         HelpName = "N",
-        Description = "Cap on DEC self-training steps (mini-batches); 0 stops after autoencoder + k-means. Default: the preset's.",
+        Description = "Cap on DEC self-training steps (mini-batches); 0 stops after autoencoder + k-means. Default: the preset's (" +
+                      PresetDefaults(o => o.MaxIterations) + ").",
     };
 
     public SamplesCommand()
@@ -298,18 +299,28 @@ internal sealed class SamplesCommand
     {
         var known = new Dictionary<string, string>
         {
-            ["recommended"] = "what the README uses (the default)",
-            ["dec"] = "DEC as published: 784-500-500-2000-10, 200 epochs, 20 k-means restarts, up to 20,000 self-training steps",
+            ["recommended"] = "the default, what the README uses: the best measured for its cost",
+            ["dec"] = "DEC as published: dense autoencoder 500-500-2000-10, k-means++ seeding, SGD self-training",
             ["idec"] = "IDEC: DEC keeping the decoder during self-training",
-            ["dec-da"] = "DEC with data augmentation (small rotations and shifts)",
+            ["dec-da"] = "DEC with data augmentation: small random rotations and shifts",
             ["dec-da-spectral"] = "DEC-DA seeded by spectral clustering instead of k-means",
-            ["ae-kmeans"] = "the same autoencoder, then k-means, no self-training",
+            ["ae-kmeans"] = "DEC's autoencoder, then k-means, no self-training",
             ["ae-kmeans-da"] = "autoencoder + k-means with augmented pretraining",
-            ["quick"] = "DEC's network, 20 epochs, 5 restarts, at most 2,800 steps: a first look in minutes",
+            ["quick"] = "DEC with a short budget: a first look in minutes",
         };
-        var parts = DeepClusterPresets.Names.Select(n => known.TryGetValue(n, out var what) ? $"{n} ({what})" : n);
+        // The budgets are read from the presets themselves, so that this text cannot drift from the library.
+        var parts = DeepClusterPresets.Names.Select(n =>
+        {
+            var o = DeepClusterPresets.Get(n);
+            string budget = o.MaxIterations == 0 ? $"{o.PretrainEpochs} epochs" : $"{o.PretrainEpochs} epochs, at most {o.MaxIterations:N0} self-training steps";
+            return known.TryGetValue(n, out var what) ? $"{n} ({what}; {budget})" : $"{n} ({budget})";
+        });
         return "Starting settings, one of: " + string.Join("; ", parts) + ". --epochs, --k, --max-iterations and --threads override it.";
     }
+
+    /// <summary>"recommended 100, dec 200, ..." for one option's default in each preset.</summary>
+    private static string PresetDefaults(Func<DeepClusterOptions, int> value) =>
+        string.Join(", ", DeepClusterPresets.Names.Select(n => $"{n} {value(DeepClusterPresets.Get(n)):N0}"));
 
     private static void AtLeast(Option<int?> option, int minimum) =>
         option.Validators.Add(result =>
