@@ -63,6 +63,14 @@ internal static class KMeansSeeding
         return z.index_select(0, index);
     }
 
+    /// <summary>The mean of the rows of <paramref name="z"/> in each of the k clusters (0 for an empty one), and the counts [k, 1].</summary>
+    public static (Tensor Means, Tensor Counts) ClusterMeans(Tensor z, Tensor labels, int k)
+    {
+        var sums = zeros(k, z.shape[1], device: z.device).index_add_(0, labels, z, 1);
+        var counts = bincount(labels, minlength: k).to_type(ScalarType.Float32).unsqueeze(1);
+        return (sums / counts.clamp_min(1), counts);
+    }
+
     /// <summary>Lloyd iterations until no row changes cluster. Returns the inertia; an emptied cluster keeps its centre.</summary>
     private static double Lloyd(Tensor z, ref Tensor centroids, int maxIterations, CancellationToken cancellation)
     {
@@ -80,9 +88,7 @@ internal static class KMeansSeeding
             previous = labels.MoveToOuterDisposeScope();
             if (!changed)
                 break;
-            var sums = zeros(k, z.shape[1], device: z.device).index_add_(0, labels, z, 1);
-            var counts = bincount(labels, minlength: k).to_type(ScalarType.Float32).unsqueeze(1);
-            var updated = sums / counts.clamp_min(1);
+            var (updated, counts) = ClusterMeans(z, labels, k);
             centroids = where(counts > 0, updated, centroids).MoveToOuterDisposeScope();
         }
         using var final = NewDisposeScope();

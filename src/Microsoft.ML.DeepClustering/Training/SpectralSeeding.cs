@@ -49,9 +49,8 @@ internal static class SpectralSeeding
         clustering.Centroids.Dispose();
 
         // 5. Centroids in the embedding space: the mean z of each spectral cluster.
-        var sums = zeros(k, z.shape[1], device: z.device).index_add_(0, labels, z, 1);
-        var counts = bincount(labels, minlength: k).to_type(ScalarType.Float32).unsqueeze(1);
-        var centroids = (sums / counts.clamp_min(1)).MoveToOuterDisposeScope();
+        var (means, counts) = KMeansSeeding.ClusterMeans(z, labels, k);
+        var centroids = means.MoveToOuterDisposeScope();
         context.Log($"Spectral seeding: {neighbours}-NN graph of {n} rows, cluster sizes {string.Join(", ", counts.squeeze(1).data<float>().ToArray().Select(c => (int)c))}.");
         return clustering with { Centroids = centroids };
     }
