@@ -39,6 +39,33 @@ public class ReliabilityTests
     }
 
     [Fact]
+    public void ACollapsingClusterStopsTrainingAtTheLastUpdateWhereEveryClusterHadRows()
+    {
+        // 8 clusters for 300 digits and a learning rate 100× DEC's: by step 20 two clusters have lost all their rows
+        // (measured with this seed; the run is deterministic).
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.Cache(TestData.Mnist(ml, 300));
+        var options = RuntimeTests.Tiny();
+        options.NumberOfClusters = 8;
+        options.ClusteringLearningRate = 1f;
+        options.MaxIterations = 200;
+        var messages = new List<string>();
+        ml.Log += (_, e) => messages.Add(e.Message);
+        using var model = ml.Transforms.DeepCluster(options).Fit(data);
+
+        var history = model.History;
+        Assert.Equal(SelfTrainingStopReason.Degenerate, history.StopReason);
+        Assert.True(history.SelfTrainingUpdates[^1].EmptyClusters > 0);
+        Assert.Equal(0, history.SelfTrainingUpdates[^1].SmallestClusterSize);
+        Assert.All(history.SelfTrainingUpdates.SkipLast(1), u => Assert.Equal(0, u.EmptyClusters));
+        Assert.Contains(messages, m => m.Contains("lost all their rows"));
+        // The model handed out is the restored one: every cluster still has training rows, and it scores finitely.
+        Assert.All(history.ClusterSizes, size => Assert.True(size > 0, "sizes " + string.Join(",", history.ClusterSizes)));
+        var ids = TestData.KeyColumn(model.Transform(data), "PredictedClusterId");
+        Assert.Equal(8, ids.Distinct().Count());
+    }
+
+    [Fact]
     public void FewerDistinctRowsThanClustersIsRejected()
     {
         var ml = new MLContext(seed: 1);
