@@ -18,8 +18,8 @@ internal static class MnistSets
         switch (name)
         {
             case "mnist-test":
-                var test = MnistIdx.Load(ml, Path.Combine(shipped, "t10k-images-idx3-ubyte.gz"), Path.Combine(shipped, "t10k-labels-idx1-ubyte.gz"), maxRows);
-                return (ml.Data.Cache(test), (int)(ml.Data.Cache(test).GetRowCount() ?? 0), shipped);
+                var test = ml.Data.Cache(MnistIdx.Load(ml, Path.Combine(shipped, "t10k-images-idx3-ubyte.gz"), Path.Combine(shipped, "t10k-labels-idx1-ubyte.gz"), maxRows));
+                return (test, (int)test.GetColumn<float>("Label").Count(), shipped);
             case "mnist-full":
                 string dir = FindFull() ?? throw new FileNotFoundException(
                     "MNIST-full needs train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz: run build/fetch-mnist.sh (or put them in data/mnist-full/).");

@@ -69,9 +69,7 @@ public sealed class DeepClusterTransformer : ITransformer, IDisposable
     {
         ArgumentNullException.ThrowIfNull(destination);
         ThrowIfDisposed();
-        var names = new OnnxColumnNames(_options.FeatureColumnName, _options.EmbeddingColumnName, _options.SoftAssignmentColumnName,
-            _options.ScoreColumnName, _options.PredictedClusterIdColumnName);
-        var bytes = DeepClusterOnnxExporter.Export(_scoring.Model, names, includeScoreAndClusterId: true);
+        var bytes = DeepClusterOnnxExporter.Export(_scoring.Model, OnnxColumnNames.From(_options), includeScoreAndClusterId: true);
         destination.Write(bytes);
     }
 

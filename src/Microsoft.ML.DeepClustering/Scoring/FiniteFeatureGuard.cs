@@ -15,9 +15,10 @@ internal static class FiniteFeatureGuard
 
     public static IRowToRowMapper Wrap(IRowToRowMapper mapper, string columnName) => new GuardedMapper(mapper, columnName);
 
-    private static ValueGetter<T> Guard<T>(ValueGetter<T> getter, Func<long> position, string columnName)
+    /// <summary>The getter itself for other columns; for the feature column, one that checks every value it reads.</summary>
+    private static ValueGetter<T> GuardIfFeature<T>(ValueGetter<T> getter, DataViewSchema.Column column, Func<long> position, string columnName)
     {
-        if (getter is not ValueGetter<VBuffer<float>> vectorGetter)
+        if (column.Name != columnName || column.IsHidden || getter is not ValueGetter<VBuffer<float>> vectorGetter)
             return getter;
         ValueGetter<VBuffer<float>> guarded = (ref VBuffer<float> value) =>
         {
@@ -57,11 +58,8 @@ internal static class FiniteFeatureGuard
         public override ValueGetter<DataViewRowId> GetIdGetter() => inner.GetIdGetter();
         public override bool IsColumnActive(DataViewSchema.Column column) => inner.IsColumnActive(column);
 
-        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
-        {
-            var getter = inner.GetGetter<TValue>(column);
-            return column.Name == columnName && !column.IsHidden ? Guard(getter, () => inner.Position, columnName) : getter;
-        }
+        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column) =>
+            GuardIfFeature(inner.GetGetter<TValue>(column), column, () => inner.Position, columnName);
 
         protected override void Dispose(bool disposing)
         {
@@ -79,11 +77,8 @@ internal static class FiniteFeatureGuard
         public override ValueGetter<DataViewRowId> GetIdGetter() => inner.GetIdGetter();
         public override bool IsColumnActive(DataViewSchema.Column column) => inner.IsColumnActive(column);
 
-        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
-        {
-            var getter = inner.GetGetter<TValue>(column);
-            return column.Name == columnName && !column.IsHidden ? Guard(getter, () => inner.Position, columnName) : getter;
-        }
+        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column) =>
+            GuardIfFeature(inner.GetGetter<TValue>(column), column, () => inner.Position, columnName);
     }
 
     private sealed class GuardedMapper(IRowToRowMapper inner, string columnName) : IRowToRowMapper

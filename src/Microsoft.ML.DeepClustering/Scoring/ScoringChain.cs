@@ -52,8 +52,7 @@ internal sealed class ScoringChain : IDisposable
 
         // 2. The ONNX graph of the encoder and the soft assignment. ApplyOnnxModel(Stream) would leave a copy in the
         //    temp folder for ever; we write the file ourselves and delete it when the transformer is disposed.
-        var names = new OnnxColumnNames(options.FeatureColumnName, options.EmbeddingColumnName, options.SoftAssignmentColumnName,
-            options.ScoreColumnName, options.PredictedClusterIdColumnName);
+        var names = OnnxColumnNames.From(options);
         var onnxBytes = DeepClusterOnnxExporter.Export(model, names, includeScoreAndClusterId: false);
         Directory.CreateDirectory(settings.TempFilePath);
         string onnxFile = Path.Combine(settings.TempFilePath, $"DeepClustering-{Guid.NewGuid():N}.onnx");
@@ -96,8 +95,7 @@ internal sealed class ScoringChain : IDisposable
             Enumerable.Range(0, options.NumberOfClusters).Select(i => Enumerable.Repeat((float)i, options.EmbeddingDimension).ToArray()).ToArray(),
             options.Alpha,
             new[] { 1 });
-        var names = new OnnxColumnNames(options.FeatureColumnName, options.EmbeddingColumnName, options.SoftAssignmentColumnName,
-            options.ScoreColumnName, options.PredictedClusterIdColumnName);
+        var names = OnnxColumnNames.From(options);
         string file = Path.Combine(settings.TempFilePath, $"DeepClustering-schema-{Guid.NewGuid():N}.onnx");
         Directory.CreateDirectory(settings.TempFilePath);
         File.WriteAllBytes(file, DeepClusterOnnxExporter.Export(standIn, names, includeScoreAndClusterId: false));

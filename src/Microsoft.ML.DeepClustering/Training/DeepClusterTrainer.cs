@@ -80,14 +80,15 @@ internal static class DeepClusterTrainer
 
         // Never hand out a model that cannot score: the guards above restore a healthy state, so this means a bug or
         // non-finite pretraining (the features were checked finite on the way in).
-        if (ToRows(centroids).Any(row => row.Any(v => !float.IsFinite(v))))
+        var centroidRows = ToRows(centroids);
+        if (centroidRows.Any(row => row.Any(v => !float.IsFinite(v))))
             throw new InvalidOperationException(
                 "Training produced non-finite centroids. Lower PretrainLearningRate or ClusteringLearningRate, or check that the features are on a sensible scale (for pixels, [0, 1]).");
 
         var model = new TrainedModel(
             autoencoder.EncoderLayers.Select(Copy).ToArray(),
             autoencoder.DecoderLayers.Select(Copy).ToArray(),
-            ToRows(centroids),
+            centroidRows,
             options.Alpha,
             data.Dimensions);
         return (model, history);
