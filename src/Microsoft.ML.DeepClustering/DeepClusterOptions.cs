@@ -122,6 +122,15 @@ public sealed class DeepClusterOptions
     /// </summary>
     public int? NumberOfThreads;
 
+    /// <summary>
+    /// Arithmetic of the autoencoder's large matrix products during training. <see cref="TrainingPrecision.Auto"/>
+    /// (default) picks <see cref="TrainingPrecision.BFloat16"/> on CPUs with native bfloat16 dot products (AVX512_BF16
+    /// or AMX), where those products run about 4× faster than float32, and <see cref="TrainingPrecision.Float32"/>
+    /// everywhere else (other CPUs, GPUs). Either way weights, optimizer state, embedding, losses and the saved model
+    /// stay float32; see docs/benchmarks.md for the speed and clustering quality of both.
+    /// </summary>
+    public TrainingPrecision Precision = TrainingPrecision.Auto;
+
     /// <summary>Receives a report after every pretraining epoch, k-means restart and target update. Called on the training thread.</summary>
     public IProgress<DeepClusterProgress>? Progress;
 
@@ -150,4 +159,19 @@ public enum SeedingMethod
     KMeans,
     /// <summary>Spectral clustering of the embedding's k-nearest-neighbour graph, then the mean embedding per cluster.</summary>
     Spectral,
+}
+
+/// <summary>Arithmetic of the autoencoder's matrix products during training (<see cref="DeepClusterOptions.Precision"/>).</summary>
+public enum TrainingPrecision
+{
+    /// <summary>BFloat16 where the CPU computes it natively, Float32 elsewhere.</summary>
+    Auto,
+    /// <summary>Every product in float32.</summary>
+    Float32,
+    /// <summary>
+    /// Mixed precision: the products of the hidden layers take bfloat16 inputs and weights (8-bit mantissa) and
+    /// accumulate in float32; the layers into and out of the embedding, the weights, the optimizer state and the
+    /// losses stay float32 (as PyTorch's autocast does). Slow on CPUs without bfloat16 instructions.
+    /// </summary>
+    BFloat16,
 }

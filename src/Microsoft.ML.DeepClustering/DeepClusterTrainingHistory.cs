@@ -49,6 +49,8 @@ public sealed class DeepClusterTrainingHistory
     public string Device { get; internal set; } = "cpu";
     /// <summary>libtorch CPU threads used.</summary>
     public int NumberOfThreads { get; internal set; }
+    /// <summary>Arithmetic of the matrix products actually used (<see cref="DeepClusterOptions.Precision"/> resolved: never Auto).</summary>
+    public TrainingPrecision Precision { get; internal set; }
     /// <summary>The seed actually used.</summary>
     public int Seed { get; internal set; }
     /// <summary>Wall time of autoencoder pretraining.</summary>

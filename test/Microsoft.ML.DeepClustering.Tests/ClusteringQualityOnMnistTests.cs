@@ -13,15 +13,18 @@ public class ClusteringQualityOnMnistTests(ITestOutputHelper output)
     private const double AutoencoderKMeansThreshold = 0.45;
     private const double DecThreshold = 0.49;
 
-    [Fact]
-    public void DecImprovesOnAutoencoderPlusKMeans()
+    [Theory]
+    [InlineData(TrainingPrecision.Float32)]
+    [InlineData(TrainingPrecision.BFloat16)]
+    public void DecImprovesOnAutoencoderPlusKMeans(TrainingPrecision precision)
     {
         var ml = new MLContext(seed: 1);
         var data = ml.Data.Cache(TestData.Mnist(ml, 2000));
 
-        var (aeAccuracy, aeModel) = Train(ml, data, maxIterations: 0);
-        var (decAccuracy, decModel) = Train(ml, data, maxIterations: 1400);
-        output.WriteLine($"AE + k-means ACC {aeAccuracy:F4}, DEC ACC {decAccuracy:F4} after {decModel.History.SelfTrainingSteps} steps ({decModel.History.StopReason}); " +
+        var (aeAccuracy, aeModel) = Train(ml, data, maxIterations: 0, precision);
+        var (decAccuracy, decModel) = Train(ml, data, maxIterations: 1400, precision);
+        Assert.Equal(precision, decModel.History.Precision);
+        output.WriteLine($"{precision}: AE + k-means ACC {aeAccuracy:F4}, DEC ACC {decAccuracy:F4} after {decModel.History.SelfTrainingSteps} steps ({decModel.History.StopReason}); " +
             $"pretraining {aeModel.History.PretrainingTime.TotalSeconds:F1} s, self-training {decModel.History.SelfTrainingTime.TotalSeconds:F1} s");
 
         // Same seed, same pretraining: the DEC run starts from exactly the AE + k-means model.
@@ -33,11 +36,11 @@ public class ClusteringQualityOnMnistTests(ITestOutputHelper output)
         decModel.Dispose();
     }
 
-    private static (double Accuracy, DeepClusterTransformer Model) Train(MLContext ml, IDataView data, int maxIterations)
+    private static (double Accuracy, DeepClusterTransformer Model) Train(MLContext ml, IDataView data, int maxIterations, TrainingPrecision precision)
     {
         var options = new DeepClusterOptions
         {
-            PretrainEpochs = 25, KMeansInitializations = 5, MaxIterations = maxIterations, Seed = 1,
+            PretrainEpochs = 25, KMeansInitializations = 5, MaxIterations = maxIterations, Seed = 1, Precision = precision,
         };
         var model = ml.Transforms.DeepCluster(options).Fit(data);
         var metrics = ClusteringQuality.Evaluate(model.Transform(data), "Label", "PredictedClusterId");

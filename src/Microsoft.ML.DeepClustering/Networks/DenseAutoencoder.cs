@@ -38,9 +38,16 @@ internal sealed class DenseAutoencoder : nn.Module<Tensor, Tensor>
     /// <summary>The decoder's layers, embedding first.</summary>
     public IReadOnlyList<Linear> DecoderLayers => _decoder.ToList();
 
-    public Tensor Encode(Tensor x) => RunStack(_encoder, x);
+    /// <summary>
+    /// True: the hidden layers' products run in bfloat16 (see <see cref="TrainingPrecision.BFloat16"/>). The two
+    /// layers that touch the embedding stay float32: they cost 1 % of the arithmetic, and the embedding is where
+    /// k-means and the Student's t kernel measure distances.
+    /// </summary>
+    public bool BFloat16Products { get; set; }
 
-    public Tensor Decode(Tensor z) => RunStack(_decoder, z);
+    public Tensor Encode(Tensor x) => RunStack(_encoder, x, embeddingLayer: _encoder.Count - 1);
+
+    public Tensor Decode(Tensor z) => RunStack(_decoder, z, embeddingLayer: 0);
 
     public override Tensor forward(Tensor x)
     {
@@ -49,16 +56,27 @@ internal sealed class DenseAutoencoder : nn.Module<Tensor, Tensor>
     }
 
     // ReLU after every layer but the last of the stack (embedding for the encoder, reconstruction for the decoder).
-    private static Tensor RunStack(ModuleList<Linear> layers, Tensor x)
+    private Tensor RunStack(ModuleList<Linear> layers, Tensor x, int embeddingLayer)
     {
         var h = x;
         for (int i = 0; i < layers.Count; i++)
         {
-            var next = layers[i].forward(h);
+            var next = BFloat16Products && i != embeddingLayer ? BFloat16Linear(layers[i], h) : layers[i].forward(h);
             if (i + 1 < layers.Count)
                 next = nn.functional.relu(next);
             h = next;
         }
         return h;
+    }
+
+    // x Wᵀ with bfloat16 operands and float32 accumulation, then + b in float32. The casts are differentiable, so the
+    // float32 weights receive their gradients through them (mixed precision, as autocast does).
+    private static Tensor BFloat16Linear(Linear layer, Tensor x)
+    {
+        using var x16 = x.to(ScalarType.BFloat16);
+        using var w16 = layer.weight!.to(ScalarType.BFloat16);
+        using var product = nn.functional.linear(x16, w16);
+        using var product32 = product.to(ScalarType.Float32);
+        return product32 + layer.bias!;
     }
 }

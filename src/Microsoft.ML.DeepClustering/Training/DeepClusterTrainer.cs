@@ -16,9 +16,12 @@ internal static class DeepClusterTrainer
         var history = new DeepClusterTrainingHistory { NumberOfRows = data.Rows, Seed = seed };
         var device = TorchRuntime.ResolveDevice(settings);
         int threads = options.NumberOfThreads ?? TorchRuntime.DefaultThreads(Environment.ProcessorCount);
+        var precision = TorchRuntime.ResolvePrecision(options.Precision, device.type, TorchRuntime.CpuHasBFloat16);
         history.Device = device.ToString();
         history.NumberOfThreads = threads;
-        log($"Training on {device} with {threads} CPU thread(s), seed {seed}: {data.Rows} rows of {data.Columns} features, K = {options.NumberOfClusters}.");
+        history.Precision = precision;
+        TorchRuntime.TuneNativeAllocator();
+        log($"Training on {device} with {threads} CPU thread(s), {precision} products, seed {seed}: {data.Rows} rows of {data.Columns} features, K = {options.NumberOfClusters}.");
 
         using var threadScope = TorchRuntime.UseThreads(threads);
         var imageShape = options.Augment ? ImageShape.Infer(data.Dimensions, data.Columns, options) : null;
@@ -35,6 +38,7 @@ internal static class DeepClusterTrainer
         random.manual_seed(seed);
         using var autoencoder = new DenseAutoencoder(data.Columns, options.HiddenLayers, options.EmbeddingDimension);
         autoencoder.to(device);
+        autoencoder.BFloat16Products = precision == TrainingPrecision.BFloat16;
         var x = tensor(data.Values, new long[] { data.Rows, data.Columns }).to(device);
 
         var clock = Stopwatch.StartNew();
@@ -67,6 +71,14 @@ internal static class DeepClusterTrainer
         else
         {
             history.StopReason = SelfTrainingStopReason.Skipped;
+            using var q = SelfTraining.SoftAssignment(autoencoder, centroids, x, options);
+            using var argmax = q.argmax(dim: 1).to(CPU);
+            labels = argmax.data<long>().Select(v => (int)v).ToArray();
+        }
+        if (autoencoder.BFloat16Products)
+        {
+            // The saved model scores in float32: count the final labels the way it will assign them.
+            autoencoder.BFloat16Products = false;
             using var q = SelfTraining.SoftAssignment(autoencoder, centroids, x, options);
             using var argmax = q.argmax(dim: 1).to(CPU);
             labels = argmax.data<long>().Select(v => (int)v).ToArray();

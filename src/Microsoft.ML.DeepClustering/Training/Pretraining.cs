@@ -15,7 +15,7 @@ internal static class Pretraining
             return losses;
 
         long n = x.shape[0];
-        using var optimizer = optim.Adam(autoencoder.parameters(), lr: options.PretrainLearningRate);
+        using var optimizer = new AllocationFreeAdam(autoencoder.parameters(), options.PretrainLearningRate);
         autoencoder.train();
         for (int epoch = 1; epoch <= options.PretrainEpochs; epoch++)
         {
@@ -33,9 +33,9 @@ internal static class Pretraining
                     // DEC-DA pretrains on distorted images, reconstructing the distorted image itself.
                     var batch = context.Distort(x.index_select(0, order.narrow(0, start, size)));
                     var loss = nn.functional.mse_loss(autoencoder.forward(batch), batch);
-                    optimizer.zero_grad();
+                    optimizer.ZeroGrad();
                     loss.backward();
-                    optimizer.step();
+                    optimizer.Step();
                     total.add_(loss.detach() * size);
                 }
                 sum = total.item<float>();

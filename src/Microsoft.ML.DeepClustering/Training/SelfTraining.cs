@@ -38,9 +38,9 @@ internal static class SelfTraining
         bool idec = options.IdecGamma > 0;
         var layers = idec ? autoencoder.EncoderLayers.Concat(autoencoder.DecoderLayers) : autoencoder.EncoderLayers;
         var trainable = layers.SelectMany(layer => layer.parameters()).Append(centroids).ToList();
-        using var optimizer = options.ClusteringOptimizer == ClusteringOptimizer.Adam
-            ? (optim.Optimizer)optim.Adam(trainable, lr: options.ClusteringLearningRate)
-            : optim.SGD(trainable, options.ClusteringLearningRate, momentum: options.ClusteringMomentum);
+        using IParameterOptimizer optimizer = options.ClusteringOptimizer == ClusteringOptimizer.Adam
+            ? new AllocationFreeAdam(trainable, options.ClusteringLearningRate)
+            : new TorchSharpOptimizer(optim.SGD(trainable, options.ClusteringLearningRate, momentum: options.ClusteringMomentum));
 
         Tensor? target = null;          // P over all rows, frozen between updates
         Tensor? previousLabels = null;  // argmax q at the previous update
@@ -133,9 +133,9 @@ internal static class SelfTraining
                     var loss = nn.functional.kl_div(qBatch.log(), pBatch, log_target: false, reduction: nn.Reduction.Sum) / size;
                     if (idec)
                         loss = nn.functional.mse_loss(autoencoder.Decode(z), batch) + options.IdecGamma * loss;
-                    optimizer.zero_grad();
+                    optimizer.ZeroGrad();
                     loss.backward();
-                    optimizer.step();
+                    optimizer.Step();
                     lossSum += loss.item<float>();
                     lossCount++;
                 }

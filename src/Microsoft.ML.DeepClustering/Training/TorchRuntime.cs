@@ -51,6 +51,67 @@ internal static class TorchRuntime
     /// </summary>
     public static int DefaultThreads(int processorCount) => Math.Max(1, processorCount);
 
+    /// <summary>
+    /// Resolves <see cref="TrainingPrecision.Auto"/>: bfloat16 products on a CPU whose instruction set computes them
+    /// natively (measured on this project's AMD EPYC with AVX512_BF16: a 256×2000 by 2000×500 product at 4.4× the
+    /// float32 rate), float32 on GPUs and on other CPUs, where bfloat16 is emulated and slower.
+    /// </summary>
+    public static TrainingPrecision ResolvePrecision(TrainingPrecision requested, DeviceType device, bool cpuHasBFloat16) =>
+        requested != TrainingPrecision.Auto ? requested
+        : device == DeviceType.CPU && cpuHasBFloat16 ? TrainingPrecision.BFloat16
+        : TrainingPrecision.Float32;
+
+    private static readonly Lazy<bool> s_cpuHasBFloat16 = new(() => CpuFlagsHaveBFloat16(ReadCpuFlags()));
+
+    /// <summary>Whether this machine's CPU has bfloat16 dot products (Linux: from /proc/cpuinfo; false elsewhere).</summary>
+    public static bool CpuHasBFloat16 => s_cpuHasBFloat16.Value;
+
+    internal static bool CpuFlagsHaveBFloat16(string flags) =>
+        flags.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Any(flag => flag is "avx512_bf16" or "amx_bf16");
+
+    private static string ReadCpuFlags()
+    {
+        try
+        {
+            if (!OperatingSystem.IsLinux() || !File.Exists("/proc/cpuinfo"))
+                return "";
+            return File.ReadLines("/proc/cpuinfo").FirstOrDefault(line => line.StartsWith("flags", StringComparison.Ordinal))?.Split(':', 2)[1] ?? "";
+        }
+        catch (IOException) { return ""; }
+        catch (UnauthorizedAccessException) { return ""; }
+    }
+
+    /// <summary>
+    /// Keeps the native allocator from returning freed megabytes to the operating system between training steps
+    /// (Linux, glibc): every step frees and reallocates the same activation and gradient buffers, and with glibc's
+    /// defaults the large ones are mapped and unmapped each time, so every step pays page faults on fresh zeroed
+    /// pages. Blocks up to 32 MB (glibc's maximum) now come from the heap, which keeps up to 256 MB free before
+    /// trimming. Process-wide and done once; memory then stays at its high-water mark instead of going up and down.
+    /// </summary>
+    public static void TuneNativeAllocator() => _ = s_allocatorTuned.Value;
+
+    private static readonly Lazy<bool> s_allocatorTuned = new(() =>
+    {
+        if (!OperatingSystem.IsLinux())
+            return false;
+        try
+        {
+            const int M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3;
+            return NativeMethods.mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1 && NativeMethods.mallopt(M_TRIM_THRESHOLD, 256 << 20) == 1;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false; // not glibc (musl): nothing to tune
+        }
+    });
+
+    private static class NativeMethods
+    {
+        [System.Runtime.InteropServices.DllImport("libc.so.6")]
+        public static extern int mallopt(int parameter, int value);
+    }
+
     /// <summary>Sets libtorch's intra-op thread count for the lifetime of the returned scope, then restores it.</summary>
     public static IDisposable UseThreads(int threads)
     {

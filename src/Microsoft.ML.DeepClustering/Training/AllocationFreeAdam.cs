@@ -1,0 +1,91 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DeepClustering.Training;
+
+/// <summary>What the training loops need of an optimizer: clear the gradients, take a step.</summary>
+internal interface IParameterOptimizer : IDisposable
+{
+    void ZeroGrad();
+    void Step();
+}
+
+/// <summary>
+/// Adam (Kingma and Ba, 2015) with PyTorch's update rule and defaults (β = 0.9, 0.999; ε = 1e-8, added after the
+/// bias-corrected square root), written so that a step allocates nothing: the moments and the denominator live in
+/// tensors made once, and every operation is in place.
+/// <para>
+/// Why not <c>optim.Adam</c>: TorchSharp's Adam allocates two temporaries per parameter per step. For the DEC
+/// autoencoder (3.3 M parameters) the native allocator then maps and unmaps megabytes every step, and the page
+/// faults cost more than the arithmetic: measured on MNIST-sized runs, its step took 10.7 s per 70k-image epoch
+/// against 2.2 s for this one, with the same results (docs/benchmarks.md).
+/// </para>
+/// </summary>
+internal sealed class AllocationFreeAdam : IParameterOptimizer
+{
+    private readonly Parameter[] _parameters;
+    private readonly Tensor[] _firstMoment;
+    private readonly Tensor[] _secondMoment;
+    private readonly Tensor[] _denominator;
+    private readonly double _learningRate;
+    private readonly double _beta1;
+    private readonly double _beta2;
+    private readonly double _epsilon;
+    private long _step;
+
+    public AllocationFreeAdam(IEnumerable<Parameter> parameters, double learningRate, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
+    {
+        _parameters = parameters.ToArray();
+        _learningRate = learningRate;
+        _beta1 = beta1;
+        _beta2 = beta2;
+        _epsilon = epsilon;
+        using var noGrad = no_grad();
+        _firstMoment = _parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
+        _secondMoment = _parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
+        _denominator = _parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
+    }
+
+    /// <summary>Zeroes the gradients in place, so that the next backward pass accumulates into the same buffers.</summary>
+    public void ZeroGrad()
+    {
+        foreach (var parameter in _parameters)
+        {
+            // Each read of .grad is a new native handle: dispose it, or the live-tensor count grows every step.
+            using var grad = parameter.grad;
+            grad?.zero_();
+        }
+    }
+
+    public void Step()
+    {
+        _step++;
+        double correction1 = 1 - Math.Pow(_beta1, _step);
+        double correction2Root = Math.Sqrt(1 - Math.Pow(_beta2, _step));
+        using var noGrad = no_grad();
+        for (int i = 0; i < _parameters.Length; i++)
+        {
+            using var grad = _parameters[i].grad;
+            if (grad is null)
+                continue;
+            _firstMoment[i].mul_(_beta1).add_(grad, alpha: 1 - _beta1);
+            _secondMoment[i].mul_(_beta2).addcmul_(grad, grad, value: 1 - _beta2);
+            _denominator[i].copy_(_secondMoment[i]).sqrt_().div_(correction2Root).add_(_epsilon);
+            _parameters[i].addcdiv_(_firstMoment[i], _denominator[i], value: -_learningRate / correction1);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var tensor in _firstMoment.Concat(_secondMoment).Concat(_denominator))
+            tensor.Dispose();
+    }
+}
+
+/// <summary>Any TorchSharp optimizer (SGD with momentum for DEC) behind <see cref="IParameterOptimizer"/>.</summary>
+internal sealed class TorchSharpOptimizer(optim.Optimizer optimizer) : IParameterOptimizer
+{
+    public void ZeroGrad() => optimizer.zero_grad();
+    public void Step() => optimizer.step();
+    public void Dispose() => optimizer.Dispose();
+}

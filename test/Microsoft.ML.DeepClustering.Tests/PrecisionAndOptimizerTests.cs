@@ -1,0 +1,92 @@
+using Microsoft.ML.DeepClustering.Networks;
+using Microsoft.ML.DeepClustering.Training;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DeepClustering.Tests;
+
+/// <summary>The allocation-free Adam, bfloat16 products and how Auto resolves.</summary>
+public class PrecisionAndOptimizerTests
+{
+    [Fact]
+    public void AllocationFreeAdamTakesExactlyTheStepsOfTorchSharpsAdam()
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(3);
+        var start = new[] { randn(7, 5), randn(5), randn(3, 7) };
+        var ours = start.Select(t => new Parameter(t.clone())).ToArray();
+        var theirs = start.Select(t => new Parameter(t.clone())).ToArray();
+        using var ourAdam = new AllocationFreeAdam(ours, 0.01);
+        using var theirAdam = optim.Adam(theirs, lr: 0.01);
+        for (int step = 0; step < 25; step++)
+        {
+            // The same loss on both copies: a different gradient each step, some of it large, some tiny.
+            var input = randn(4, 5);
+            ourAdam.ZeroGrad();
+            Loss(ours, input).backward();
+            ourAdam.Step();
+            theirAdam.zero_grad();
+            Loss(theirs, input).backward();
+            theirAdam.step();
+        }
+        for (int i = 0; i < ours.Length; i++)
+        {
+            Assert.False(ours[i].allclose(start[i]), "the parameters did not move");
+            Assert.True(ours[i].equal(theirs[i]).all().item<bool>(), $"parameter {i} differs by {(ours[i] - theirs[i]).abs().max().item<float>()}");
+        }
+    }
+
+    private static Tensor Loss(Parameter[] p, Tensor input) =>
+        (nn.functional.relu(input.matmul(p[0].t()) + p[0].sum()).matmul(p[2].t())).pow(2).mean() + (p[1] * 0.001f).pow(2).sum();
+
+    [Fact]
+    public void BFloat16ProductsStayCloseToFloat32AndTrainTheFloat32Weights()
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(5);
+        using var net = new DenseAutoencoder(64, new[] { 48, 96 }, 4);
+        var x = rand(32, 64);
+        var z32 = net.Encode(x);
+        var y32 = net.forward(x);
+        net.BFloat16Products = true;
+        var z16 = net.Encode(x);
+        var y16 = net.forward(x);
+        Assert.Equal(ScalarType.Float32, z16.dtype);
+        Assert.Equal(ScalarType.Float32, y16.dtype);
+        // bfloat16 keeps 8 bits of mantissa: products agree to about 1 %, not bit for bit.
+        double zError = (z16 - z32).abs().max().item<float>() / z32.abs().max().item<float>();
+        double yError = (y16 - y32).abs().max().item<float>() / y32.abs().max().item<float>();
+        Assert.InRange(zError, 1e-6, 0.03);
+        Assert.InRange(yError, 1e-6, 0.03);
+
+        // Gradients reach the float32 weights through the casts, and stay float32.
+        nn.functional.mse_loss(y16, x).backward();
+        foreach (var parameter in net.parameters())
+        {
+            Assert.Equal(ScalarType.Float32, parameter.dtype);
+            using var grad = parameter.grad;
+            Assert.NotNull(grad);
+            Assert.Equal(ScalarType.Float32, grad!.dtype);
+            Assert.True(grad.abs().sum().item<float>() > 0);
+        }
+    }
+
+    [Theory]
+    [InlineData(TrainingPrecision.Auto, DeviceType.CPU, true, TrainingPrecision.BFloat16)]
+    [InlineData(TrainingPrecision.Auto, DeviceType.CPU, false, TrainingPrecision.Float32)]
+    [InlineData(TrainingPrecision.Auto, DeviceType.CUDA, true, TrainingPrecision.Float32)]
+    [InlineData(TrainingPrecision.Float32, DeviceType.CPU, true, TrainingPrecision.Float32)]
+    [InlineData(TrainingPrecision.BFloat16, DeviceType.CPU, false, TrainingPrecision.BFloat16)]
+    [InlineData(TrainingPrecision.BFloat16, DeviceType.CUDA, false, TrainingPrecision.BFloat16)]
+    public void AutoPicksBFloat16OnlyOnACpuThatComputesItNatively(TrainingPrecision requested, DeviceType device, bool cpuHasBFloat16, TrainingPrecision expected) =>
+        Assert.Equal(expected, TorchRuntime.ResolvePrecision(requested, device, cpuHasBFloat16));
+
+    [Theory]
+    [InlineData(" fpu avx2 avx512f avx512_bf16 clzero", true)]
+    [InlineData(" fpu avx2 amx_bf16 amx_tile", true)]
+    [InlineData(" fpu avx2 avx512f avx512_vnni", false)]
+    [InlineData("", false)]
+    public void CpuFlagsAreReadWordByWord(string flags, bool expected) =>
+        Assert.Equal(expected, TorchRuntime.CpuFlagsHaveBFloat16(flags));
+}
