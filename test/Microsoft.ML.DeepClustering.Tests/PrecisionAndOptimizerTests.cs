@@ -90,3 +90,24 @@ public class PrecisionAndOptimizerTests
     public void CpuFlagsAreReadWordByWord(string flags, bool expected) =>
         Assert.Equal(expected, TorchRuntime.CpuFlagsHaveBFloat16(flags));
 }
+
+/// <summary>The OpenMP wait policy is in the native environment before libtorch reads it.</summary>
+public class NativeEnvironmentTests
+{
+    [Fact]
+    public void PassiveOpenMPWaitsUnlessTheUserChoseAPolicy()
+    {
+        // Touching any of the library's types has run its module initializer.
+        var chosen = NativeEnvironment.ChosenWaitPolicy;
+        var native = System.Runtime.InteropServices.Marshal.PtrToStringAnsi(getenv("OMP_WAIT_POLICY"));
+        Assert.NotNull(native);
+        if (chosen is not null)
+            Assert.Equal("PASSIVE", native);
+        // libtorch is loaded by now (other tests, or this call) and still sees the same value.
+        Assert.True(torch.get_num_threads() >= 1);
+        Assert.Equal(native, System.Runtime.InteropServices.Marshal.PtrToStringAnsi(getenv("OMP_WAIT_POLICY")));
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc.so.6")]
+    private static extern IntPtr getenv(string name);
+}

@@ -45,9 +45,9 @@ internal static class TorchRuntime
 
     /// <summary>
     /// Threads for libtorch's CPU kernels when the user does not choose: one per core. Measured on a 2-core machine
-    /// (docs/benchmarks.md), 2 threads pretrain the DEC autoencoder about 1.6× faster than 1 when the machine is idle;
-    /// OMP_WAIT_POLICY made no difference there. Several trainings at once should each get fewer threads
-    /// (<see cref="DeepClusterOptions.NumberOfThreads"/>): OpenMP threads that share cores spin-wait on each other.
+    /// (docs/benchmarks.md), 2 threads pretrain the DEC autoencoder about 1.6× faster than 1 when the machine is idle.
+    /// When other processes share the cores, OpenMP threads that spin-wait lose several times over; this library
+    /// therefore sets OMP_WAIT_POLICY=PASSIVE unless the user chose a policy (<see cref="NativeEnvironment"/>).
     /// </summary>
     public static int DefaultThreads(int processorCount) => Math.Max(1, processorCount);
 
