@@ -37,8 +37,17 @@ public sealed class DeepClusterOptions
     /// <summary>Mini-batch size for pretraining and self-training. Default 256.</summary>
     public int BatchSize = 256;
 
-    /// <summary>Adam learning rate for pretraining. Default 0.001.</summary>
+    /// <summary>Learning rate of pretraining. Default 0.001 (Adam's); DEC-Keras and FcDEC-DA use SGD with 1.0.</summary>
     public float PretrainLearningRate = 0.001f;
+
+    /// <summary>
+    /// Optimizer of autoencoder pretraining: Adam, or SGD with <see cref="PretrainMomentum"/> as DEC-Keras (on MNIST) and
+    /// FcDEC-DA pretrain the dense network (learning rate 1.0, momentum 0.9). Default Adam.
+    /// </summary>
+    public PretrainingOptimizer PretrainOptimizer = PretrainingOptimizer.Adam;
+
+    /// <summary>Momentum of SGD pretraining (<see cref="PretrainOptimizer"/>). Default 0.9.</summary>
+    public float PretrainMomentum = 0.9f;
 
     /// <summary>k-means++ restarts on the embedding; the lowest inertia wins. Default 20.</summary>
     public int KMeansInitializations = 20;
@@ -150,6 +159,15 @@ public enum ClusteringOptimizer
     Sgd,
     /// <summary>Adam, as IDEC and DEC-DA.</summary>
     Adam,
+}
+
+/// <summary>Optimizer of autoencoder pretraining.</summary>
+public enum PretrainingOptimizer
+{
+    /// <summary>Adam (Kingma and Ba 2015), PyTorch's defaults for β and ε.</summary>
+    Adam,
+    /// <summary>SGD with momentum, as DEC-Keras and FcDEC-DA pretrain the dense network.</summary>
+    Sgd,
 }
 
 /// <summary>How centroids are seeded on the pretrained embedding.</summary>

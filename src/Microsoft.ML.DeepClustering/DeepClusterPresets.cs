@@ -19,10 +19,16 @@ public static class DeepClusterPresets
         IdecGamma = 0.1f, ClusteringOptimizer = ClusteringOptimizer.Adam, ClusteringLearningRate = 0.001f,
     };
 
-    /// <summary>DEC-DA with the dense network (FcDEC-DA, Guo et al. 2018): DEC with random ±10° rotations and ±10% shifts during pretraining and self-training, Adam.</summary>
+    /// <summary>
+    /// DEC-DA with the dense network (FcDEC-DA, Guo et al. 2018), as its authors ran it: random ±10° rotations and
+    /// ±10% shifts during pretraining and self-training; 500 pretraining epochs with SGD (learning rate 1, momentum 0.9);
+    /// self-training with SGD (0.01, momentum 0.9), T = 140 (the authors use 30 on the 10k MNIST-test set), tol = 0.1%.
+    /// </summary>
     public static DeepClusterOptions DecDa() => new()
     {
-        Augment = true, ClusteringOptimizer = ClusteringOptimizer.Adam, ClusteringLearningRate = 0.0001f,
+        Augment = true, PretrainEpochs = 500,
+        PretrainOptimizer = PretrainingOptimizer.Sgd, PretrainLearningRate = 1f, PretrainMomentum = 0.9f,
+        ClusteringOptimizer = ClusteringOptimizer.Sgd, ClusteringLearningRate = 0.01f, ClusteringMomentum = 0.9f,
     };
 
     /// <summary>DEC-DA seeded by spectral clustering of the embedding's neighbour graph (see <see cref="SeedingMethod.Spectral"/>).</summary>
@@ -40,17 +46,17 @@ public static class DeepClusterPresets
     public static DeepClusterOptions Quick() => new() { PretrainEpochs = 20, KMeansInitializations = 5, MaxIterations = 2800 };
 
     /// <summary>
-    /// What we recommend for images when nothing else is known: DEC-DA with the dense network and a budget that
-    /// clusters the 10,000 MNIST test digits in about 8 minutes on 2 CPU cores (100 augmented epochs, at most
-    /// 6,000 self-training steps): ACC 0.879, NMI 0.891 there (docs/benchmarks.md). The samples app uses it by default.
+    /// What we recommend for images when nothing else is known: DEC-DA's augmentation with the dense network, but Adam
+    /// for both stages (learning rates 0.001 and 0.0001), which on a short budget clusters better than the authors'
+    /// SGD (measured on MNIST-test after 50 augmented epochs: AE + k-means ACC 0.687 with Adam, 0.569 with SGD at 1.0;
+    /// docs/benchmarks.md), 100 epochs and at most 6,000 self-training steps. The samples app uses it by default.
     /// </summary>
-    public static DeepClusterOptions Recommended()
+    public static DeepClusterOptions Recommended() => new()
     {
-        var options = DecDa();
-        options.PretrainEpochs = 100;
-        options.MaxIterations = 6000;
-        return options;
-    }
+        Augment = true, PretrainEpochs = 100, MaxIterations = 6000,
+        PretrainOptimizer = PretrainingOptimizer.Adam, PretrainLearningRate = 0.001f,
+        ClusteringOptimizer = ClusteringOptimizer.Adam, ClusteringLearningRate = 0.0001f,
+    };
 
     /// <summary>Preset names for command lines, case-insensitive.</summary>
     public static IReadOnlyList<string> Names { get; } = new[] { "recommended", "dec", "idec", "dec-da", "dec-da-spectral", "ae-kmeans", "ae-kmeans-da", "quick" };

@@ -137,6 +137,7 @@ public class InputValidationTests
         { "MaxIterations", o => o.MaxIterations = -1 },
         { "ClusteringLearningRate", o => o.ClusteringLearningRate = -0.1f },
         { "ClusteringMomentum", o => o.ClusteringMomentum = 1f },
+        { "PretrainMomentum", o => o.PretrainMomentum = -0.5f },
         { "Alpha", o => o.Alpha = 0 },
         { "EmbeddingDimension", o => o.EmbeddingDimension = 0 },
         { "HiddenLayers", o => o.HiddenLayers = new[] { 10, 0 } },

@@ -39,6 +39,8 @@ internal static class InputChecks
             throw new ArgumentOutOfRangeException(nameof(options.Tolerance), options.Tolerance, $"Tolerance must be in [0, 1); found {options.Tolerance}.");
         Positive(options.MaxIterations + 1, nameof(options.MaxIterations), options.MaxIterations, "0 or more");
         PositiveFinite(options.ClusteringLearningRate, nameof(options.ClusteringLearningRate));
+        if (!(options.PretrainMomentum >= 0 && options.PretrainMomentum < 1))
+            throw new ArgumentOutOfRangeException(nameof(options.PretrainMomentum), options.PretrainMomentum, $"PretrainMomentum must be in [0, 1); found {options.PretrainMomentum}.");
         if (!(options.ClusteringMomentum >= 0 && options.ClusteringMomentum < 1))
             throw new ArgumentOutOfRangeException(nameof(options.ClusteringMomentum), options.ClusteringMomentum, $"ClusteringMomentum must be in [0, 1); found {options.ClusteringMomentum}.");
         PositiveFinite(options.Alpha, nameof(options.Alpha));

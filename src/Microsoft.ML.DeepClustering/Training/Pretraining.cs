@@ -15,7 +15,9 @@ internal static class Pretraining
             return losses;
 
         long n = x.shape[0];
-        using var optimizer = new AllocationFreeAdam(autoencoder.parameters(), options.PretrainLearningRate);
+        using IParameterOptimizer optimizer = options.PretrainOptimizer == PretrainingOptimizer.Sgd
+            ? new TorchSharpOptimizer(optim.SGD(autoencoder.parameters(), options.PretrainLearningRate, momentum: options.PretrainMomentum))
+            : new AllocationFreeAdam(autoencoder.parameters(), options.PretrainLearningRate);
         autoencoder.train();
         for (int epoch = 1; epoch <= options.PretrainEpochs; epoch++)
         {

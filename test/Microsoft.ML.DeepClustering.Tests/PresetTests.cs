@@ -1,0 +1,34 @@
+namespace Microsoft.ML.DeepClustering.Tests;
+
+/// <summary>Presets reproduce the published settings they name.</summary>
+public class PresetTests
+{
+    [Fact]
+    public void DecDaIsFcDecDaAsItsAuthorsRanIt()
+    {
+        var o = DeepClusterPresets.DecDa();
+        Assert.True(o.Augment);
+        Assert.Equal((10f, 0.1f), (o.AugmentationRotationDegrees, o.AugmentationShift));
+        Assert.Equal(500, o.PretrainEpochs);
+        Assert.Equal((PretrainingOptimizer.Sgd, 1f, 0.9f), (o.PretrainOptimizer, o.PretrainLearningRate, o.PretrainMomentum));
+        Assert.Equal((ClusteringOptimizer.Sgd, 0.01f, 0.9f), (o.ClusteringOptimizer, o.ClusteringLearningRate, o.ClusteringMomentum));
+        Assert.Equal((140, 0.001f, 20000, 256), (o.UpdateInterval, o.Tolerance, o.MaxIterations, o.BatchSize));
+        Assert.Equal(SeedingMethod.KMeans, o.Seeding);
+        Assert.Equal(new[] { 500, 500, 2000 }, o.HiddenLayers);
+    }
+
+    [Fact]
+    public void EveryNamedPresetIsAFreshInstance()
+    {
+        foreach (var name in DeepClusterPresets.Names)
+        {
+            var a = DeepClusterPresets.Get(name);
+            var b = DeepClusterPresets.Get(name.ToUpperInvariant());
+            Assert.NotSame(a, b);
+            a.HiddenLayers[0] = 1;
+            Assert.NotEqual(1, b.HiddenLayers[0]);
+        }
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => DeepClusterPresets.Get("dcec-typo"));
+        Assert.Contains("recommended", e.Message);
+    }
+}
