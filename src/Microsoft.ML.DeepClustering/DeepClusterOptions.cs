@@ -25,7 +25,15 @@ public sealed class DeepClusterOptions
     /// <summary>Output column: float[<see cref="EmbeddingDimension"/>], the encoder's output. Default "Embedding".</summary>
     public string EmbeddingColumnName = "Embedding";
 
-    /// <summary>Widths of the encoder's hidden layers; the decoder mirrors them. Default { 500, 500, 2000 } (DEC).</summary>
+    /// <summary>
+    /// The autoencoder: <see cref="AutoencoderArchitecture.Dense"/> (DEC's fully connected network, <see cref="HiddenLayers"/>)
+    /// or <see cref="AutoencoderArchitecture.Convolutional"/> (DCEC's: three stride-2 convolutions of 32, 64 and 128 filters,
+    /// for images of at least 8×8 pixels whose shape the feature column's dimensions or <see cref="ImageHeight"/> give).
+    /// Default Dense.
+    /// </summary>
+    public AutoencoderArchitecture Architecture = AutoencoderArchitecture.Dense;
+
+    /// <summary>Widths of the dense encoder's hidden layers; the decoder mirrors them. Unused by the convolutional network. Default { 500, 500, 2000 } (DEC).</summary>
     public int[] HiddenLayers = { 500, 500, 2000 };
 
     /// <summary>Size of the embedding in which clusters are found. Default 10 (DEC).</summary>
@@ -105,8 +113,9 @@ public sealed class DeepClusterOptions
     public float AugmentationShift = 0.1f;
 
     /// <summary>
-    /// Image height, when the feature column's dimensions do not say (ExtractPixels' [C, H, W] do). Null infers:
-    /// [C, H, W] or [H, W] dimensions, else a square single-channel image (784 values → 28×28). Set with <see cref="ImageWidth"/>.
+    /// Image height, for augmentation and the convolutional network, when the feature column's dimensions do not say
+    /// (ExtractPixels' [C, H, W] do). Null infers: [C, H, W] or [H, W] dimensions, else a square single-channel image
+    /// (784 values → 28×28). Set with <see cref="ImageWidth"/>.
     /// </summary>
     public int? ImageHeight;
 
@@ -136,7 +145,8 @@ public sealed class DeepClusterOptions
     /// (default) picks <see cref="TrainingPrecision.BFloat16"/> on CPUs with native bfloat16 dot products (AVX512_BF16
     /// or AMX), where those products run about 4× faster than float32, and <see cref="TrainingPrecision.Float32"/>
     /// everywhere else (other CPUs, GPUs). Either way weights, optimizer state, embedding, losses and the saved model
-    /// stay float32; see docs/benchmarks.md for the speed and clustering quality of both.
+    /// stay float32; see docs/benchmarks.md for the speed and clustering quality of both. The convolutional network
+    /// (<see cref="AutoencoderArchitecture.Convolutional"/>) always trains in float32.
     /// </summary>
     public TrainingPrecision Precision = TrainingPrecision.Auto;
 
@@ -150,6 +160,18 @@ public sealed class DeepClusterOptions
         copy.HiddenLayers = (int[])HiddenLayers?.Clone()!;
         return copy;
     }
+}
+
+/// <summary>The autoencoder that learns the embedding.</summary>
+public enum AutoencoderArchitecture
+{
+    /// <summary>Fully connected layers (DEC, IDEC, FcDEC-DA): any fixed-size vector.</summary>
+    Dense,
+    /// <summary>
+    /// DCEC's convolutional autoencoder (Guo et al. 2017; ConvDEC-DA): conv 32 5×5, 64 5×5, 128 3×3, each with stride 2,
+    /// then a dense embedding layer; transposed convolutions back to the input size. For images only.
+    /// </summary>
+    Convolutional,
 }
 
 /// <summary>Optimizer of the self-training stage.</summary>

@@ -75,7 +75,7 @@ public sealed class ClusteringRun
     private int Train(SampleInput input)
     {
         var options = BuildOptions(input);
-        string network = $"{input.Shape.Size}-{string.Join("-", options.HiddenLayers)}-{options.EmbeddingDimension}";
+        string network = NetworkDescription.Layers(options, input.Shape.Size);
         _console.MarkupLineInterpolated(
             $"[bold]Training:[/] preset {_settings.Preset}, K = {options.NumberOfClusters}, network {network}, {options.PretrainEpochs} epochs, {options.KMeansInitializations} k-means restarts, at most {options.MaxIterations:N0} self-training steps, seed {options.Seed}");
 

@@ -306,6 +306,8 @@ internal sealed class SamplesCommand
             ["dec-da-spectral"] = "DEC-DA seeded by spectral clustering instead of k-means",
             ["ae-kmeans"] = "DEC's autoencoder, then k-means, no self-training",
             ["ae-kmeans-da"] = "autoencoder + k-means with augmented pretraining",
+            ["dcec"] = "DCEC: convolutional autoencoder, decoder kept during self-training",
+            ["conv-dec-da"] = "ConvDEC-DA: convolutional autoencoder with data augmentation",
             ["quick"] = "DEC with a short budget: a first look in minutes",
         };
         // The budgets are read from the presets themselves, so that this text cannot drift from the library.

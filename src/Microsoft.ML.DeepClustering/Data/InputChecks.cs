@@ -21,6 +21,9 @@ internal static class InputChecks
             throw new ArgumentException($"The output column names must differ; found {string.Join(", ", outputs.Select(o => $"'{o}'"))}.", nameof(options));
 
         Positive(options.NumberOfClusters - 1, nameof(options.NumberOfClusters), options.NumberOfClusters, "at least 2");
+        if (!Enum.IsDefined(options.Architecture))
+            throw new ArgumentOutOfRangeException(nameof(options.Architecture), options.Architecture,
+                $"Architecture must be one of {string.Join(", ", Enum.GetNames<AutoencoderArchitecture>())}; found {(int)options.Architecture}.");
         if (options.HiddenLayers is null)
             throw new ArgumentNullException(nameof(options.HiddenLayers), "HiddenLayers must be an array of layer widths (it may be empty).");
         for (int i = 0; i < options.HiddenLayers.Length; i++)
@@ -62,10 +65,29 @@ internal static class InputChecks
     /// <summary>Checks the options against the size of the feature vector, known once the schema is.</summary>
     public static void OptionsAgainstInput(DeepClusterOptions options, int featureSize, IReadOnlyList<int> dimensions)
     {
-        if (options.Augment && Training.ImageShape.Infer(dimensions, featureSize, options) is null)
-            throw new ArgumentException(
-                $"Augment needs the image shape behind column '{options.FeatureColumnName}' ({featureSize} values, dimensions [{string.Join(", ", dimensions)}]): " +
-                "set ImageHeight and ImageWidth (and ImageChannels), or give the column [C, H, W] dimensions as ExtractPixels does.", nameof(options.Augment));
+        bool convolutional = options.Architecture == AutoencoderArchitecture.Convolutional;
+        if (options.Augment || convolutional)
+        {
+            // Both need the images behind the vectors; the network's need is the stricter, so it speaks first.
+            string needer = convolutional ? "Architecture = Convolutional" : "Augment";
+            string option = convolutional ? nameof(options.Architecture) : nameof(options.Augment);
+            var shape = Training.ImageShape.Infer(dimensions, featureSize, options);
+            if (shape is null)
+            {
+                string given = options.ImageHeight is int h && options.ImageWidth is int w
+                    ? $" ImageChannels × ImageHeight × ImageWidth = {options.ImageChannels ?? 1} × {h} × {w} = {(long)(options.ImageChannels ?? 1) * h * w} values, not {featureSize}."
+                    : "";
+                throw new ArgumentException(
+                    $"{needer} needs the image shape behind column '{options.FeatureColumnName}' ({featureSize} values, dimensions [{string.Join(", ", dimensions)}]): " +
+                    "set ImageHeight and ImageWidth (and ImageChannels), or give the column [C, H, W] dimensions as ExtractPixels does." + given, option);
+            }
+            int minimum = Networks.ConvolutionalAutoencoder.MinimumSide;
+            if (convolutional && (shape.Height < minimum || shape.Width < minimum))
+                throw new ArgumentOutOfRangeException(option, options.Architecture,
+                    $"Architecture = Convolutional needs images of at least {minimum}×{minimum} pixels for its three stride-2 convolutions; " +
+                    $"column '{options.FeatureColumnName}' holds {shape.Channels}×{shape.Height}×{shape.Width} images (channels × height × width). " +
+                    "Resize the images larger (ResizeImages), or use the Dense architecture.");
+        }
         if (options.EmbeddingDimension > featureSize)
             throw new ArgumentOutOfRangeException(nameof(options.EmbeddingDimension), options.EmbeddingDimension,
                 $"EmbeddingDimension ({options.EmbeddingDimension}) must not exceed the size of column '{options.FeatureColumnName}' ({featureSize}): an embedding larger than the input compresses nothing.");

@@ -1,3 +1,4 @@
+using Microsoft.ML.DeepClustering.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -9,13 +10,13 @@ namespace Microsoft.ML.DeepClustering.Networks;
 /// The embedding layer and the output layer are linear, as in Xie et al. (2016) and DEC-Keras:
 /// a ReLU on the embedding would clip half of the space k-means works in.
 /// </summary>
-internal sealed class DenseAutoencoder : nn.Module<Tensor, Tensor>
+internal sealed class DenseAutoencoder : Autoencoder
 {
     private readonly ModuleList<Linear> _encoder = new();
     private readonly ModuleList<Linear> _decoder = new();
 
-    public int InputDimension { get; }
-    public int EmbeddingDimension { get; }
+    public override int InputDimension { get; }
+    public override int EmbeddingDimension { get; }
 
     public DenseAutoencoder(int inputDimension, IReadOnlyList<int> hiddenLayers, int embeddingDimension)
         : base(nameof(DenseAutoencoder))
@@ -38,21 +39,20 @@ internal sealed class DenseAutoencoder : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>The encoder's layers, input first: what the ONNX exporter writes as Gemm nodes.</summary>
-    public IReadOnlyList<Linear> EncoderLayers => _encoder.ToList();
+    public override IReadOnlyList<Linear> EncoderLayers => _encoder.ToList();
 
     /// <summary>The decoder's layers, embedding first.</summary>
-    public IReadOnlyList<Linear> DecoderLayers => _decoder.ToList();
+    public override IReadOnlyList<Linear> DecoderLayers => _decoder.ToList();
 
-    /// <summary>
-    /// True: the hidden layers' products run in bfloat16 (see <see cref="TrainingPrecision.BFloat16"/>). The two
-    /// layers that touch the embedding stay float32: they cost 1 % of the arithmetic, and the embedding is where
-    /// k-means and the Student's t kernel measure distances.
-    /// </summary>
-    public bool BFloat16Products { get; set; }
+    public override bool SupportsBFloat16Products => true;
 
-    public Tensor Encode(Tensor x) => RunStack(_encoder, x, embeddingLayer: _encoder.Count - 1);
+    public override Tensor Encode(Tensor x) => RunStack(_encoder, x, embeddingLayer: _encoder.Count - 1);
 
-    public Tensor Decode(Tensor z) => RunStack(_decoder, z, embeddingLayer: 0);
+    public override Tensor Decode(Tensor z) => RunStack(_decoder, z, embeddingLayer: 0);
+
+    public override IReadOnlyList<NetworkLayer> CopyEncoder() => _encoder.Select(Copy).ToArray();
+
+    public override IReadOnlyList<NetworkLayer> CopyDecoder() => _decoder.Select(Copy).ToArray();
 
     public override Tensor forward(Tensor x)
     {

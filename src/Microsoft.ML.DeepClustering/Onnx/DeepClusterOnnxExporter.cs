@@ -12,10 +12,12 @@ internal sealed record OnnxColumnNames(string Features, string Embedding, string
 }
 
 /// <summary>
-/// Writes a trained model as an ONNX graph, op for op what <see cref="Networks.DenseAutoencoder.Encode"/> and
-/// <see cref="Networks.StudentTAssignment"/> compute (a test checks they agree):
+/// Writes a trained model as an ONNX graph, op for op what <see cref="Networks.Autoencoder.Encode"/> and
+/// <see cref="Networks.StudentTAssignment"/> compute (tests check they agree):
 /// <code>
-/// features [batch, D] (or [batch, C, H, W] ─ Flatten) ─ Gemm ─ Relu ─ … ─ Gemm ─→ Embedding [batch, E]
+/// dense:         features [batch, D] (or [batch, C, H, W] ─ Flatten) ─ Gemm ─ Relu ─ … ─ Gemm ─→ Embedding [batch, E]
+/// convolutional: features [batch, C, H, W] (or [batch, D] ─ Reshape) ─ Conv ─ Relu ─ Conv ─ Relu ─ Conv ─ Relu
+///                ─ Flatten ─ Gemm ─→ Embedding [batch, E]
 /// Embedding ─ Unsqueeze ─ Sub(centroids) ─ ReduceSumSquare ─→ Score [batch, K]       (squared distances)
 /// Score ─ Div(α) ─ Add(1) ─ Pow(−(α+1)/2) ─ ÷ ReduceSum ─→ SoftAssignment [batch, K] (Student's t q)
 /// Score ─ ArgMin ─ Add(1) ─ Cast(uint32) ─→ PredictedClusterId [batch]               (1-based, as ML.NET keys)
@@ -28,19 +30,47 @@ internal static class DeepClusterOnnxExporter
         var g = new OnnxGraph("DeepClustering");
         int k = model.NumberOfClusters, e = model.EmbeddingDimension;
 
-        // Encoder: ReLU after every layer but the embedding, as in DenseAutoencoder.
+        // Encoder: ReLU after every layer but the embedding, as in both networks.
         // The input keeps the feature column's own dimensions (ExtractPixels gives [C, H, W]): ML.NET matches a column
-        // to an ONNX input by shape, and images stay images for other ONNX users.
+        // to an ONNX input by shape, and images stay images for other ONNX users. Each layer then gets the shape it
+        // reads: dense layers a flat vector, convolutions an image.
         string h = g.FloatInput(names.Features, model.FeatureDimensions.Select(d => (long)d).ToArray());
-        if (model.FeatureDimensions.Count > 1)
-            h = g.Node("Flatten", new[] { h }, null, OnnxGraph.Int("axis", 1));
+        IReadOnlyList<int> shape = model.FeatureDimensions; // per row, as h holds it
         for (int i = 0; i < model.Encoder.Count; i++)
         {
-            var layer = model.Encoder[i];
-            string w = g.FloatConstant($"encoder{i}_weight", layer.Weight, layer.Out, layer.In);
-            string b = g.FloatConstant($"encoder{i}_bias", layer.Bias, layer.Out);
             bool last = i == model.Encoder.Count - 1;
-            h = g.Node("Gemm", new[] { h, w, b }, last ? names.Embedding : null, OnnxGraph.Int("transB", 1));
+            switch (model.Encoder[i])
+            {
+                case DenseLayer layer:
+                {
+                    if (shape.Count > 1)
+                        h = g.Node("Flatten", new[] { h }, null, OnnxGraph.Int("axis", 1));
+                    string w = g.FloatConstant($"encoder{i}_weight", layer.Weight, layer.Out, layer.In);
+                    string b = g.FloatConstant($"encoder{i}_bias", layer.Bias, layer.Out);
+                    h = g.Node("Gemm", new[] { h, w, b }, last ? names.Embedding : null, OnnxGraph.Int("transB", 1));
+                    shape = new[] { layer.Out };
+                    break;
+                }
+                case ConvolutionLayer layer:
+                {
+                    var image = new[] { layer.Input.Channels, layer.Input.Height, layer.Input.Width };
+                    if (!shape.SequenceEqual(image))
+                        // 0 copies the batch dimension, which thus stays symbolic ([784] or [28, 28] → [1, 28, 28]).
+                        h = g.Node("Reshape", new[] { h, g.Int64Constant($"encoder{i}_image_shape", 0, image[0], image[1], image[2]) });
+                    string w = g.FloatConstant($"encoder{i}_weight", layer.Weight, layer.OutChannels, layer.Input.Channels, layer.Kernel, layer.Kernel);
+                    string b = g.FloatConstant($"encoder{i}_bias", layer.Bias, layer.OutChannels);
+                    // Opset 11+ Conv: pads are [top, left, bottom, right] (all begins, then all ends); libtorch pads both sides alike.
+                    h = g.Node("Conv", new[] { h, w, b }, last ? names.Embedding : null,
+                        OnnxGraph.Ints("kernel_shape", layer.Kernel, layer.Kernel),
+                        OnnxGraph.Ints("strides", layer.Stride, layer.Stride),
+                        OnnxGraph.Ints("pads", layer.PadHeight, layer.PadWidth, layer.PadHeight, layer.PadWidth));
+                    var output = layer.Output;
+                    shape = new[] { output.Channels, output.Height, output.Width };
+                    break;
+                }
+                case var other:
+                    throw new NotSupportedException($"The ONNX exporter has no encoder layer {other.GetType().Name}.");
+            }
             if (!last)
                 h = g.Node("Relu", new[] { h });
         }

@@ -46,6 +46,11 @@ internal sealed class Augmentation
 /// <summary>Channels, height and width of the images behind a feature vector.</summary>
 internal sealed record ImageShape(int Channels, int Height, int Width)
 {
+    /// <summary>Values per image, C·H·W.</summary>
+    public int Size => Channels * Height * Width;
+
+    public override string ToString() => $"{Channels}×{Height}×{Width}";
+
     /// <summary>
     /// From the options when given, else from the column's dimensions ([C, H, W] from ExtractPixels, [H, W]),
     /// else a square single-channel image when the vector's size is a perfect square (784 → 1×28×28).

@@ -17,6 +17,9 @@ internal static class DeepClusterTrainer
         var device = TorchRuntime.ResolveDevice(settings);
         int threads = options.NumberOfThreads ?? TorchRuntime.DefaultThreads(Environment.ProcessorCount);
         var precision = TorchRuntime.ResolvePrecision(options.Precision, device.type, TorchRuntime.CpuHasBFloat16);
+        // bfloat16 products exist for the dense network only: the convolutional one trains in float32 whatever is asked.
+        if (options.Architecture == AutoencoderArchitecture.Convolutional)
+            precision = TrainingPrecision.Float32;
         history.Device = device.ToString();
         history.NumberOfThreads = threads;
         history.Precision = precision;
@@ -24,19 +27,23 @@ internal static class DeepClusterTrainer
         log($"Training on {device} with {threads} CPU thread(s), {precision} products, seed {seed}: {data.Rows} rows of {data.Columns} features, K = {options.NumberOfClusters}.");
 
         using var threadScope = TorchRuntime.UseThreads(threads);
-        var imageShape = options.Augment ? ImageShape.Infer(data.Dimensions, data.Columns, options) : null;
+        bool convolutional = options.Architecture == AutoencoderArchitecture.Convolutional;
+        // InputChecks made sure that whoever needs the image shape finds it.
+        var imageShape = options.Augment || convolutional ? ImageShape.Infer(data.Dimensions, data.Columns, options) : null;
         using var context = new TrainingContext(options, device, seed, cancellation, log)
         {
-            Augmentation = imageShape is null ? null
-                : new Augmentation(imageShape, options.AugmentationRotationDegrees, options.AugmentationShift),
+            Augmentation = options.Augment && imageShape is not null
+                ? new Augmentation(imageShape, options.AugmentationRotationDegrees, options.AugmentationShift) : null,
         };
-        if (imageShape is not null)
+        if (context.Augmentation is not null && imageShape is not null)
             log($"Augmenting {imageShape.Channels}×{imageShape.Height}×{imageShape.Width} images: rotations up to ±{options.AugmentationRotationDegrees}°, shifts up to ±{options.AugmentationShift:P0}.");
         using var scope = NewDisposeScope();
         // Weights are initialised from the global generator: seed it, and build the network on the CPU for the same
         // initial weights whatever the device.
         random.manual_seed(seed);
-        using var autoencoder = new DenseAutoencoder(data.Columns, options.HiddenLayers, options.EmbeddingDimension);
+        using var autoencoder = Autoencoder.Create(options, data.Columns, imageShape);
+        if (autoencoder is ConvolutionalAutoencoder convolution)
+            log($"Convolutional autoencoder on {convolution.Image} images: {string.Join(", ", ConvolutionalAutoencoder.Stages(convolution.Image).Select(s => $"{s.OutChannels}×{s.Output.Height}×{s.Output.Width}"))} → {options.EmbeddingDimension}-d embedding.");
         autoencoder.to(device);
         autoencoder.BFloat16Products = precision == TrainingPrecision.BFloat16;
         var x = tensor(data.Values, new long[] { data.Rows, data.Columns }).to(device);
@@ -98,19 +105,12 @@ internal static class DeepClusterTrainer
                 "Training produced non-finite centroids. Lower PretrainLearningRate or ClusteringLearningRate, or check that the features are on a sensible scale (for pixels, [0, 1]).");
 
         var model = new TrainedModel(
-            autoencoder.EncoderLayers.Select(Copy).ToArray(),
-            autoencoder.DecoderLayers.Select(Copy).ToArray(),
+            autoencoder.CopyEncoder(),
+            autoencoder.CopyDecoder(),
             centroidRows,
             options.Alpha,
             data.Dimensions);
         return (model, history);
-    }
-
-    private static DenseLayer Copy(Linear layer)
-    {
-        using var weight = layer.weight!.detach().to(CPU).contiguous();
-        using var bias = layer.bias!.detach().to(CPU).contiguous();
-        return new DenseLayer((int)weight.shape[1], (int)weight.shape[0], weight.data<float>().ToArray(), bias.data<float>().ToArray());
     }
 
     private static float[][] ToRows(Tensor matrix)

@@ -7,7 +7,7 @@ namespace Microsoft.ML.DeepClustering.Training;
 internal static class Pretraining
 {
     /// <returns>Mean reconstruction loss of each epoch.</returns>
-    public static List<double> Run(DenseAutoencoder autoencoder, Tensor x, TrainingContext context)
+    public static List<double> Run(Autoencoder autoencoder, Tensor x, TrainingContext context)
     {
         var options = context.Options;
         var losses = new List<double>(options.PretrainEpochs);

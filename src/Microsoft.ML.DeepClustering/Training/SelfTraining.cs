@@ -30,7 +30,7 @@ internal static class SelfTraining
 
     /// <param name="x">All training rows [N, D] on the training device.</param>
     /// <param name="centroids">μ [K, E] from k-means, updated in place.</param>
-    public static Result Run(DenseAutoencoder autoencoder, Parameter centroids, Tensor x, TrainingContext context)
+    public static Result Run(Autoencoder autoencoder, Parameter centroids, Tensor x, TrainingContext context)
     {
         var options = context.Options;
         long n = x.shape[0];
@@ -170,7 +170,7 @@ internal static class SelfTraining
     }
 
     /// <summary>q over all rows, in large batches under no_grad: the full-data passes need no graph.</summary>
-    public static Tensor SoftAssignment(DenseAutoencoder autoencoder, Tensor centroids, Tensor x, DeepClusterOptions options)
+    public static Tensor SoftAssignment(Autoencoder autoencoder, Tensor centroids, Tensor x, DeepClusterOptions options)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -179,7 +179,7 @@ internal static class SelfTraining
     }
 
     /// <summary>The embedding of every row, computed in chunks under no_grad.</summary>
-    public static Tensor Embed(DenseAutoencoder autoencoder, Tensor x)
+    public static Tensor Embed(Autoencoder autoencoder, Tensor x)
     {
         const long chunk = 4096;
         using var noGrad = no_grad();

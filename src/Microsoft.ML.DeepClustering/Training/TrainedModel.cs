@@ -1,21 +1,19 @@
 namespace Microsoft.ML.DeepClustering.Training;
 
-/// <summary>A fully connected layer's parameters, copied out of libtorch: y = x Wᵀ + b, W row-major [Out, In].</summary>
-internal sealed record DenseLayer(int In, int Out, float[] Weight, float[] Bias);
-
 /// <summary>
 /// What training produces, in managed memory and free of native handles: the ONNX exporter writes it,
-/// the transformer keeps it (decoding centroids, inspecting weights).
+/// the transformer keeps it (decoding centroids, inspecting weights). Encoder and decoder are the layers of either
+/// network (<see cref="DeepClusterOptions.Architecture"/>), input first and embedding first respectively.
 /// </summary>
 internal sealed record TrainedModel(
-    IReadOnlyList<DenseLayer> Encoder,
-    IReadOnlyList<DenseLayer> Decoder,
+    IReadOnlyList<NetworkLayer> Encoder,
+    IReadOnlyList<NetworkLayer> Decoder,
     float[][] Centroids,
     float Alpha,
     IReadOnlyList<int> FeatureDimensions)
 {
-    public int InputDimension => Encoder[0].In;
-    public int EmbeddingDimension => Encoder[^1].Out;
+    public int InputDimension => Encoder[0].InputSize;
+    public int EmbeddingDimension => Encoder[^1].OutputSize;
     public int NumberOfClusters => Centroids.Length;
 
     /// <summary>The same model with its clusters renumbered: cluster i of the result is cluster order[i] of this one.</summary>

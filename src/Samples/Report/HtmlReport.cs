@@ -154,7 +154,7 @@ internal static class HtmlReport
         if (request.Run.Options is { } o)
         {
             Row("Preset", request.Run.Preset ?? "");
-            Row("Network", $"{request.Input.Shape.Size}-{string.Join("-", o.HiddenLayers)}-{o.EmbeddingDimension} (dense autoencoder, decoder mirrored)");
+            Row("Network", $"{NetworkDescription.Layers(o, request.Input.Shape.Size)} ({NetworkDescription.Kind(o)})");
             Row("Pretraining", $"{o.PretrainEpochs} epochs, batch {o.BatchSize}, Adam lr {o.PretrainLearningRate.ToString(CultureInfo.InvariantCulture)}");
             Row("k-means", $"{o.KMeansInitializations} restarts of k-means++");
             Row("Self-training", o.MaxIterations == 0

@@ -1,0 +1,71 @@
+using Microsoft.ML.DeepClustering.Training;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DeepClustering.Networks;
+
+/// <summary>
+/// What the training stages need from a network, whichever its layers: flat rows [N, D] in, an embedding [N, E]
+/// out of <see cref="Encode"/>, a reconstruction [N, D] out of <see cref="Decode"/>. Networks that work on images
+/// reshape the rows themselves, so data, augmentation and the scoring graph's input stay the same for all of them.
+/// </summary>
+internal abstract class Autoencoder : nn.Module<Tensor, Tensor>
+{
+    protected Autoencoder(string name) : base(name) { }
+
+    /// <summary>D, the size of a row.</summary>
+    public abstract int InputDimension { get; }
+
+    /// <summary>E, the size of the embedding.</summary>
+    public abstract int EmbeddingDimension { get; }
+
+    /// <summary>The encoder's trainable layers, input first (self-training trains only these, and the centroids, in DEC).</summary>
+    public abstract IReadOnlyList<nn.Module> EncoderLayers { get; }
+
+    /// <summary>The decoder's trainable layers, embedding first (IDEC trains them too).</summary>
+    public abstract IReadOnlyList<nn.Module> DecoderLayers { get; }
+
+    /// <summary>
+    /// True: the hidden layers' products run in bfloat16 (see <see cref="TrainingPrecision.BFloat16"/>). The layers
+    /// that touch the embedding stay float32: they cost little, and the embedding is where k-means and the Student's
+    /// t kernel measure distances.
+    /// </summary>
+    public bool BFloat16Products { get; set; }
+
+    /// <summary>Whether <see cref="BFloat16Products"/> has an effect on this network (the dense one only, so far).</summary>
+    public virtual bool SupportsBFloat16Products => false;
+
+    /// <summary>Rows [N, D] to embeddings [N, E].</summary>
+    public abstract Tensor Encode(Tensor x);
+
+    /// <summary>Embeddings [N, E] to reconstructed rows [N, D].</summary>
+    public abstract Tensor Decode(Tensor z);
+
+    /// <summary>The encoder's layers copied into managed memory, input first: what the ONNX exporter writes.</summary>
+    public abstract IReadOnlyList<NetworkLayer> CopyEncoder();
+
+    /// <summary>The decoder's layers copied into managed memory, embedding first: what <see cref="ManagedDecoder"/> runs.</summary>
+    public abstract IReadOnlyList<NetworkLayer> CopyDecoder();
+
+    /// <summary>The network <see cref="DeepClusterOptions.Architecture"/> asks for, with freshly initialised weights.</summary>
+    /// <param name="imageShape">The images behind the rows; required by the convolutional network.</param>
+    public static Autoencoder Create(DeepClusterOptions options, int inputDimension, ImageShape? imageShape) => options.Architecture switch
+    {
+        AutoencoderArchitecture.Dense => new DenseAutoencoder(inputDimension, options.HiddenLayers, options.EmbeddingDimension),
+        AutoencoderArchitecture.Convolutional => new ConvolutionalAutoencoder(
+            imageShape ?? throw new ArgumentNullException(nameof(imageShape), "The convolutional autoencoder needs the image shape."),
+            options.EmbeddingDimension),
+        _ => throw new ArgumentOutOfRangeException(nameof(options), options.Architecture, $"Unknown Architecture {options.Architecture}."),
+    };
+
+    /// <summary>A libtorch tensor's values, copied to a managed array.</summary>
+    protected static float[] Values(Tensor parameter)
+    {
+        using var cpu = parameter.detach().to(CPU).contiguous();
+        return cpu.data<float>().ToArray();
+    }
+
+    protected static DenseLayer Copy(Linear layer) =>
+        new((int)layer.weight!.shape[1], (int)layer.weight.shape[0], Values(layer.weight), Values(layer.bias!));
+}
