@@ -18,7 +18,10 @@ internal sealed class BatchedOnnxCursor : DataViewRowCursor
     /// <summary>Whether Embedding and SoftAssignment are active; when neither is, the graph never runs and features are not read.</summary>
     private readonly bool _scoring;
     private readonly ValueGetter<VBuffer<float>>? _features;
+    /// <summary>By input column index: the buffer of each active input column, null for the others.</summary>
     private readonly BufferedInputColumn?[] _inputColumns;
+    /// <summary>The non-null entries of <see cref="_inputColumns"/>, which every row read fills.</summary>
+    private readonly BufferedInputColumn[] _buffered;
     private readonly ValueGetter<DataViewRowId> _inputIds;
     private readonly int _capacity;
     private readonly DataViewRowId[] _ids;
@@ -60,6 +63,7 @@ internal sealed class BatchedOnnxCursor : DataViewRowCursor
         for (int i = 0; i < input.Schema.Count; i++)
             if (active[i])
                 _inputColumns[i] = BufferedInputColumn.Create(input, input.Schema[i], capacity);
+        _buffered = _inputColumns.OfType<BufferedInputColumn>().ToArray();
     }
 
     public override DataViewSchema Schema { get; }
@@ -129,8 +133,6 @@ internal sealed class BatchedOnnxCursor : DataViewRowCursor
         int rows = 0;
         try
         {
-            if (_scoring)
-                _buffers ??= new OnnxBatchBuffers(_onnx, _capacity);
             for (; rows < _capacity; rows++)
             {
                 if (!_input.MoveNext())
@@ -138,10 +140,13 @@ internal sealed class BatchedOnnxCursor : DataViewRowCursor
                     _inputEnded = true;
                     break;
                 }
+                // Allocated with the first row, so that an empty input allocates nothing; reused by every batch after.
+                if (_scoring)
+                    _buffers ??= new OnnxBatchBuffers(_onnx, _capacity);
                 _inputIds(ref _ids[rows]);
                 _batches[rows] = _input.Batch;
-                foreach (var column in _inputColumns)
-                    column?.Read(rows);
+                foreach (var column in _buffered)
+                    column.Read(rows);
                 if (_features is not null)
                 {
                     // Through the caller's FiniteFeatureGuard: a NaN or infinity throws here, naming its row and slot.
