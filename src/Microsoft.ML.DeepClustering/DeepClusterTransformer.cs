@@ -7,11 +7,13 @@ using Microsoft.ML.DeepClustering.Training;
 namespace Microsoft.ML.DeepClustering;
 
 /// <summary>
-/// A fitted deep clustering model. Scoring, schema and saving all go through a chain of ML.NET's built-in transforms
-/// (ApplyOnnxModel → k-means scorer → renames), so that <c>mlContext.Model.Save</c> writes an ordinary <c>.zip</c> that
-/// <c>mlContext.Model.Load</c> reads back in any process with no registration; the loaded model is that chain and gives
-/// the same columns. This class adds what only the fitted object knows: centroids, training history, ONNX export.
-/// Dispose it to free its ONNX Runtime session and its model file in <see cref="MLContext.TempFilePath"/>.
+/// A fitted deep clustering model. Schema, saving and PredictionEngine go through a chain of ML.NET's built-in
+/// transforms (ApplyOnnxModel → k-means scorer → renames), so that <c>mlContext.Model.Save</c> writes an ordinary
+/// <c>.zip</c> that <c>mlContext.Model.Load</c> reads back in any process with no registration; the loaded model is that
+/// chain and gives the same columns. <see cref="Transform"/> gives the chain's columns too, but runs the chain's ONNX
+/// graph on batches of rows rather than one row at a time, several times faster. This class adds what only the fitted
+/// object knows: centroids, training history, ONNX export. Dispose it to free its ONNX Runtime sessions and its model
+/// file in <see cref="MLContext.TempFilePath"/>.
 /// </summary>
 public sealed class DeepClusterTransformer : ITransformer, IDisposable
 {
@@ -90,8 +92,27 @@ public sealed class DeepClusterTransformer : ITransformer, IDisposable
         return FiniteFeatureGuard.Wrap(((ITransformer)Chain).GetRowToRowMapper(inputSchema), _options.FeatureColumnName);
     }
 
-    /// <inheritdoc />
-    public IDataView Transform(IDataView input)
+    /// <summary>
+    /// Scores <paramref name="input"/>: the chain's output schema and values, with the ONNX graph run on batches of
+    /// rows rather than row by row (see <see cref="BatchedScoringDataView"/>). Lazy, as ML.NET's transforms are:
+    /// nothing is computed until a cursor reads the output columns.
+    /// </summary>
+    public IDataView Transform(IDataView input) => Transform(input, BatchedScoringDataView.BatchSize);
+
+    /// <summary><see cref="Transform(IDataView)"/> with another number of rows per ONNX Runtime call (tests use small ones).</summary>
+    internal IDataView Transform(IDataView input, int batchSize)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        CheckInput(input.Schema);
+        ThrowIfDisposed();
+        var guarded = FiniteFeatureGuard.Wrap(input, _options.FeatureColumnName);
+        return new BatchedScoringDataView(guarded, _scoring.OnnxStep, _scoring.AfterOnnx, _scoring.BatchSession,
+            _options.FeatureColumnName, _options.EmbeddingColumnName, _options.SoftAssignmentColumnName, batchSize);
+    }
+
+    /// <summary>The unbatched path: the chain of built-in transforms as saved, for tests that compare the two.</summary>
+    internal IDataView TransformThroughChain(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
         CheckInput(input.Schema);

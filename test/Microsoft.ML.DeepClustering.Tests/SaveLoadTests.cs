@@ -44,9 +44,14 @@ public class SaveLoadTests(SmallModelFixture fixture)
             }
             Assert.Equal(before.Schema.Count, after.Schema.Count);
             Assert.Equal(TestData.KeyColumn(before, "PredictedClusterId"), TestData.KeyColumn(after, "PredictedClusterId"));
-            Assert.Equal(TestData.Column(before, "Score"), TestData.Column(after, "Score"));
-            Assert.Equal(TestData.Column(before, "SoftAssignment"), TestData.Column(after, "SoftAssignment"));
-            Assert.Equal(TestData.Column(before, "Embedding"), TestData.Column(after, "Embedding"));
+            // The saved chain gives exactly the fitted chain's values; Transform runs the same graph on batches of
+            // rows, where ONNX Runtime may round the last bit differently (BatchedScoringTests).
+            var chain = fixture.Model.TransformThroughChain(fixture.Data);
+            foreach (var name in new[] { "Score", "SoftAssignment", "Embedding" })
+            {
+                Assert.Equal(TestData.Column(chain, name), TestData.Column(after, name));
+                TestData.AssertEqualUpToFloatRounding(TestData.Column(after, name), TestData.Column(before, name), name);
+            }
             (loaded as IDisposable)?.Dispose();
         }
         finally
@@ -118,9 +123,9 @@ public class SaveLoadTests(SmallModelFixture fixture)
 
             var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')).ToArray();
             Assert.Equal(rows.Length, lines.Length);
-            var scored = fixture.Model.Transform(fixture.Data);
-            var ids = TestData.KeyColumn(scored, "PredictedClusterId");
-            var scores = TestData.Column(scored, "Score");
+            // Cluster ids as Transform gives them; Score exactly as the fitted chain (what was saved) gives it.
+            var ids = TestData.KeyColumn(fixture.Model.Transform(fixture.Data), "PredictedClusterId");
+            var scores = TestData.Column(fixture.Model.TransformThroughChain(fixture.Data), "Score");
             for (int i = 0; i < rows.Length; i++)
             {
                 var parts = lines[i].Trim().Split(' ');

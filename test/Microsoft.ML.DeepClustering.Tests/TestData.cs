@@ -41,6 +41,26 @@ internal static class TestData
         return rows.ToArray();
     }
 
+    /// <summary>
+    /// Equal up to float rounding: the same ONNX graph run on a batch of rows instead of one row may sum or vectorize
+    /// in another order, which moves the last bits. Compared relative to each row's largest value.
+    /// </summary>
+    /// <returns>The largest difference found, relative to its row's largest value.</returns>
+    public static double AssertEqualUpToFloatRounding(float[][] expected, float[][] actual, string name, double tolerance = 1e-5)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        double worst = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.Equal(expected[i].Length, actual[i].Length);
+            double scale = Math.Max(1e-30, expected[i].Max(v => Math.Abs((double)v)));
+            for (int j = 0; j < expected[i].Length; j++)
+                worst = Math.Max(worst, Math.Abs((double)expected[i][j] - actual[i][j]) / scale);
+        }
+        Assert.True(worst <= tolerance, $"{name}: values differ by up to {worst:G3} of their row's largest value");
+        return worst;
+    }
+
     public static uint[] KeyColumn(IDataView data, string name) =>
         data.GetColumn<uint>(data.Schema[name]).ToArray();
 

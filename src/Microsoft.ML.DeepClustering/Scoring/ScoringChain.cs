@@ -33,8 +33,11 @@ internal sealed class ScoringChain : IDisposable
     /// <summary>Cluster i of the chain is cluster ClusterOrder[i] of training.</summary>
     public IReadOnlyList<int> ClusterOrder { get; }
     public byte[] OnnxBytes { get; }
+    /// <summary>The same graph as the chain's first step, run a batch of rows at a time: what Transform scores with.</summary>
+    public OnnxBatchSession BatchSession { get; }
 
-    private ScoringChain(TransformerChain<ITransformer> chain, OnnxTransformer onnx, string onnxFile, TrainedModel model, IReadOnlyList<int> order, byte[] onnxBytes)
+    private ScoringChain(TransformerChain<ITransformer> chain, OnnxTransformer onnx, string onnxFile, TrainedModel model, IReadOnlyList<int> order, byte[] onnxBytes,
+        OnnxBatchSession batchSession)
     {
         ClusterOrder = order;
         Chain = chain;
@@ -42,7 +45,14 @@ internal sealed class ScoringChain : IDisposable
         _onnxFile = onnxFile;
         Model = model;
         OnnxBytes = onnxBytes;
+        BatchSession = batchSession;
     }
+
+    /// <summary>The chain's first step, ApplyOnnxModel.</summary>
+    public ITransformer OnnxStep => Chain.First();
+
+    /// <summary>The steps after ApplyOnnxModel: ML.NET's k-means scorer and the renames.</summary>
+    public IReadOnlyList<ITransformer> AfterOnnx => Chain.Skip(1).ToArray();
 
     public static ScoringChain Build(TransformsCatalog catalog, MLContextSettings settings, TrainedModel trained, DeepClusterOptions options, DataViewSchema inputSchema)
     {
@@ -72,7 +82,11 @@ internal sealed class ScoringChain : IDisposable
             var afterKMeans = kmeans.GetOutputSchema(afterOnnx);
             var transformers = new List<ITransformer> { onnx, kmeans };
             transformers.AddRange(Renames(catalog, options, afterKMeans));
-            return new ScoringChain(new TransformerChain<ITransformer>(transformers.ToArray()), onnx, onnxFile, model, order, onnxBytes);
+            // The batched path runs the same bytes on the device ApplyOnnxModel was given (OnnxCatalog: the context's
+            // GPU when ONNX Runtime has CUDA, else the CPU), with ApplyOnnxModel's fallback when CUDA fails to start.
+            var batchSession = new OnnxBatchSession(onnxBytes, settings.GpuDeviceId is int gpu && OnnxRuntimeHasCuda() ? gpu : null, settings.FallbackToCpu,
+                names.Features, model.FeatureDimensions, names.Embedding, model.EmbeddingDimension, names.SoftAssignment, model.NumberOfClusters);
+            return new ScoringChain(new TransformerChain<ITransformer>(transformers.ToArray()), onnx, onnxFile, model, order, onnxBytes, batchSession);
         }
         catch
         {
@@ -179,6 +193,7 @@ internal sealed class ScoringChain : IDisposable
 
     public void Dispose()
     {
+        BatchSession.Dispose();
         _onnx?.Dispose();
         _onnx = null;
         DeleteModelFile();
