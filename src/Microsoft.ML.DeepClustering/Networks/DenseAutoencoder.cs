@@ -31,11 +31,6 @@ internal sealed class DenseAutoencoder : Autoencoder
         for (int i = widths.Count - 1; i > 0; i--)
             _decoder.Add(nn.Linear(widths[i], widths[i - 1]));
         RegisterComponents();
-        // libtorch draws weights uniformly in ±1/√fan_in, the same law as DEC-Keras' VarianceScaling(1/3, fan_in,
-        // uniform); DEC-Keras starts biases at zero where libtorch draws them too: zero them, as the method did.
-        using var noGrad = no_grad();
-        foreach (var layer in _encoder.Concat(_decoder))
-            layer.bias!.zero_();
     }
 
     /// <summary>The encoder's layers, input first: what the ONNX exporter writes as Gemm nodes.</summary>
