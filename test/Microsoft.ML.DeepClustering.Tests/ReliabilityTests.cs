@@ -66,6 +66,31 @@ public class ReliabilityTests
     }
 
     [Fact]
+    public void TheCapGetsATargetUpdateOfItsOwnEvenBetweenRegularOnes()
+    {
+        // The step cap (60) falls before the first regular target update (1,000): training still ends with an update
+        // at the cap, which runs the collapse check on the model handed out and counts its labels for the history.
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.Cache(TestData.Mnist(ml, 300));
+        var options = RuntimeTests.Tiny();
+        options.NumberOfClusters = 8;
+        options.ClusteringLearningRate = 1f;
+        options.UpdateInterval = 1000;
+        options.MaxIterations = 60;
+        using var model = ml.Transforms.DeepCluster(options).Fit(data);
+
+        var history = model.History;
+        Assert.Equal(new[] { 0, 60 }, history.SelfTrainingUpdates.Select(u => u.Step));
+        Assert.Equal(SelfTrainingStopReason.MaxIterations, history.StopReason);
+        // The labels changed a lot in 60 steps at this learning rate: the sizes are those of the final model.
+        Assert.True(history.SelfTrainingUpdates[^1].LabelChangeFraction > 0.1);
+        var ids = TestData.KeyColumn(model.Transform(data), "PredictedClusterId");
+        var scored = Enumerable.Range(1, 8).Select(k => ids.Count(id => id == k)).ToArray();
+        int differences = scored.Zip(history.ClusterSizes, (a, b) => Math.Abs(a - b)).Sum();
+        Assert.True(differences <= 4, $"scored {string.Join(",", scored)} vs history {string.Join(",", history.ClusterSizes)}");
+    }
+
+    [Fact]
     public void FewerDistinctRowsThanClustersIsRejected()
     {
         var ml = new MLContext(seed: 1);

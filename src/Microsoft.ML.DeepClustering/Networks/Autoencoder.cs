@@ -33,9 +33,6 @@ internal abstract class Autoencoder : nn.Module<Tensor, Tensor>
     /// </summary>
     public bool BFloat16Products { get; set; }
 
-    /// <summary>Whether <see cref="BFloat16Products"/> has an effect on this network (the dense one only, so far).</summary>
-    public virtual bool SupportsBFloat16Products => false;
-
     /// <summary>Rows [N, D] to embeddings [N, E].</summary>
     public abstract Tensor Encode(Tensor x);
 

@@ -39,8 +39,6 @@ internal sealed class DenseAutoencoder : Autoencoder
     /// <summary>The decoder's layers, embedding first.</summary>
     public override IReadOnlyList<Linear> DecoderLayers => _decoder.ToList();
 
-    public override bool SupportsBFloat16Products => true;
-
     public override Tensor Encode(Tensor x) => RunStack(_encoder, x, embeddingLayer: _encoder.Count - 1);
 
     public override Tensor Decode(Tensor z) => RunStack(_decoder, z, embeddingLayer: 0);

@@ -17,9 +17,6 @@ internal static class DeepClusterTrainer
         var device = TorchRuntime.ResolveDevice(settings);
         int threads = options.NumberOfThreads ?? TorchRuntime.DefaultThreads(Environment.ProcessorCount);
         var precision = TorchRuntime.ResolvePrecision(options.Precision, device.type, TorchRuntime.CpuHasBFloat16);
-        // bfloat16 products exist for the dense network only: the convolutional one trains in float32 whatever is asked.
-        if (options.Architecture == AutoencoderArchitecture.Convolutional)
-            precision = TrainingPrecision.Float32;
         history.Device = device.ToString();
         history.NumberOfThreads = threads;
         history.Precision = precision;

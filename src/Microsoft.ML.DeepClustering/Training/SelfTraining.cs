@@ -57,7 +57,10 @@ internal static class SelfTraining
             while (true)
             {
                 context.Cancellation.ThrowIfCancellationRequested();
-                if (step % options.UpdateInterval == 0)
+                // Every T steps, and once more at the cap so that the model handed out has passed the collapse
+                // check and its labels are current even when MaxIterations is not a multiple of T.
+                bool regularUpdate = step % options.UpdateInterval == 0;
+                if (regularUpdate || step >= options.MaxIterations)
                 {
                     // (2) recompute q over all rows, then the target P; (3) test for convergence.
                     double changed;
@@ -102,7 +105,7 @@ internal static class SelfTraining
                         DisposeAll(healthy);
                         healthy = trainable.Select(p => p.detach().clone()).ToList();
                     }
-                    if (step > 0 && changed < options.Tolerance)
+                    if (regularUpdate && step > 0 && changed < options.Tolerance)
                     {
                         stopReason = SelfTrainingStopReason.Converged;
                         break;
