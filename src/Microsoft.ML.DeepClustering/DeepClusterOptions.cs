@@ -145,8 +145,9 @@ public sealed class DeepClusterOptions
     /// (default) picks <see cref="TrainingPrecision.BFloat16"/> on CPUs with native bfloat16 dot products (AVX512_BF16
     /// or AMX), where those products run about 4× faster than float32, and <see cref="TrainingPrecision.Float32"/>
     /// everywhere else (other CPUs, GPUs). Either way weights, optimizer state, embedding, losses and the saved model
-    /// stay float32; see docs/benchmarks.md for the speed and clustering quality of both. Both networks support it:
-    /// the dense one's hidden layers and the convolutional one's (transposed) convolutions.
+    /// stay float32; see docs/benchmarks.md for the speed and clustering quality of both. The convolutional network
+    /// (<see cref="AutoencoderArchitecture.Convolutional"/>) always trains in float32: with bfloat16 convolutions its
+    /// pretraining diverged.
     /// </summary>
     public TrainingPrecision Precision = TrainingPrecision.Auto;
 

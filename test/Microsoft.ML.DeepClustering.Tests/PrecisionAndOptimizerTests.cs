@@ -40,16 +40,12 @@ public class PrecisionAndOptimizerTests
     private static Tensor Loss(Parameter[] p, Tensor input) =>
         (nn.functional.relu(input.matmul(p[0].t()) + p[0].sum()).matmul(p[2].t())).pow(2).mean() + (p[1] * 0.001f).pow(2).sum();
 
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void BFloat16ProductsStayCloseToFloat32AndTrainTheFloat32Weights(bool convolutional)
+    [Fact]
+    public void BFloat16ProductsStayCloseToFloat32AndTrainTheFloat32Weights()
     {
         using var scope = NewDisposeScope();
         random.manual_seed(5);
-        using Autoencoder net = convolutional
-            ? new ConvolutionalAutoencoder(new ImageShape(1, 12, 10), 4)
-            : new DenseAutoencoder(120, new[] { 48, 96 }, 4);
+        using var net = new DenseAutoencoder(120, new[] { 48, 96 }, 4);
         var x = rand(32, 120);
         var z32 = net.Encode(x);
         var y32 = net.forward(x);

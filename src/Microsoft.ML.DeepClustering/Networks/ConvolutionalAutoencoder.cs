@@ -104,8 +104,8 @@ internal sealed class ConvolutionalAutoencoder : Autoencoder
     {
         using var scope = NewDisposeScope();
         var h = x.reshape(-1, Image.Channels, Image.Height, Image.Width);
-        for (int i = 0; i < _convolutions.Count; i++)
-            h = nn.functional.relu(BFloat16Products ? BFloat16Convolution(_convolutions[i], _stages[i], h) : _convolutions[i].forward(h));
+        foreach (var convolution in _convolutions)
+            h = nn.functional.relu(convolution.forward(h));
         return _toEmbedding.forward(h.flatten(1)).MoveToOuterDisposeScope();
     }
 
@@ -118,39 +118,12 @@ internal sealed class ConvolutionalAutoencoder : Autoencoder
         {
             // The target size, not only the module's output_padding: TorchSharp 0.107's ConvTranspose2d.forward(x)
             // hands libtorch output_padding[0] alone, which it applies to both axes, so 12×10 would come back 12×12.
-            var stage = _stages[_stages.Count - 1 - i];
-            h = BFloat16Products
-                ? BFloat16TransposedConvolution(_transposedConvolutions[i], stage, h)
-                : _transposedConvolutions[i].forward(h, new long[] { stage.Input.Height, stage.Input.Width });
+            var target = _stages[_stages.Count - 1 - i].Input;
+            h = _transposedConvolutions[i].forward(h, new long[] { target.Height, target.Width });
             if (i + 1 < _transposedConvolutions.Count)
                 h = nn.functional.relu(h);
         }
         return h.flatten(1).MoveToOuterDisposeScope();
-    }
-
-    // The convolution with bfloat16 input and weights (float32 accumulation inside oneDNN), then + b in float32. The
-    // casts are differentiable, so the float32 weights get their gradients through them. Measured here for the second
-    // convolution on a batch of 256: forward + backward 13 ms against 55 ms in float32 (docs/benchmarks.md).
-    private static Tensor BFloat16Convolution(Conv2d convolution, Stage stage, Tensor x)
-    {
-        using var x16 = x.to(ScalarType.BFloat16);
-        using var w16 = convolution.weight!.to(ScalarType.BFloat16);
-        using var product = nn.functional.conv2d(x16, w16, null, strides: new long[] { Stride, Stride }, padding: new long[] { stage.PadHeight, stage.PadWidth });
-        using var product32 = product.to(ScalarType.Float32);
-        using var bias = convolution.bias!.view(1, -1, 1, 1);
-        return product32 + bias;
-    }
-
-    // The functional form takes the output padding per axis (the module's forward(x) would not: see Decode).
-    private static Tensor BFloat16TransposedConvolution(ConvTranspose2d transposed, Stage stage, Tensor x)
-    {
-        using var x16 = x.to(ScalarType.BFloat16);
-        using var w16 = transposed.weight!.to(ScalarType.BFloat16);
-        using var product = nn.functional.conv_transpose2d(x16, w16, null, strides: new long[] { Stride, Stride },
-            padding: new long[] { stage.PadHeight, stage.PadWidth }, output_padding: new long[] { stage.OutputPadHeight, stage.OutputPadWidth });
-        using var product32 = product.to(ScalarType.Float32);
-        using var bias = transposed.bias!.view(1, -1, 1, 1);
-        return product32 + bias;
     }
 
     public override Tensor forward(Tensor x)

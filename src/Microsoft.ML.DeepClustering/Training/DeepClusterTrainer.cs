@@ -17,6 +17,10 @@ internal static class DeepClusterTrainer
         var device = TorchRuntime.ResolveDevice(settings);
         int threads = options.NumberOfThreads ?? TorchRuntime.DefaultThreads(Environment.ProcessorCount);
         var precision = TorchRuntime.ResolvePrecision(options.Precision, device.type, TorchRuntime.CpuHasBFloat16);
+        // The convolutional network trains in float32 whatever is asked: with bfloat16 (transposed) convolutions,
+        // ConvDEC-DA's pretraining on MNIST-test diverged at epoch 26 (MSE 0.017 to 2e6; docs/benchmarks.md).
+        if (options.Architecture == AutoencoderArchitecture.Convolutional)
+            precision = TrainingPrecision.Float32;
         history.Device = device.ToString();
         history.NumberOfThreads = threads;
         history.Precision = precision;
