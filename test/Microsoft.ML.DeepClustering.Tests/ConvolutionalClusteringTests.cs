@@ -217,6 +217,6 @@ public class ConvolutionalTrainingTests
         Assert.Equal(AutoencoderArchitecture.Convolutional, convDecDa.Architecture);
         Assert.True(convDecDa.Augment);
         Assert.Equal(0f, convDecDa.IdecGamma);
-        Assert.Equal(AutoencoderArchitecture.Dense, DeepClusterPresets.Recommended().Architecture);
+        Assert.Equal(AutoencoderArchitecture.Convolutional, DeepClusterPresets.Recommended().Architecture);
     }
 }
