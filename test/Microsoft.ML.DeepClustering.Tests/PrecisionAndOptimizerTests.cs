@@ -80,7 +80,14 @@ public class PrecisionAndOptimizerTests
     [InlineData(TrainingPrecision.BFloat16, DeviceType.CPU, false, TrainingPrecision.BFloat16)]
     [InlineData(TrainingPrecision.BFloat16, DeviceType.CUDA, false, TrainingPrecision.BFloat16)]
     public void AutoPicksBFloat16OnlyOnACpuThatComputesItNatively(TrainingPrecision requested, DeviceType device, bool cpuHasBFloat16, TrainingPrecision expected) =>
-        Assert.Equal(expected, TorchRuntime.ResolvePrecision(requested, device, cpuHasBFloat16));
+        Assert.Equal(expected, TorchRuntime.ResolvePrecision(requested, AutoencoderArchitecture.Dense, device, cpuHasBFloat16));
+
+    [Theory]
+    [InlineData(TrainingPrecision.Auto)]
+    [InlineData(TrainingPrecision.BFloat16)]
+    [InlineData(TrainingPrecision.Float32)]
+    public void TheConvolutionalNetworkAlwaysTrainsInFloat32(TrainingPrecision requested) =>
+        Assert.Equal(TrainingPrecision.Float32, TorchRuntime.ResolvePrecision(requested, AutoencoderArchitecture.Convolutional, DeviceType.CPU, cpuHasBFloat16: true));
 
     [Theory]
     [InlineData(" fpu avx2 avx512f avx512_bf16 clzero", true)]

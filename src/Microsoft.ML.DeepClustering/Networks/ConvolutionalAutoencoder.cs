@@ -38,9 +38,7 @@ internal sealed class ConvolutionalAutoencoder : Autoencoder
     /// <summary>One convolution of the encoder: its input, padding and output; the decoder runs it backwards.</summary>
     internal sealed record Stage(ImageShape Input, int OutChannels, int Kernel, int PadHeight, int PadWidth)
     {
-        public ImageShape Output => new(OutChannels,
-            (Input.Height + 2 * PadHeight - Kernel) / Stride + 1,
-            (Input.Width + 2 * PadWidth - Kernel) / Stride + 1);
+        public ImageShape Output => ConvolutionLayer.OutputShape(Input, OutChannels, Kernel, Stride, PadHeight, PadWidth);
 
         /// <summary>
         /// What the mirrored transposed convolution adds at the bottom and right to come back to exactly Input's size:

@@ -16,11 +16,7 @@ internal static class DeepClusterTrainer
         var history = new DeepClusterTrainingHistory { NumberOfRows = data.Rows, Seed = seed };
         var device = TorchRuntime.ResolveDevice(settings);
         int threads = options.NumberOfThreads ?? TorchRuntime.DefaultThreads(Environment.ProcessorCount);
-        var precision = TorchRuntime.ResolvePrecision(options.Precision, device.type, TorchRuntime.CpuHasBFloat16);
-        // The convolutional network trains in float32 whatever is asked: with bfloat16 (transposed) convolutions,
-        // ConvDEC-DA's pretraining on MNIST-test diverged at epoch 26 (MSE 0.017 to 2e6; docs/benchmarks.md).
-        if (options.Architecture == AutoencoderArchitecture.Convolutional)
-            precision = TrainingPrecision.Float32;
+        var precision = TorchRuntime.ResolvePrecision(options.Precision, options.Architecture, device.type, TorchRuntime.CpuHasBFloat16);
         history.Device = device.ToString();
         history.NumberOfThreads = threads;
         history.Precision = precision;
@@ -36,8 +32,8 @@ internal static class DeepClusterTrainer
             Augmentation = options.Augment && imageShape is not null
                 ? new Augmentation(imageShape, options.AugmentationRotationDegrees, options.AugmentationShift) : null,
         };
-        if (context.Augmentation is not null && imageShape is not null)
-            log($"Augmenting {imageShape.Channels}×{imageShape.Height}×{imageShape.Width} images: rotations up to ±{options.AugmentationRotationDegrees}°, shifts up to ±{options.AugmentationShift:P0}.");
+        if (context.Augmentation is not null)
+            log($"Augmenting {imageShape} images: rotations up to ±{options.AugmentationRotationDegrees}°, shifts up to ±{options.AugmentationShift:P0}.");
         using var scope = NewDisposeScope();
         // Weights are initialised from the global generator: seed it, and build the network on the CPU for the same
         // initial weights whatever the device.
@@ -66,7 +62,7 @@ internal static class DeepClusterTrainer
         clock.Restart();
         using var centroids = new Parameter(seeding.Centroids.detach().clone());
         seeding.Centroids.Dispose();
-        int[] labels;
+        int[]? labels = null;
         if (options.MaxIterations > 0)
         {
             var result = SelfTraining.Run(autoencoder, centroids, x, context);
@@ -79,13 +75,11 @@ internal static class DeepClusterTrainer
         else
         {
             history.StopReason = SelfTrainingStopReason.Skipped;
-            using var q = SelfTraining.SoftAssignment(autoencoder, centroids, x, options);
-            using var argmax = q.argmax(dim: 1).to(CPU);
-            labels = argmax.data<long>().Select(v => (int)v).ToArray();
         }
-        if (autoencoder.BFloat16Products)
+        // Without self-training there are no labels yet; after bfloat16 training, count them the way the saved
+        // model, which scores in float32, will assign them. One float32 pass serves both.
+        if (labels is null || autoencoder.BFloat16Products)
         {
-            // The saved model scores in float32: count the final labels the way it will assign them.
             autoencoder.BFloat16Products = false;
             using var q = SelfTraining.SoftAssignment(autoencoder, centroids, x, options);
             using var argmax = q.argmax(dim: 1).to(CPU);

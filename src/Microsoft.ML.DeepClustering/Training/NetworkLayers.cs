@@ -30,12 +30,15 @@ internal sealed record DenseLayer(int In, int Out, float[] Weight, float[] Bias)
 internal sealed record ConvolutionLayer(ImageShape Input, int OutChannels, int Kernel, int Stride, int PadHeight, int PadWidth, float[] Weight, float[] Bias)
     : NetworkLayer
 {
-    public ImageShape Output => new(OutChannels,
-        (Input.Height + 2 * PadHeight - Kernel) / Stride + 1,
-        (Input.Width + 2 * PadWidth - Kernel) / Stride + 1);
+    public ImageShape Output => OutputShape(Input, OutChannels, Kernel, Stride, PadHeight, PadWidth);
 
     public override int InputSize => Input.Size;
     public override int OutputSize => Output.Size;
+
+    /// <summary>What such a convolution makes of an image: ⌊(n + 2p − k)/s⌋ + 1 along each axis.</summary>
+    public static ImageShape OutputShape(ImageShape input, int outChannels, int kernel, int stride, int padHeight, int padWidth) => new(outChannels,
+        (input.Height + 2 * padHeight - kernel) / stride + 1,
+        (input.Width + 2 * padWidth - kernel) / stride + 1);
 }
 
 /// <summary>
