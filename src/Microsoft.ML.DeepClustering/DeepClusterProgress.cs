@@ -23,7 +23,8 @@ public sealed record DeepClusterProgress(DeepClusterStage Stage, int Step, int T
     /// <inheritdoc />
     public override string ToString() => Stage switch
     {
-        DeepClusterStage.SelfTraining => $"{Stage} step {Step}/{TotalSteps}: KL {Loss:G4}, labels changed {LabelChangeFraction:P2} ({Elapsed.TotalSeconds:F1} s)",
+        // Step 0 is the first target update, before any step: there is no loss to show yet.
+        DeepClusterStage.SelfTraining => $"{Stage} step {Step}/{TotalSteps}: KL {(double.IsNaN(Loss) ? "(none yet)" : Loss.ToString("G4"))}, labels changed {LabelChangeFraction:P2} ({Elapsed.TotalSeconds:F1} s)",
         DeepClusterStage.Seeding => $"{Stage} restart {Step}/{TotalSteps}: inertia {Loss:G6} ({Elapsed.TotalSeconds:F1} s)",
         _ => $"{Stage} epoch {Step}/{TotalSteps}: MSE {Loss:G4} ({Elapsed.TotalSeconds:F1} s)",
     };

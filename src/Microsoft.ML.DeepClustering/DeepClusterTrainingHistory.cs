@@ -35,6 +35,11 @@ public sealed class DeepClusterTrainingHistory
     public IReadOnlyList<double> KMeansInertias { get; internal set; } = Array.Empty<double>();
     /// <summary>Index of the restart that won (lowest inertia).</summary>
     public int BestKMeansRestart { get; internal set; }
+    /// <summary>
+    /// Cluster of each training row, in data order, when seeding ended (nearest seeded centroid in the pretrained
+    /// embedding): the autoencoder + k-means result that self-training starts from, to measure what self-training added.
+    /// </summary>
+    public IReadOnlyList<int> SeedingAssignments { get; internal set; } = Array.Empty<int>();
     /// <summary>Target-distribution updates of self-training, in order.</summary>
     public IReadOnlyList<SelfTrainingUpdate> SelfTrainingUpdates { get; internal set; } = Array.Empty<SelfTrainingUpdate>();
     /// <summary>Self-training steps done.</summary>

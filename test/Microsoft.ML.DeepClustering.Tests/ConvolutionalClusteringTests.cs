@@ -70,9 +70,14 @@ public class ConvolutionalClusteringTests(ConvolutionalShapesFixture fixture) : 
             var before = fixture.Model.Transform(fixture.Data);
             var after = loaded.Transform(fixture.Data);
             Assert.Equal(TestData.KeyColumn(before, "PredictedClusterId"), TestData.KeyColumn(after, "PredictedClusterId"));
-            Assert.Equal(TestData.Column(before, "Embedding"), TestData.Column(after, "Embedding"));
-            Assert.Equal(TestData.Column(before, "SoftAssignment"), TestData.Column(after, "SoftAssignment"));
-            Assert.Equal(TestData.Column(before, "Score"), TestData.Column(after, "Score"));
+            // As in SaveLoadTests: the saved chain gives exactly the fitted chain's values; Transform runs the same
+            // graph on batches, where ONNX Runtime may round the last bit differently on another CPU.
+            var chain = fixture.Model.TransformThroughChain(fixture.Data);
+            foreach (var name in new[] { "Score", "SoftAssignment", "Embedding" })
+            {
+                Assert.Equal(TestData.Column(chain, name), TestData.Column(after, name));
+                TestData.AssertEqualUpToFloatRounding(TestData.Column(after, name), TestData.Column(before, name), name);
+            }
             (loaded as IDisposable)?.Dispose();
         }
         finally
@@ -148,7 +153,8 @@ public class ConvolutionalTrainingTests
             var before = model.Transform(data);
             var after = loaded.Transform(data);
             Assert.Equal(TestData.KeyColumn(before, "PredictedClusterId"), TestData.KeyColumn(after, "PredictedClusterId"));
-            Assert.Equal(TestData.Column(before, "Embedding"), TestData.Column(after, "Embedding"));
+            Assert.Equal(TestData.Column(model.TransformThroughChain(data), "Embedding"), TestData.Column(after, "Embedding"));
+            TestData.AssertEqualUpToFloatRounding(TestData.Column(after, "Embedding"), TestData.Column(before, "Embedding"), "Embedding");
             (loaded as IDisposable)?.Dispose();
         }
         finally

@@ -58,6 +58,13 @@ public class SchemaAndHistoryTests(SmallModelFixture fixture)
         Assert.Equal(3ul, ((KeyDataViewType)scored.Schema["Cluster"].Type).Count);
         Assert.All(TestData.KeyColumn(scored, "Cluster"), id => Assert.InRange(id, 1u, 3u));
         Assert.Equal(SelfTrainingStopReason.Skipped, chain.LastTransformer.History.StopReason);
+        // Without self-training the model is the seeding: its clusters are the seeding assignments, row for row, in
+        // the same numbering (a row at a near tie may round the other way in ONNX Runtime).
+        var seeded = chain.LastTransformer.History.SeedingAssignments;
+        var scoredIds = TestData.KeyColumn(scored, "Cluster");
+        Assert.Equal(200, seeded.Count);
+        int agreeing = seeded.Zip(scoredIds, (s, id) => s + 1 == id ? 1 : 0).Sum();
+        Assert.True(agreeing >= 198, $"{agreeing} of 200 rows scored in their seeded cluster");
     }
 
     [Fact]
@@ -68,6 +75,9 @@ public class SchemaAndHistoryTests(SmallModelFixture fixture)
         Assert.True(history.PretrainLosses[^1] < history.PretrainLosses[0], "reconstruction loss decreases");
         Assert.Equal(fixture.Options.KMeansInitializations, history.KMeansInertias.Count);
         Assert.Equal(history.KMeansInertias.Min(), history.KMeansInertias[history.BestKMeansRestart]);
+        Assert.Equal(1000, history.SeedingAssignments.Count);
+        Assert.All(history.SeedingAssignments, c => Assert.InRange(c, 0, 9));
+        Assert.True(history.SeedingAssignments.Distinct().Count() > 1, "seeding put every row in one cluster");
         Assert.NotEmpty(history.SelfTrainingUpdates);
         Assert.Equal(1.0, history.SelfTrainingUpdates[0].LabelChangeFraction);
         Assert.All(history.SelfTrainingUpdates.Skip(1), u => Assert.InRange(u.LabelChangeFraction, 0, 1));

@@ -53,7 +53,10 @@ internal static class DeepClusterTrainer
         KMeansSeeding.Result seeding;
         using (var noGrad = no_grad())
         using (var z = SelfTraining.Embed(autoencoder, x))
+        {
             seeding = options.Seeding == SeedingMethod.Spectral ? SpectralSeeding.Run(z, context) : KMeansSeeding.Run(z, context);
+            history.SeedingAssignments = KMeansSeeding.Assign(z, seeding.Centroids);
+        }
         history.KMeansInertias = seeding.Inertias;
         history.BestKMeansRestart = seeding.BestRestart;
         history.SeedingTime = clock.Elapsed;

@@ -72,6 +72,14 @@ internal static class KMeansSeeding
         return (sums / counts.clamp_min(1), counts);
     }
 
+    /// <summary>The nearest centroid of each row of <paramref name="z"/>, in row order.</summary>
+    public static int[] Assign(Tensor z, Tensor centroids)
+    {
+        using var scope = NewDisposeScope();
+        var distances = SquaredDistancesByProducts(z, z.square().sum(dim: 1, keepdim: true), centroids);
+        return distances.argmin(dim: 1).to(CPU).data<long>().Select(v => (int)v).ToArray();
+    }
+
     /// <summary>
     /// Squared distances [N, K] as ‖z‖² − 2 z·μᵀ + ‖μ‖², clamped at 0: one small matrix product instead of an
     /// [N, K, E] difference tensor per Lloyd iteration (on 70k rows, 28 MB written and read each time). The rounding
