@@ -56,8 +56,8 @@ internal abstract class Autoencoder : nn.Module<Tensor, Tensor>
         _ => throw new ArgumentOutOfRangeException(nameof(options), options.Architecture, $"Unknown Architecture {options.Architecture}."),
     };
 
-    /// <summary>A libtorch tensor's values, copied to a managed array.</summary>
-    protected static float[] Values(Tensor parameter)
+    /// <summary>A tensor's values, row-major, copied to a managed array (from any device).</summary>
+    internal static float[] Values(Tensor parameter)
     {
         using var cpu = parameter.detach().to(CPU).contiguous();
         return cpu.data<float>().ToArray();

@@ -113,9 +113,8 @@ internal static class DeepClusterTrainer
 
     private static float[][] ToRows(Tensor matrix)
     {
-        using var cpu = matrix.detach().to(CPU).contiguous();
-        var flat = cpu.data<float>().ToArray();
-        int rows = (int)cpu.shape[0], cols = (int)cpu.shape[1];
+        var flat = Autoencoder.Values(matrix);
+        int rows = (int)matrix.shape[0], cols = (int)matrix.shape[1];
         return Enumerable.Range(0, rows).Select(r => flat.AsSpan(r * cols, cols).ToArray()).ToArray();
     }
 }
