@@ -13,6 +13,29 @@ namespace Microsoft.ML.DeepClustering.Tests;
 public class ConvolutionalAutoencoderTests
 {
     [Fact]
+    public void FullDataPassesUseChunksWhoseWidestTensorStaysBelowTheMmapThreshold()
+    {
+        // 28×28 digits: the convolutional network's widest tensor is its first feature map, 32×14×14 per row; DEC's
+        // dense network's is its 2,000-wide layer. Each chunk's widest tensor fits in half the 32 MB mmap threshold.
+        using var convolutional = new ConvolutionalAutoencoder(new ImageShape(1, 28, 28), embeddingDimension: 10);
+        using var dense = new DenseAutoencoder(784, new[] { 500, 500, 2000 }, 10);
+        using var wide = new ConvolutionalAutoencoder(new ImageShape(3, 256, 256), embeddingDimension: 10);
+        Assert.Equal(32 * 14 * 14, convolutional.WidestEncoderActivation);
+        Assert.Equal(2000, dense.WidestEncoderActivation);
+        Assert.Equal(32 * 128 * 128, wide.WidestEncoderActivation);
+        foreach (var network in new Autoencoder[] { convolutional, dense, wide })
+        {
+            long chunk = SelfTraining.ChunkRows(network);
+            Assert.InRange(chunk, 1, 4096);
+            Assert.True(chunk * network.WidestEncoderActivation * sizeof(float) <= TorchRuntime.MmapThresholdBytes / 2,
+                $"{chunk} rows of {network.WidestEncoderActivation} floats");
+        }
+        Assert.Equal(668, SelfTraining.ChunkRows(convolutional));
+        Assert.Equal(2097, SelfTraining.ChunkRows(dense));
+        Assert.Equal(8, SelfTraining.ChunkRows(wide));
+    }
+
+    [Fact]
     public void TwentyEightPixelsGoTo14Then7Then3AsInDcec()
     {
         var stages = ConvolutionalAutoencoder.Stages(new ImageShape(1, 28, 28));

@@ -20,6 +20,9 @@ internal abstract class Autoencoder : nn.Module<Tensor, Tensor>
     /// <summary>E, the size of the embedding.</summary>
     public abstract int EmbeddingDimension { get; }
 
+    /// <summary>Values per row in the encoder's largest tensor, its input included: what sizes a full-data pass's chunks.</summary>
+    public abstract int WidestEncoderActivation { get; }
+
     /// <summary>The encoder's trainable layers, input first (self-training trains only these, and the centroids, in DEC).</summary>
     public abstract IReadOnlyList<nn.Module> EncoderLayers { get; }
 

@@ -94,6 +94,7 @@ internal sealed class ConvolutionalAutoencoder : Autoencoder
 
     public override int InputDimension => Image.Size;
     public override int EmbeddingDimension => _embeddingDimension;
+    public override int WidestEncoderActivation => _stages.Select(stage => stage.Output.Size).Append(Image.Size).Max();
 
     public override IReadOnlyList<nn.Module> EncoderLayers => _convolutions.Cast<nn.Module>().Append(_toEmbedding).ToList();
     public override IReadOnlyList<nn.Module> DecoderLayers => new nn.Module[] { _fromEmbedding }.Concat(_transposedConvolutions).ToList();

@@ -17,6 +17,7 @@ internal sealed class DenseAutoencoder : Autoencoder
 
     public override int InputDimension { get; }
     public override int EmbeddingDimension { get; }
+    public override int WidestEncoderActivation { get; }
 
     public DenseAutoencoder(int inputDimension, IReadOnlyList<int> hiddenLayers, int embeddingDimension)
         : base(nameof(DenseAutoencoder))
@@ -26,6 +27,7 @@ internal sealed class DenseAutoencoder : Autoencoder
         var widths = new List<int> { inputDimension };
         widths.AddRange(hiddenLayers);
         widths.Add(embeddingDimension);
+        WidestEncoderActivation = widths.Max();
         for (int i = 0; i + 1 < widths.Count; i++)
             _encoder.Add(nn.Linear(widths[i], widths[i + 1]));
         for (int i = widths.Count - 1; i > 0; i--)

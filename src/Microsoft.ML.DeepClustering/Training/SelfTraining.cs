@@ -181,14 +181,22 @@ internal static class SelfTraining
         return StudentTAssignment.SoftAssignment(StudentTAssignment.SquaredDistances(z, centroids), options.Alpha).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Rows per chunk of a full-data pass: few enough that the encoder's largest tensor stays within half of glibc's
+    /// mmap threshold (see <see cref="TorchRuntime.TuneNativeAllocator"/>), so that it comes from the heap. With 4,096
+    /// rows of 28×28 digits the convolutional network's first feature map was 100 MB, mapped and page-faulted afresh
+    /// for every chunk, and one pass over 70,000 digits took about 20 s instead of about 3.
+    /// </summary>
+    internal static long ChunkRows(Autoencoder autoencoder)
+    {
+        long rowBytes = sizeof(float) * (long)autoencoder.WidestEncoderActivation;
+        return Math.Clamp(TorchRuntime.MmapThresholdBytes / 2 / rowBytes, 1, 4096);
+    }
+
     /// <summary>The embedding of every row, computed in chunks under no_grad.</summary>
     public static Tensor Embed(Autoencoder autoencoder, Tensor x)
     {
-        // Small enough that the largest activation of a chunk (the convolutional network's first feature map,
-        // 32×14×14 floats per 28×28 digit) stays in glibc's heap below the 32 MB mmap threshold set by
-        // TuneNativeAllocator: with 4,096 rows each chunk mapped and faulted in 100 MB afresh, and one pass over
-        // 70,000 digits took about 20 s instead of a few.
-        const long chunk = 512;
+        long chunk = ChunkRows(autoencoder);
         using var noGrad = no_grad();
         long n = x.shape[0];
         var parts = new List<Tensor>();

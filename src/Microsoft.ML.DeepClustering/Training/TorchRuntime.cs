@@ -95,6 +95,9 @@ internal static class TorchRuntime
     /// </summary>
     public static void TuneNativeAllocator() => _ = s_allocatorTuned.Value;
 
+    /// <summary>Blocks up to this size come from glibc's heap once <see cref="TuneNativeAllocator"/> has run; larger ones are mapped afresh.</summary>
+    public const long MmapThresholdBytes = 32 << 20;
+
     private static readonly Lazy<bool> s_allocatorTuned = new(() =>
     {
         if (!OperatingSystem.IsLinux())
@@ -102,7 +105,7 @@ internal static class TorchRuntime
         try
         {
             const int M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3;
-            return NativeMethods.mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1 && NativeMethods.mallopt(M_TRIM_THRESHOLD, 256 << 20) == 1;
+            return NativeMethods.mallopt(M_MMAP_THRESHOLD, (int)MmapThresholdBytes) == 1 && NativeMethods.mallopt(M_TRIM_THRESHOLD, 256 << 20) == 1;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
