@@ -30,8 +30,12 @@ internal static class QualityBenchmark
                     if (updateInterval is int t) options.UpdateInterval = t;
                     // Long runs (MNIST-full) print where they are: every 10th epoch, each restart and each target update.
                     if (progress)
-                        options.Progress = new ConsoleProgress(report =>
-                            report.Stage != DeepClusterStage.Pretraining || report.Step % 10 == 0 || report.Step == report.TotalSteps);
+                        // On standard error, with the wall clock, so that the table on standard output stays clean.
+                        options.Progress = new ProgressCallback(report =>
+                        {
+                            if (report.Stage != DeepClusterStage.Pretraining || report.Step % 10 == 0 || report.Step == report.TotalSteps)
+                                Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss} {report}");
+                        });
                     var clock = Stopwatch.StartNew();
                     using var model = ml.Transforms.DeepCluster(options).Fit(data);
                     double seconds = clock.Elapsed.TotalSeconds;
@@ -45,15 +49,5 @@ internal static class QualityBenchmark
                         $"{h.PretrainingTime.TotalSeconds:F0} / {h.SeedingTime.TotalSeconds:F0} / {h.SelfTrainingTime.TotalSeconds:F0} | {seconds:F0} | {Process.GetCurrentProcess().PeakWorkingSet64 / (1 << 20)} |");
                 }
         return 0;
-    }
-}
-
-/// <summary>Progress lines on standard error with the wall clock, so that a table on standard output stays clean.</summary>
-internal sealed class ConsoleProgress(Func<DeepClusterProgress, bool> filter) : IProgress<DeepClusterProgress>
-{
-    public void Report(DeepClusterProgress value)
-    {
-        if (filter(value))
-            Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss} {value}");
     }
 }

@@ -45,54 +45,31 @@ internal static class SpeedBenchmark
         foreach (int threads in ThreadCounts())
         foreach (var precision in precisions)
         {
-            var epochTimes = new List<double>();
-            double last = 0;
             var options = new DeepClusterOptions
             {
                 PretrainEpochs = epochs, KMeansInitializations = 20, MaxIterations = 280, Seed = 1, NumberOfThreads = threads, Precision = precision,
-                Progress = new ProgressCallback(p =>
-                {
-                    if (p.Stage == DeepClusterStage.Pretraining)
-                    {
-                        epochTimes.Add(p.Elapsed.TotalSeconds - last);
-                    }
-                    last = p.Elapsed.TotalSeconds;
-                }),
             };
             model?.Dispose();
-            model = ml.Transforms.DeepCluster(options).Fit(data);
-            // The first epoch also pays for libtorch's warm-up: report the best of the others when there are any.
-            double epoch = epochTimes.Count > 1 ? epochTimes.Skip(1).Min() : epochTimes[0];
-            double gflops = rows * FlopPerImageStep / epoch / 1e9;
+            var fit = TimedFit(ml, data, options);
+            model = fit.Model;
+            double gflops = rows * FlopPerImageStep / fit.BestEpoch / 1e9;
             string setting = $"{threads} thread(s), {precision}";
-            Row($"pretraining epoch, {setting}", $"{epoch:F2} s", $"{gflops:F0} GFLOP/s = {gflops / gemm[threads]:P0} of float32 GEMM; {rows / epoch:F0} images/s; epochs {string.Join(", ", epochTimes.Select(t => t.ToString("F2")))}");
-            var h = model.History;
-            Row($"k-means seeding (20 restarts), {setting}", $"{h.SeedingTime.TotalSeconds:F2} s", $"{rows} × 10-d embeddings, K = 10");
-            int updates = Math.Max(1, h.SelfTrainingSteps / options.UpdateInterval);
-            Row($"self-training per update interval (140 steps), {setting}", $"{h.SelfTrainingTime.TotalSeconds / updates:F2} s", $"{h.SelfTrainingSteps} steps incl. the full-data P passes");
+            Row($"pretraining epoch, {setting}", $"{fit.BestEpoch:F2} s", $"{gflops:F0} GFLOP/s = {gflops / gemm[threads]:P0} of float32 GEMM; {rows / fit.BestEpoch:F0} images/s; epochs {fit.Epochs}");
+            Row($"k-means seeding (20 restarts), {setting}", $"{model.History.SeedingTime.TotalSeconds:F2} s", $"{rows} × 10-d embeddings, K = 10");
+            Row($"self-training per update interval (140 steps), {setting}", $"{fit.PerUpdateInterval:F2} s", $"{model.History.SelfTrainingSteps} steps incl. the full-data P passes");
         }
 
         // The convolutional network (Recommended, ConvDEC-DA): float32 always, augmented batches, default threads.
         {
-            var epochTimes = new List<double>();
-            double last = 0;
             var options = DeepClusterPresets.ConvDecDa();
             options.PretrainEpochs = epochs;
             options.MaxIterations = 280;
             options.Seed = 1;
-            options.Progress = new ProgressCallback(p =>
-            {
-                if (p.Stage == DeepClusterStage.Pretraining)
-                    epochTimes.Add(p.Elapsed.TotalSeconds - last);
-                last = p.Elapsed.TotalSeconds;
-            });
-            using var convolutional = ml.Transforms.DeepCluster(options).Fit(data);
-            double epoch = epochTimes.Count > 1 ? epochTimes.Skip(1).Min() : epochTimes[0];
-            var h = convolutional.History;
-            string setting = $"{h.NumberOfThreads} thread(s), {h.Precision}";
-            Row($"ConvDEC-DA pretraining epoch (augmented), {setting}", $"{epoch:F2} s", $"{rows / epoch:F0} images/s; epochs {string.Join(", ", epochTimes.Select(t => t.ToString("F2")))}");
-            int updates = Math.Max(1, h.SelfTrainingSteps / options.UpdateInterval);
-            Row($"ConvDEC-DA self-training per update interval (140 steps), {setting}", $"{h.SelfTrainingTime.TotalSeconds / updates:F2} s", $"{h.SelfTrainingSteps} steps incl. the full-data P passes");
+            var fit = TimedFit(ml, data, options);
+            using var convolutional = fit.Model;
+            string setting = $"{convolutional.History.NumberOfThreads} thread(s), {convolutional.History.Precision}";
+            Row($"ConvDEC-DA pretraining epoch (augmented), {setting}", $"{fit.BestEpoch:F2} s", $"{rows / fit.BestEpoch:F0} images/s; epochs {fit.Epochs}");
+            Row($"ConvDEC-DA self-training per update interval (140 steps), {setting}", $"{fit.PerUpdateInterval:F2} s", $"{convolutional.History.SelfTrainingSteps} steps incl. the full-data P passes");
         }
 
         var transformerRate = ScoringRate(model!, data);
@@ -106,6 +83,30 @@ internal static class SpeedBenchmark
         model!.Dispose();
         Row("peak working set", $"{Process.GetCurrentProcess().PeakWorkingSet64 / (1 << 20)} MB", "whole process");
         return 0;
+    }
+
+    /// <summary>A fitted model with its seconds per pretraining epoch and per self-training update interval.</summary>
+    private sealed record TimedModel(DeepClusterTransformer Model, IReadOnlyList<double> EpochSeconds, double PerUpdateInterval)
+    {
+        /// <summary>The first epoch also pays for libtorch's warm-up: the best of the others when there are any.</summary>
+        public double BestEpoch => EpochSeconds.Count > 1 ? EpochSeconds.Skip(1).Min() : EpochSeconds[0];
+        public string Epochs => string.Join(", ", EpochSeconds.Select(t => t.ToString("F2")));
+    }
+
+    private static TimedModel TimedFit(MLContext ml, IDataView data, DeepClusterOptions options)
+    {
+        var epochSeconds = new List<double>();
+        double last = 0;
+        options.Progress = new ProgressCallback(p =>
+        {
+            if (p.Stage == DeepClusterStage.Pretraining)
+                epochSeconds.Add(p.Elapsed.TotalSeconds - last);
+            last = p.Elapsed.TotalSeconds;
+        });
+        var model = ml.Transforms.DeepCluster(options).Fit(data);
+        var h = model.History;
+        int updates = Math.Max(1, h.SelfTrainingSteps / options.UpdateInterval);
+        return new TimedModel(model, epochSeconds, h.SelfTrainingTime.TotalSeconds / updates);
     }
 
     private static IEnumerable<int> ThreadCounts() => Environment.ProcessorCount > 1 ? new[] { 1, Environment.ProcessorCount } : new[] { 1 };
@@ -181,10 +182,5 @@ internal static class SpeedBenchmark
             count++;
         }
         return count / clock.Elapsed.TotalSeconds;
-    }
-
-    private sealed class ProgressCallback(Action<DeepClusterProgress> report) : IProgress<DeepClusterProgress>
-    {
-        public void Report(DeepClusterProgress value) => report(value);
     }
 }
