@@ -11,7 +11,7 @@ namespace Microsoft.ML.DeepClustering.Benchmarks;
 /// </summary>
 internal static class QualityBenchmark
 {
-    public static int Run(string[] methods, string[] datasets, int[] seeds, int? epochs, int? maxIterations, int? updateInterval, int? maxRows, bool progress)
+    public static int Run(string[] methods, string[] datasets, int[] seeds, int? epochs, int? maxIterations, int? updateInterval, int? maxRows, bool progress, string? checkpointDirectory)
     {
         Console.WriteLine($"# Quality benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {Environment.OSVersion}");
         // "seeded ACC" is the same run's autoencoder + k-means result (History.SeedingAssignments), before self-training.
@@ -28,6 +28,10 @@ internal static class QualityBenchmark
                     if (epochs is int e) options.PretrainEpochs = e;
                     if (maxIterations is int m) options.MaxIterations = m;
                     if (updateInterval is int t) options.UpdateInterval = t;
+                    // One pretraining checkpoint per method, dataset and seed: a run stopped by the end of a session resumes
+                    // where it was, and a longer --epochs continues it (the epochs are not part of the name for that reason).
+                    if (checkpointDirectory is not null)
+                        options.CheckpointPath = Path.Combine(checkpointDirectory, $"{method}-{dataset}{(maxRows is int r ? $"-{r}" : "")}-seed{seed}.ckpt");
                     // Long runs (MNIST-full) print where they are: every 10th epoch, each restart and each target update.
                     if (progress)
                         // On standard error, with the wall clock, so that the table on standard output stays clean.
@@ -44,7 +48,10 @@ internal static class QualityBenchmark
                     // Cache row order is the training order, so the seeding assignments line up with the labels.
                     var labels = data.GetColumn<float>("Label").Select(label => (int)label).ToArray();
                     double seededAccuracy = ClusteringQuality.Accuracy(labels, h.SeedingAssignments.ToArray());
-                    Console.WriteLine($"| {method} | {dataset} | {rows} | {seed} | {options.PretrainEpochs} | {options.UpdateInterval} | {h.SelfTrainingSteps} ({h.StopReason}) | " +
+                    // A resumed run says so: its times cover only the epochs this process ran.
+                    string epochsRun = h.PretrainingResumedAfterEpoch == 0 ? $"{options.PretrainEpochs}"
+                        : $"{options.PretrainEpochs} (resumed after {h.PretrainingResumedAfterEpoch})";
+                    Console.WriteLine($"| {method} | {dataset} | {rows} | {seed} | {epochsRun} | {options.UpdateInterval} | {h.SelfTrainingSteps} ({h.StopReason}) | " +
                         $"{seededAccuracy:F4} | {metrics.Accuracy:F4} | {metrics.NormalizedMutualInformation:F4} | {metrics.AdjustedRandIndex:F4} | " +
                         $"{h.PretrainingTime.TotalSeconds:F0} / {h.SeedingTime.TotalSeconds:F0} / {h.SelfTrainingTime.TotalSeconds:F0} | {seconds:F0} | {Process.GetCurrentProcess().PeakWorkingSet64 / (1 << 20)} |");
                 }

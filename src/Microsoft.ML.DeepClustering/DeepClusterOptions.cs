@@ -154,6 +154,24 @@ public sealed class DeepClusterOptions
     /// <summary>Receives a report after every pretraining epoch, k-means restart and target update. Called on the training thread.</summary>
     public IProgress<DeepClusterProgress>? Progress;
 
+    /// <summary>
+    /// File in which autoencoder pretraining keeps its progress, so that a long Fit that stops (Ctrl+C, a crash, the
+    /// end of a working session) resumes where it was. A Fit that finds the file continues from it, with exactly the
+    /// weights, optimizer state and random draws the uninterrupted run would have had, provided the data and the
+    /// options pretraining depends on are the same (it throws, naming the difference, when they are not).
+    /// <see cref="PretrainEpochs"/> may grow between runs (extend 100 epochs to 250); K, seeding and self-training
+    /// may change freely, so one pretrained autoencoder serves several fits. After the last epoch the file holds the
+    /// finished pretraining, and a later Fit goes straight to seeding. Seeding and self-training are not saved: they
+    /// run again in full. Null (default) saves nothing.
+    /// </summary>
+    public string? CheckpointPath;
+
+    /// <summary>
+    /// Least time between two writes of <see cref="CheckpointPath"/> (always written after the last epoch). A stop
+    /// loses at most this much plus one epoch. <see cref="TimeSpan.Zero"/> writes after every epoch. Default 1 minute.
+    /// </summary>
+    public TimeSpan CheckpointInterval = TimeSpan.FromMinutes(1);
+
     /// <summary>A copy that later changes to this instance do not reach (the estimator keeps one).</summary>
     internal DeepClusterOptions Clone()
     {

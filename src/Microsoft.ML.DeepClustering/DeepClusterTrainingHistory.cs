@@ -58,7 +58,12 @@ public sealed class DeepClusterTrainingHistory
     public TrainingPrecision Precision { get; internal set; }
     /// <summary>The seed actually used.</summary>
     public int Seed { get; internal set; }
-    /// <summary>Wall time of autoencoder pretraining.</summary>
+    /// <summary>
+    /// Epochs of <see cref="PretrainLosses"/> that a checkpoint supplied (<see cref="DeepClusterOptions.CheckpointPath"/>):
+    /// this Fit resumed pretraining after them. 0 when it started afresh.
+    /// </summary>
+    public int PretrainingResumedAfterEpoch { get; internal set; }
+    /// <summary>Wall time of autoencoder pretraining (in this Fit: a resumed run's earlier epochs are not counted).</summary>
     public TimeSpan PretrainingTime { get; internal set; }
     /// <summary>Wall time of k-means seeding.</summary>
     public TimeSpan SeedingTime { get; internal set; }

@@ -78,6 +78,10 @@ public sealed class ClusteringRun
         string network = NetworkDescription.Layers(options, input.Shape.Size);
         _console.MarkupLineInterpolated(
             $"[bold]Training:[/] preset {_settings.Preset}, K = {options.NumberOfClusters}, network {network}, {options.PretrainEpochs} epochs, {options.KMeansInitializations} k-means restarts, at most {options.MaxIterations:N0} self-training steps, seed {options.Seed}");
+        if (options.CheckpointPath is { } checkpoint && File.Exists(checkpoint))
+            _console.MarkupLineInterpolated($"[bold]Checkpoint:[/] pretraining resumes from {checkpoint}");
+        else if (options.CheckpointPath is { } newCheckpoint)
+            _console.MarkupLineInterpolated($"[bold]Checkpoint:[/] pretraining keeps its progress in {newCheckpoint}");
 
         // A folder's images are decoded once: the cache keeps the extracted Features for training and scoring.
         ITransformer? preprocessing = input.Preprocessing?.Fit(input.Data);
@@ -156,6 +160,8 @@ public sealed class ClusteringRun
         };
         Result = ReportWriter.Write(request, CancellationToken.None);
         _console.MarkupLineInterpolated($"Partial report: [link]{Result.HtmlPath}[/]");
+        if (model is null && options.CheckpointPath is { } checkpoint && File.Exists(checkpoint))
+            _console.MarkupLineInterpolated($"Pretraining's progress is kept in {checkpoint}: run the same command again to resume it.");
         return ExitCodes.Cancelled;
     }
 
@@ -305,6 +311,7 @@ public sealed class ClusteringRun
             options.MaxIterations = steps;
         options.Seed = _settings.Seed;
         options.NumberOfThreads = _settings.Threads;
+        options.CheckpointPath = _settings.CheckpointPath;
         _settings.ConfigureOptions?.Invoke(options);
         if (options.NumberOfClusters > input.Count)
             throw new UserInputException($"K = {options.NumberOfClusters} clusters is more than the {input.Count} images to cluster: lower --k or give more images.");

@@ -225,6 +225,14 @@ internal sealed class SamplesCommand
                       PresetDefaults(o => o.MaxIterations) + ").",
     };
 
+    private readonly Option<string?> _checkpoint = new("--checkpoint")
+    {
+        HelpName = "FILE",
+        Description = "Keep pretraining's progress in FILE (DeepClusterOptions.CheckpointPath, written at most once a minute and at the end). " +
+                      "Run the same command again after Ctrl+C or a crash and pretraining resumes where it was; with a larger --epochs it continues " +
+                      "a finished pretraining; with another --k it reuses it. Other data or settings are refused with the difference named.",
+    };
+
     public SamplesCommand()
     {
         Root = new RootCommand(
@@ -240,7 +248,7 @@ internal sealed class SamplesCommand
             "  Samples --score digits.zip --images new-digits/\n\n" +
             "Ctrl+C stops training cleanly: the curves so far and a metrics.json marked \"cancelled\" are written (exit code 130). " +
             "Bad input gives one error line and exit code 1.");
-        foreach (var option in new Option[] { _images, _idx, _k, _epochs, _preset, _seed, _size, _color, _out, _model, _score, _maxRows, _threads, _maxIterations })
+        foreach (var option in new Option[] { _images, _idx, _k, _epochs, _preset, _seed, _size, _color, _out, _model, _score, _maxRows, _threads, _maxIterations, _checkpoint })
             Root.Options.Add(option);
 
         AtLeast(_k, 2);
@@ -291,6 +299,7 @@ internal sealed class SamplesCommand
             MaxRows = result.GetValue(_maxRows),
             Threads = result.GetValue(_threads),
             MaxIterations = result.GetValue(_maxIterations),
+            CheckpointPath = result.GetValue(_checkpoint),
         };
     }
 

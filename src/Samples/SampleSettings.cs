@@ -51,6 +51,9 @@ public sealed record SampleSettings
     /// <summary>Self-training step cap (<see cref="DeepClusterOptions.MaxIterations"/>); null keeps the preset's.</summary>
     public int? MaxIterations { get; init; }
 
+    /// <summary>Pretraining checkpoint (<see cref="DeepClusterOptions.CheckpointPath"/>); null keeps none.</summary>
+    public string? CheckpointPath { get; init; }
+
     /// <summary>
     /// Last word on the training options, after the preset and the command line: lets a test or an embedding
     /// program shrink the network without the command line having to offer every option.

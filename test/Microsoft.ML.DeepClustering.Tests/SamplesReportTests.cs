@@ -148,6 +148,40 @@ public class SamplesReportTests
         }
     }
 
+    [Fact]
+    public void CheckpointLetsTheSameCommandResumeAfterCtrlC()
+    {
+        string dir = TestData.NewTempDirectory();
+        try
+        {
+            string checkpoint = Path.Combine(dir, "digits.ckpt");
+            string[] args = { "--max-rows", "300", "--k", "3", "--epochs", "6", "--max-iterations", "10", "--checkpoint", checkpoint, "--out", Path.Combine(dir, "out") };
+            using var cancellation = new CancellationTokenSource();
+            var log = new WatchingWriter("Pretraining epoch 4/", cancellation.Cancel);
+            Assert.Equal(0, Program.Parse(args, log, log, out var settings));
+            // Every epoch written, so that the stop after epoch 4 leaves epoch 4 in the checkpoint.
+            var interrupted = Tiny(settings!) with { ConfigureOptions = o => { Tiny(settings!).ConfigureOptions!(o); o.CheckpointInterval = TimeSpan.Zero; } };
+            Assert.Equal(ExitCodes.Cancelled, ClusteringRun.Execute(interrupted, TestConsole(log), cancellation.Token));
+            // The console wraps long lines at 80 columns: compare with the line breaks taken out.
+            Assert.True(Unwrapped(log.ToString()).Contains("run the same command again to resume it"), log.ToString());
+
+            var (code, output) = RunApp(args);
+            Assert.True(code == 0, output);
+            Assert.Contains($"pretraining resumes from {checkpoint}", Unwrapped(output));
+            Assert.DoesNotContain("Pretraining epoch 1/", output);
+            Assert.Contains("Pretraining epoch 6/6", output);
+            using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "out", "metrics.json")));
+            Assert.Equal(6, metrics.RootElement.GetProperty("History").GetProperty("PretrainLosses").GetArrayLength());
+            Assert.Equal(4, metrics.RootElement.GetProperty("Training").GetProperty("PretrainingResumedAfterEpoch").GetInt32());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static string Unwrapped(string text) => System.Text.RegularExpressions.Regex.Replace(text, @"\s+", " ");
+
     /// <summary>Parses the command line as the app does, shrinks the network, runs in-process.</summary>
     private static (int Code, string Log) RunApp(string[] args)
     {

@@ -56,6 +56,15 @@ internal static class InputChecks
         foreach (var (value, name) in new[] { (options.ImageHeight, nameof(options.ImageHeight)), (options.ImageWidth, nameof(options.ImageWidth)), (options.ImageChannels, nameof(options.ImageChannels)) })
             if (value is int v)
                 Positive(v, name, v, "positive (or null to infer it)");
+        if (options.CheckpointPath is not null)
+        {
+            if (string.IsNullOrWhiteSpace(options.CheckpointPath))
+                throw new ArgumentException("CheckpointPath must be a file path, or null to keep no checkpoint; found an empty string.", nameof(options.CheckpointPath));
+            if (Directory.Exists(options.CheckpointPath))
+                throw new ArgumentException($"CheckpointPath must be a file path; '{options.CheckpointPath}' is a folder.", nameof(options.CheckpointPath));
+        }
+        if (options.CheckpointInterval < TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(options.CheckpointInterval), options.CheckpointInterval, $"CheckpointInterval must be zero or positive; found {options.CheckpointInterval}.");
         if ((options.ImageHeight is null) != (options.ImageWidth is null))
             throw new ArgumentException($"Set both ImageHeight and ImageWidth, or neither; found ImageHeight {options.ImageHeight?.ToString() ?? "null"}, ImageWidth {options.ImageWidth?.ToString() ?? "null"}.", nameof(options.ImageHeight));
         if (options.NumberOfThreads is int threads)

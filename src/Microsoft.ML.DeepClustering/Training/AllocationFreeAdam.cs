@@ -3,13 +3,6 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.DeepClustering.Training;
 
-/// <summary>What the training loops need of an optimizer: clear the gradients, take a step.</summary>
-internal interface IParameterOptimizer : IDisposable
-{
-    void ZeroGrad();
-    void Step();
-}
-
 /// <summary>
 /// Adam (Kingma and Ba, 2015) with PyTorch's update rule and defaults (β = 0.9, 0.999; ε = 1e-8, added after the
 /// bias-corrected square root), written so that a step allocates nothing: the moments and the denominator live in
@@ -32,6 +25,12 @@ internal sealed class AllocationFreeAdam : IParameterOptimizer
     private readonly double _beta2;
     private readonly double _epsilon;
     private long _step;
+
+    /// <summary>Adam's moments, in parameter order: first moments, then second moments.</summary>
+    public IReadOnlyList<Tensor> State => _firstMoment.Concat(_secondMoment).ToArray();
+
+    /// <summary>Steps taken: the bias correction depends on it.</summary>
+    public long Steps { get => _step; set => _step = value; }
 
     public AllocationFreeAdam(IEnumerable<Parameter> parameters, double learningRate, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
     {
@@ -80,12 +79,4 @@ internal sealed class AllocationFreeAdam : IParameterOptimizer
         foreach (var tensor in _firstMoment.Concat(_secondMoment).Concat(_denominator))
             tensor.Dispose();
     }
-}
-
-/// <summary>Any TorchSharp optimizer (SGD with momentum for DEC) behind <see cref="IParameterOptimizer"/>.</summary>
-internal sealed class TorchSharpOptimizer(optim.Optimizer optimizer) : IParameterOptimizer
-{
-    public void ZeroGrad() => optimizer.zero_grad();
-    public void Step() => optimizer.step();
-    public void Dispose() => optimizer.Dispose();
 }

@@ -46,7 +46,9 @@ internal static class DeepClusterTrainer
         var x = tensor(data.Values, new long[] { data.Rows, data.Columns }).to(device);
 
         var clock = Stopwatch.StartNew();
-        history.PretrainLosses = Pretraining.Run(autoencoder, x, context);
+        var checkpointing = options.CheckpointPath is null ? null
+            : new Pretraining.Checkpointing(options.CheckpointPath, PretrainingCheckpoint.SettingsOf(data, options, seed, precision, imageShape));
+        (history.PretrainLosses, history.PretrainingResumedAfterEpoch) = Pretraining.Run(autoencoder, x, context, checkpointing);
         history.PretrainingTime = clock.Elapsed;
 
         clock.Restart();

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.ML.DeepClustering.Networks;
 using static TorchSharp.torch;
 
@@ -6,20 +7,31 @@ namespace Microsoft.ML.DeepClustering.Training;
 /// <summary>Stage 1: the autoencoder learns to reconstruct its input (MSE, Adam, shuffled mini-batches, optionally augmented).</summary>
 internal static class Pretraining
 {
-    /// <returns>Mean reconstruction loss of each epoch.</returns>
-    public static List<double> Run(Autoencoder autoencoder, Tensor x, TrainingContext context)
+    /// <summary>Where pretraining keeps its state (<see cref="DeepClusterOptions.CheckpointPath"/>), and what that state depends on.</summary>
+    public sealed record Checkpointing(string Path, IReadOnlyList<KeyValuePair<string, string>> Settings);
+
+    /// <param name="checkpointing">Null: nothing is saved or resumed.</param>
+    /// <returns>Mean reconstruction loss of each epoch (those of a resumed run included), and the epoch resumed after (0 if none).</returns>
+    public static (List<double> Losses, int ResumedAfterEpoch) Run(Autoencoder autoencoder, Tensor x, TrainingContext context, Checkpointing? checkpointing)
     {
         var options = context.Options;
         var losses = new List<double>(options.PretrainEpochs);
-        if (options.PretrainEpochs == 0)
-            return losses;
-
         long n = x.shape[0];
         using IParameterOptimizer optimizer = options.PretrainOptimizer == PretrainingOptimizer.Sgd
-            ? new TorchSharpOptimizer(optim.SGD(autoencoder.parameters(), options.PretrainLearningRate, momentum: options.PretrainMomentum))
+            ? new MomentumSgd(autoencoder.parameters(), options.PretrainLearningRate, options.PretrainMomentum)
             : new AllocationFreeAdam(autoencoder.parameters(), options.PretrainLearningRate);
+
+        if (checkpointing is not null && PretrainingCheckpoint.ReadIfExists(checkpointing.Path) is { } saved)
+        {
+            saved.CheckResumable(checkpointing.Settings, options.PretrainEpochs, checkpointing.Path);
+            saved.Restore(autoencoder, optimizer, context.Generator);
+            losses.AddRange(saved.Losses);
+            context.Log($"Resuming pretraining from '{checkpointing.Path}' after epoch {saved.Epochs} of {options.PretrainEpochs}.");
+        }
+        int resumedAfter = losses.Count;
+        var sinceWrite = Stopwatch.StartNew();
         autoencoder.train();
-        for (int epoch = 1; epoch <= options.PretrainEpochs; epoch++)
+        for (int epoch = resumedAfter + 1; epoch <= options.PretrainEpochs; epoch++)
         {
             double sum = 0;
             using (var epochScope = NewDisposeScope())
@@ -43,8 +55,15 @@ internal static class Pretraining
                 sum = total.item<float>();
             }
             losses.Add(sum / n);
+            // Written only between epochs, where the state is whole; at most every CheckpointInterval, and always
+            // after the last epoch, so that a later fit with the same options skips pretraining altogether.
+            if (checkpointing is not null && (epoch == options.PretrainEpochs || sinceWrite.Elapsed >= options.CheckpointInterval))
+            {
+                PretrainingCheckpoint.Capture(checkpointing.Settings, losses, autoencoder, optimizer, context.Generator).Write(checkpointing.Path);
+                sinceWrite.Restart();
+            }
             context.Report(DeepClusterStage.Pretraining, epoch, options.PretrainEpochs, sum / n, null);
         }
-        return losses;
+        return (losses, resumedAfter);
     }
 }

@@ -40,7 +40,7 @@ internal static class SelfTraining
         var trainable = layers.SelectMany(layer => layer.parameters()).Append(centroids).ToList();
         using IParameterOptimizer optimizer = options.ClusteringOptimizer == ClusteringOptimizer.Adam
             ? new AllocationFreeAdam(trainable, options.ClusteringLearningRate)
-            : new TorchSharpOptimizer(optim.SGD(trainable, options.ClusteringLearningRate, momentum: options.ClusteringMomentum));
+            : new MomentumSgd(trainable, options.ClusteringLearningRate, options.ClusteringMomentum);
 
         Tensor? target = null;          // P over all rows, frozen between updates
         Tensor? previousLabels = null;  // argmax q at the previous update

@@ -77,6 +77,7 @@ internal static class MetricsJson
             {
                 ["StopReason"] = history.StopReason.ToString(),
                 ["SelfTrainingSteps"] = history.SelfTrainingSteps,
+                ["PretrainingResumedAfterEpoch"] = history.PretrainingResumedAfterEpoch,
                 ["BestKMeansRestart"] = history.BestKMeansRestart,
                 ["Device"] = history.Device,
                 ["NumberOfThreads"] = history.NumberOfThreads,
