@@ -46,15 +46,7 @@ internal sealed class AllocationFreeAdam : IParameterOptimizer
     }
 
     /// <summary>Zeroes the gradients in place, so that the next backward pass accumulates into the same buffers.</summary>
-    public void ZeroGrad()
-    {
-        foreach (var parameter in _parameters)
-        {
-            // Each read of .grad is a new native handle: dispose it, or the live-tensor count grows every step.
-            using var grad = parameter.grad;
-            grad?.zero_();
-        }
-    }
+    public void ZeroGrad() => Gradients.Zero(_parameters);
 
     public void Step()
     {

@@ -1,3 +1,4 @@
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.DeepClustering.Training;
@@ -16,4 +17,18 @@ internal interface IParameterOptimizer : IDisposable
 
     /// <summary>Steps taken so far.</summary>
     long Steps { get; set; }
+}
+
+internal static class Gradients
+{
+    /// <summary>Zeroes the gradients in place, so that the next backward pass accumulates into the same buffers.</summary>
+    public static void Zero(IEnumerable<Parameter> parameters)
+    {
+        foreach (var parameter in parameters)
+        {
+            // Each read of .grad is a new native handle: dispose it, or the live-tensor count grows every step.
+            using var grad = parameter.grad;
+            grad?.zero_();
+        }
+    }
 }

@@ -32,15 +32,7 @@ internal sealed class MomentumSgd : IParameterOptimizer
 
     public long Steps { get; set; }
 
-    public void ZeroGrad()
-    {
-        foreach (var parameter in _parameters)
-        {
-            // Each read of .grad is a new native handle: dispose it, or the live-tensor count grows every step.
-            using var grad = parameter.grad;
-            grad?.zero_();
-        }
-    }
+    public void ZeroGrad() => Gradients.Zero(_parameters);
 
     public void Step()
     {
