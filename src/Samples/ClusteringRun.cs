@@ -78,10 +78,13 @@ public sealed class ClusteringRun
         string network = NetworkDescription.Layers(options, input.Shape.Size);
         _console.MarkupLineInterpolated(
             $"[bold]Training:[/] preset {_settings.Preset}, K = {options.NumberOfClusters}, network {network}, {options.PretrainEpochs} epochs, {options.KMeansInitializations} k-means restarts, at most {options.MaxIterations:N0} self-training steps, seed {options.Seed}");
-        if (options.CheckpointPath is { } checkpoint && File.Exists(checkpoint))
-            _console.MarkupLineInterpolated($"[bold]Checkpoint:[/] pretraining resumes from {checkpoint}");
-        else if (options.CheckpointPath is { } newCheckpoint)
-            _console.MarkupLineInterpolated($"[bold]Checkpoint:[/] pretraining keeps its progress in {newCheckpoint}");
+        if (options.CheckpointPath is { } checkpoint)
+        {
+            if (File.Exists(checkpoint))
+                _console.MarkupLineInterpolated($"[bold]Checkpoint:[/] pretraining resumes from {checkpoint}");
+            else
+                _console.MarkupLineInterpolated($"[bold]Checkpoint:[/] pretraining keeps its progress in {checkpoint}");
+        }
 
         // A folder's images are decoded once: the cache keeps the extracted Features for training and scoring.
         ITransformer? preprocessing = input.Preprocessing?.Fit(input.Data);

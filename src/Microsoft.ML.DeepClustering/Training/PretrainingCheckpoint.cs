@@ -27,10 +27,10 @@ internal sealed class PretrainingCheckpoint
 
     /// <summary>What the state depends on, as (option or property, value) in a fixed order.</summary>
     public required IReadOnlyList<KeyValuePair<string, string>> Settings { get; init; }
-    /// <summary>Epochs completed.</summary>
-    public required int Epochs { get; init; }
     /// <summary>Mean reconstruction loss of each completed epoch.</summary>
     public required IReadOnlyList<double> Losses { get; init; }
+    /// <summary>Epochs completed: one loss each. (The file also stores the count, as a check on the losses read back.)</summary>
+    public int Epochs => Losses.Count;
     public required IReadOnlyList<NamedValues> Network { get; init; }
     public required long OptimizerSteps { get; init; }
     public required IReadOnlyList<NamedValues> OptimizerState { get; init; }
@@ -80,7 +80,6 @@ internal sealed class PretrainingCheckpoint
         return new PretrainingCheckpoint
         {
             Settings = settings,
-            Epochs = losses.Count,
             Losses = losses.ToArray(),
             Network = autoencoder.state_dict().Select(p => Copy(p.Key, p.Value)).ToArray(),
             OptimizerSteps = optimizer.Steps,
@@ -236,7 +235,7 @@ internal sealed class PretrainingCheckpoint
                 throw new InvalidDataException("it is not a whole pretraining checkpoint");
             return new PretrainingCheckpoint
             {
-                Settings = settings, Epochs = epochs, Losses = losses, Network = network,
+                Settings = settings, Losses = losses, Network = network,
                 OptimizerSteps = steps, OptimizerState = optimizerState, GeneratorState = generatorState,
             };
         }
