@@ -11,7 +11,7 @@ namespace Microsoft.ML.DeepClustering.Benchmarks;
 /// </summary>
 internal static class QualityBenchmark
 {
-    public static int Run(string[] methods, string[] datasets, int[] seeds, int? epochs, int? maxIterations, int? updateInterval, int? maxRows, bool progress, string? checkpointDirectory)
+    public static int Run(string[] methods, string[] datasets, int[] seeds, int? epochs, int? maxIterations, int? updateInterval, int? maxRows, bool progress, string? checkpointDirectory, int? threads, LearningRateSchedule? schedule)
     {
         Console.WriteLine($"# Quality benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {Environment.OSVersion}");
         // "seeded ACC" is the same run's autoencoder + k-means result (History.SeedingAssignments), before self-training.
@@ -28,6 +28,13 @@ internal static class QualityBenchmark
                     if (epochs is int e) options.PretrainEpochs = e;
                     if (maxIterations is int m) options.MaxIterations = m;
                     if (updateInterval is int t) options.UpdateInterval = t;
+                    // One thread per process lets two seeds run side by side on 2 cores: one thread does more than half
+                    // of two threads' work (61% for the dense network's float32 epoch, docs/benchmarks.md).
+                    if (threads is int n) options.NumberOfThreads = n;
+                    if (schedule is LearningRateSchedule s) options.ClusteringLearningRateSchedule = s;
+                    // Cache row order is the training order, so the seeding assignments and the self-training
+                    // assignments of the progress reports line up with the labels.
+                    var labels = data.GetColumn<float>("Label").Select(label => (int)label).ToArray();
                     // One pretraining checkpoint per method, dataset and seed: a run stopped by the end of a session resumes
                     // where it was, and a longer --epochs continues it (the epochs are not part of the name for that reason).
                     if (checkpointDirectory is not null)
@@ -38,20 +45,21 @@ internal static class QualityBenchmark
                         options.Progress = new ProgressCallback(report =>
                         {
                             if (report.Stage != DeepClusterStage.Pretraining || report.Step % 10 == 0 || report.Step == report.TotalSteps)
-                                Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss} {report}");
+                                Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss} {report}" +
+                                    (report.Assignments is { } a ? $", ACC {ClusteringQuality.Accuracy(labels, a.ToArray()):F4}" : ""));
                         });
                     var clock = Stopwatch.StartNew();
                     using var model = ml.Transforms.DeepCluster(options).Fit(data);
                     double seconds = clock.Elapsed.TotalSeconds;
                     var metrics = ClusteringQuality.Evaluate(model.Transform(data), "Label", "PredictedClusterId");
                     var h = model.History;
-                    // Cache row order is the training order, so the seeding assignments line up with the labels.
-                    var labels = data.GetColumn<float>("Label").Select(label => (int)label).ToArray();
                     double seededAccuracy = ClusteringQuality.Accuracy(labels, h.SeedingAssignments.ToArray());
                     // A resumed run says so: its times cover only the epochs this process ran.
                     string epochsRun = h.PretrainingResumedAfterEpoch == 0 ? $"{options.PretrainEpochs}"
                         : $"{options.PretrainEpochs} (resumed after {h.PretrainingResumedAfterEpoch})";
-                    Console.WriteLine($"| {method} | {dataset} | {rows} | {seed} | {epochsRun} | {options.UpdateInterval} | {h.SelfTrainingSteps} ({h.StopReason}) | " +
+                    string methodShown = options.ClusteringLearningRateSchedule == LearningRateSchedule.Constant ? method
+                        : $"{method}, {options.ClusteringLearningRateSchedule.ToString().ToLowerInvariant()} rate";
+                    Console.WriteLine($"| {methodShown} | {dataset} | {rows} | {seed} | {epochsRun} | {options.UpdateInterval} | {h.SelfTrainingSteps} ({h.StopReason}) | " +
                         $"{seededAccuracy:F4} | {metrics.Accuracy:F4} | {metrics.NormalizedMutualInformation:F4} | {metrics.AdjustedRandIndex:F4} | " +
                         $"{h.PretrainingTime.TotalSeconds:F0} / {h.SeedingTime.TotalSeconds:F0} / {h.SelfTrainingTime.TotalSeconds:F0} | {seconds:F0} | {Process.GetCurrentProcess().PeakWorkingSet64 / (1 << 20)} |");
                 }

@@ -94,6 +94,13 @@ public sealed class DeepClusterOptions
     public ClusteringOptimizer ClusteringOptimizer = ClusteringOptimizer.Sgd;
 
     /// <summary>
+    /// How the self-training learning rate changes over the <see cref="MaxIterations"/> steps: Constant, as every
+    /// published method trains, or Cosine, from <see cref="ClusteringLearningRate"/> down to 0 at the cap (the
+    /// <see cref="Tolerance"/> rule still stops it earlier). Default Constant; docs/benchmarks.md has what Cosine measured.
+    /// </summary>
+    public LearningRateSchedule ClusteringLearningRateSchedule = LearningRateSchedule.Constant;
+
+    /// <summary>
     /// IDEC's γ (Guo et al. 2017). Above 0, self-training keeps the decoder and minimises reconstruction MSE + γ·KL(P‖Q),
     /// which preserves the local structure of the data; 0 is plain DEC (KL only, decoder dropped). IDEC uses 0.1. Default 0.
     /// </summary>
@@ -200,6 +207,15 @@ public enum ClusteringOptimizer
     Sgd,
     /// <summary>Adam, as IDEC and DEC-DA.</summary>
     Adam,
+}
+
+/// <summary>How a learning rate changes over training (<see cref="DeepClusterOptions.ClusteringLearningRateSchedule"/>).</summary>
+public enum LearningRateSchedule
+{
+    /// <summary>The same rate at every step.</summary>
+    Constant,
+    /// <summary>rate · ½(1 + cos(π · step / cap)): the full rate at the first step, 0 at the cap.</summary>
+    Cosine,
 }
 
 /// <summary>Optimizer of autoencoder pretraining.</summary>

@@ -20,6 +20,14 @@ public enum DeepClusterStage
 /// <param name="Elapsed">Time since <c>Fit</c> started.</param>
 public sealed record DeepClusterProgress(DeepClusterStage Stage, int Step, int TotalSteps, double Loss, double? LabelChangeFraction, TimeSpan Elapsed)
 {
+    /// <summary>
+    /// Self-training only: the cluster (0 to K − 1) of every training row at this target update, in the order
+    /// <c>Fit</c> read the rows. With known labels for those rows, a caller can follow the accuracy as training goes
+    /// (ACC, NMI and ARI do not depend on how clusters are numbered: the fitted model numbers its clusters in its own
+    /// order, so cluster i here need not be key i + 1 of <c>PredictedClusterId</c>). Null for the other stages.
+    /// </summary>
+    public IReadOnlyList<int>? Assignments { get; init; }
+
     /// <inheritdoc />
     public override string ToString() => Stage switch
     {

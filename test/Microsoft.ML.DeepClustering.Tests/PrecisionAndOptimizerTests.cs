@@ -37,6 +37,48 @@ public class PrecisionAndOptimizerTests
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ALearningRateChangedBetweenStepsIsTheOneTheNextStepUses(bool adam)
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(5);
+        var start = new[] { randn(7, 5), randn(5), randn(3, 7) };
+        var scheduled = start.Select(t => new Parameter(t.clone())).ToArray();
+        var fixedRate = start.Select(t => new Parameter(t.clone())).ToArray();
+        IParameterOptimizer Make(Parameter[] p, double rate) => adam ? new AllocationFreeAdam(p, rate) : new MomentumSgd(p, rate, 0.9);
+        using var changing = Make(scheduled, 0.05);
+        using var constant = Make(fixedRate, 0.002);
+        for (int step = 0; step < 10; step++)
+        {
+            var input = randn(4, 5);
+            changing.ZeroGrad();
+            Loss(scheduled, input).backward();
+            changing.LearningRate = 0.002;
+            changing.Step();
+            constant.ZeroGrad();
+            Loss(fixedRate, input).backward();
+            constant.Step();
+        }
+        Assert.False(scheduled.Zip(start).All(pair => pair.First.allclose(pair.Second)), "the parameters did not move");
+        for (int i = 0; i < start.Length; i++)
+        {
+            Assert.True(scheduled[i].equal(fixedRate[i]).all().item<bool>(), $"parameter {i} differs by {(scheduled[i] - fixedRate[i]).abs().max().item<float>()}");
+        }
+    }
+
+    [Fact]
+    public void TheCosineScheduleFallsFromTheFullRateToZeroAtTheCap()
+    {
+        Assert.Equal(0.01, LearningRateSchedules.Rate(LearningRateSchedule.Constant, 0.01, 7_000, 20_000));
+        Assert.Equal(0.01, LearningRateSchedules.Rate(LearningRateSchedule.Cosine, 0.01, 0, 20_000), 15);
+        Assert.Equal(0.005, LearningRateSchedules.Rate(LearningRateSchedule.Cosine, 0.01, 10_000, 20_000), 15);
+        Assert.Equal(0.0, LearningRateSchedules.Rate(LearningRateSchedule.Cosine, 0.01, 20_000, 20_000), 15);
+        var rates = Enumerable.Range(0, 101).Select(s => LearningRateSchedules.Rate(LearningRateSchedule.Cosine, 1, s * 200, 20_000)).ToArray();
+        Assert.True(rates.Zip(rates.Skip(1)).All(pair => pair.Second < pair.First), "not strictly falling");
+    }
+
     private static Tensor Loss(Parameter[] p, Tensor input) =>
         (nn.functional.relu(input.matmul(p[0].t()) + p[0].sum()).matmul(p[2].t())).pow(2).mean() + (p[1] * 0.001f).pow(2).sum();
 

@@ -65,6 +65,23 @@ public class RuntimeTests
     }
 
     [Fact]
+    public void SelfTrainingFollowsTheCosineScheduleFromItsSecondStep()
+    {
+        var data = new MLContext().Data.Cache(TestData.Mnist(new MLContext(), 300));
+        float[][] Train(LearningRateSchedule schedule, int steps)
+        {
+            var options = Tiny();
+            options.MaxIterations = steps;
+            options.ClusteringLearningRateSchedule = schedule;
+            using var model = new MLContext(seed: 1).Transforms.DeepCluster(options).Fit(data);
+            return model.Centroids;
+        }
+        // Step 0 takes the full rate under both schedules; over a cap of 2, step 1 takes half of it under Cosine.
+        Assert.Equal(Train(LearningRateSchedule.Constant, 1), Train(LearningRateSchedule.Cosine, 1));
+        Assert.NotEqual(Train(LearningRateSchedule.Constant, 2), Train(LearningRateSchedule.Cosine, 2));
+    }
+
+    [Fact]
     public void TheContextsSeedFixesTheRunAndOtherSeedsChangeIt()
     {
         var data = new MLContext().Data.Cache(TestData.Mnist(new MLContext(), 300));

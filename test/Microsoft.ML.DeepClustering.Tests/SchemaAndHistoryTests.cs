@@ -24,6 +24,37 @@ public class SchemaAndHistoryTests(SmallModelFixture fixture)
     }
 
     [Fact]
+    public void SelfTrainingReportsCarryEveryRowsClusterAndTheirChangesMatchTheReportedFraction()
+    {
+        var updates = fixture.Progress.Where(p => p.Stage == DeepClusterStage.SelfTraining).ToList();
+        Assert.Equal(fixture.Model.History.SelfTrainingUpdates.Count, updates.Count);
+        Assert.True(updates.Count >= 3, $"only {updates.Count} updates");
+        Assert.All(fixture.Progress.Where(p => p.Stage != DeepClusterStage.SelfTraining), p => Assert.Null(p.Assignments));
+        int rows = fixture.Model.History.NumberOfRows;
+        foreach (var update in updates)
+        {
+            Assert.NotNull(update.Assignments);
+            Assert.Equal(rows, update.Assignments!.Count);
+            Assert.All(update.Assignments, cluster => Assert.InRange(cluster, 0, 9));
+        }
+        // The fraction each report gives is the share of rows whose cluster differs from the previous report's.
+        for (int i = 1; i < updates.Count; i++)
+        {
+            int changed = updates[i].Assignments!.Zip(updates[i - 1].Assignments!).Count(pair => pair.First != pair.Second);
+            Assert.Equal((double)changed / rows, updates[i].LabelChangeFraction!.Value, 12);
+        }
+        // And the last one is what the model predicts for the same rows, in the same order, up to the final float32
+        // pass and to the numbering: the fitted model numbers its clusters in the order of ML.NET's k-means head.
+        var predicted = TestData.KeyColumn(fixture.Model.Transform(fixture.Data), "PredictedClusterId");
+        var last = updates[^1].Assignments!;
+        var renumber = Enumerable.Range(0, 10).ToDictionary(c => c, c => Enumerable.Range(0, rows).Where(r => last[r] == c)
+            .GroupBy(r => predicted[r]).OrderByDescending(g => g.Count()).First().Key);
+        Assert.Equal(10, renumber.Values.Distinct().Count());
+        int agree = Enumerable.Range(0, rows).Count(r => renumber[last[r]] == predicted[r]);
+        Assert.True(agree >= 0.99 * rows, $"{agree} of {rows} rows agree with the model's prediction");
+    }
+
+    [Fact]
     public void EstimatorPredictsTheFittedSchema()
     {
         var estimator = fixture.MLContext.Transforms.DeepCluster(TestData.SmallOptions());

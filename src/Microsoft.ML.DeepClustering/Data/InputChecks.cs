@@ -21,9 +21,13 @@ internal static class InputChecks
             throw new ArgumentException($"The output column names must differ; found {string.Join(", ", outputs.Select(o => $"'{o}'"))}.", nameof(options));
 
         Positive(options.NumberOfClusters - 1, nameof(options.NumberOfClusters), options.NumberOfClusters, "at least 2");
-        if (!Enum.IsDefined(options.Architecture))
-            throw new ArgumentOutOfRangeException(nameof(options.Architecture), options.Architecture,
-                $"Architecture must be one of {string.Join(", ", Enum.GetNames<AutoencoderArchitecture>())}; found {(int)options.Architecture}.");
+        // A cast integer that names no member would otherwise fall through to some default branch unnoticed.
+        Defined(options.Architecture, nameof(options.Architecture));
+        Defined(options.PretrainOptimizer, nameof(options.PretrainOptimizer));
+        Defined(options.Seeding, nameof(options.Seeding));
+        Defined(options.ClusteringOptimizer, nameof(options.ClusteringOptimizer));
+        Defined(options.ClusteringLearningRateSchedule, nameof(options.ClusteringLearningRateSchedule));
+        Defined(options.Precision, nameof(options.Precision));
         if (options.HiddenLayers is null)
             throw new ArgumentNullException(nameof(options.HiddenLayers), "HiddenLayers must be an array of layer widths (it may be empty).");
         for (int i = 0; i < options.HiddenLayers.Length; i++)
@@ -145,6 +149,13 @@ internal static class InputChecks
     {
         if (string.IsNullOrWhiteSpace(name))
             throw new ArgumentException($"{option} must name a column; found {(name is null ? "null" : $"'{name}'")}.", option);
+    }
+
+    private static void Defined<TEnum>(TEnum value, string option) where TEnum : struct, Enum
+    {
+        if (!Enum.IsDefined(value))
+            throw new ArgumentOutOfRangeException(option, value,
+                $"{option} must be one of {string.Join(", ", Enum.GetNames<TEnum>())}; found {Convert.ToInt64(value)}.");
     }
 
     private static void Positive(int value, string option, int shown, string expected)

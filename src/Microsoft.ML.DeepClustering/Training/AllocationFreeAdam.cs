@@ -20,7 +20,6 @@ internal sealed class AllocationFreeAdam : IParameterOptimizer
     private readonly Tensor[] _firstMoment;
     private readonly Tensor[] _secondMoment;
     private readonly Tensor[] _denominator;
-    private readonly double _learningRate;
     private readonly double _beta1;
     private readonly double _beta2;
     private readonly double _epsilon;
@@ -32,10 +31,12 @@ internal sealed class AllocationFreeAdam : IParameterOptimizer
     /// <summary>Steps taken: the bias correction depends on it.</summary>
     public long Steps { get => _step; set => _step = value; }
 
+    public double LearningRate { get; set; }
+
     public AllocationFreeAdam(IEnumerable<Parameter> parameters, double learningRate, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
     {
         _parameters = parameters.ToArray();
-        _learningRate = learningRate;
+        LearningRate = learningRate;
         _beta1 = beta1;
         _beta2 = beta2;
         _epsilon = epsilon;
@@ -62,7 +63,7 @@ internal sealed class AllocationFreeAdam : IParameterOptimizer
             _firstMoment[i].mul_(_beta1).add_(grad, alpha: 1 - _beta1);
             _secondMoment[i].mul_(_beta2).addcmul_(grad, grad, value: 1 - _beta2);
             _denominator[i].copy_(_secondMoment[i]).sqrt_().div_(correction2Root).add_(_epsilon);
-            _parameters[i].addcdiv_(_firstMoment[i], _denominator[i], value: -_learningRate / correction1);
+            _parameters[i].addcdiv_(_firstMoment[i], _denominator[i], value: -LearningRate / correction1);
         }
     }
 

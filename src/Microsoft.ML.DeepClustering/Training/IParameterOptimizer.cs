@@ -17,6 +17,9 @@ internal interface IParameterOptimizer : IDisposable
 
     /// <summary>Steps taken so far.</summary>
     long Steps { get; set; }
+
+    /// <summary>Step size of the next steps; a schedule changes it between steps (<see cref="LearningRateSchedules"/>).</summary>
+    double LearningRate { get; set; }
 }
 
 internal static class Gradients

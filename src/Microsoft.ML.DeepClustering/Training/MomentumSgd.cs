@@ -16,13 +16,12 @@ internal sealed class MomentumSgd : IParameterOptimizer
 {
     private readonly Parameter[] _parameters;
     private readonly Tensor[] _momentum;
-    private readonly double _learningRate;
     private readonly double _beta;
 
     public MomentumSgd(IEnumerable<Parameter> parameters, double learningRate, double momentum)
     {
         _parameters = parameters.ToArray();
-        _learningRate = learningRate;
+        LearningRate = learningRate;
         _beta = momentum;
         using var noGrad = no_grad();
         _momentum = _parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
@@ -31,6 +30,8 @@ internal sealed class MomentumSgd : IParameterOptimizer
     public IReadOnlyList<Tensor> State => _momentum;
 
     public long Steps { get; set; }
+
+    public double LearningRate { get; set; }
 
     public void ZeroGrad() => Gradients.Zero(_parameters);
 
@@ -44,7 +45,7 @@ internal sealed class MomentumSgd : IParameterOptimizer
             if (grad is null)
                 continue;
             _momentum[i].mul_(_beta).add_(grad);
-            _parameters[i].add_(_momentum[i], alpha: -_learningRate);
+            _parameters[i].add_(_momentum[i], alpha: -LearningRate);
         }
     }
 

@@ -65,11 +65,15 @@ internal static class SelfTraining
                     // (2) recompute q over all rows, then the target P; (3) test for convergence.
                     double changed;
                     int[] sizes;
+                    int[]? assignments = null;
                     using (var updateScope = NewDisposeScope())
                     {
                         var q = SoftAssignment(autoencoder, centroids, x, options);
                         var labels = q.argmax(dim: 1);
                         sizes = bincount(labels, minlength: k).to(CPU).data<long>().Select(v => (int)v).ToArray();
+                        // Only a listener gets every row's cluster (70,000 ints per update for MNIST-full).
+                        if (options.Progress is not null)
+                            assignments = labels.to(CPU).data<long>().Select(v => (int)v).ToArray();
                         changed = previousLabels is null ? 1.0
                             : labels.not_equal(previousLabels).sum().item<long>() / (double)n;
                         previousLabels?.Dispose();
@@ -81,7 +85,7 @@ internal static class SelfTraining
                     double meanLoss = lossCount > 0 ? lossSum / lossCount : double.NaN;
                     int empty = sizes.Count(size => size == 0);
                     updates.Add(new SelfTrainingUpdate(step, meanLoss, changed, sizes.Min(), empty));
-                    context.Report(DeepClusterStage.SelfTraining, step, options.MaxIterations, meanLoss, changed);
+                    context.Report(DeepClusterStage.SelfTraining, step, options.MaxIterations, meanLoss, changed, assignments);
                     lossSum = 0;
                     lossCount = 0;
                     bool diverged = step > 0 && !double.IsFinite(meanLoss);
@@ -138,6 +142,7 @@ internal static class SelfTraining
                         loss = nn.functional.mse_loss(autoencoder.Decode(z), batch) + options.IdecGamma * loss;
                     optimizer.ZeroGrad();
                     loss.backward();
+                    optimizer.LearningRate = LearningRateSchedules.Rate(options.ClusteringLearningRateSchedule, options.ClusteringLearningRate, step, options.MaxIterations);
                     optimizer.Step();
                     lossSum += loss.item<float>();
                     lossCount++;

@@ -34,9 +34,9 @@ internal sealed class TrainingContext : IDisposable
 
     public TimeSpan Elapsed => _clock.Elapsed;
 
-    public void Report(DeepClusterStage stage, int step, int total, double loss, double? labelChange)
+    public void Report(DeepClusterStage stage, int step, int total, double loss, double? labelChange, IReadOnlyList<int>? assignments = null)
     {
-        var progress = new DeepClusterProgress(stage, step, total, loss, labelChange, _clock.Elapsed);
+        var progress = new DeepClusterProgress(stage, step, total, loss, labelChange, _clock.Elapsed) { Assignments = assignments };
         _log(progress.ToString());
         Options.Progress?.Report(progress);
     }
