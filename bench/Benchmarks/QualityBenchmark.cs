@@ -28,8 +28,8 @@ internal static class QualityBenchmark
                     if (epochs is int e) options.PretrainEpochs = e;
                     if (maxIterations is int m) options.MaxIterations = m;
                     if (updateInterval is int t) options.UpdateInterval = t;
-                    // One thread per process lets two seeds run side by side on 2 cores: one thread does more than half
-                    // of two threads' work (61% for the dense network's float32 epoch, docs/benchmarks.md).
+                    // One thread per process lets two seeds run side by side on 2 cores, with slightly more epochs per
+                    // hour in all than one run at 2 threads (the convolutional network, docs/benchmarks.md).
                     if (threads is int n) options.NumberOfThreads = n;
                     if (schedule is LearningRateSchedule s) options.ClusteringLearningRateSchedule = s;
                     // Cache row order is the training order, so the seeding assignments and the self-training
