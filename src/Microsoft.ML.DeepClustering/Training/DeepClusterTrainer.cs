@@ -87,8 +87,8 @@ internal static class DeepClusterTrainer
         {
             autoencoder.BFloat16Products = false;
             using var q = SelfTraining.SoftAssignment(autoencoder, centroids, x, options);
-            using var argmax = q.argmax(dim: 1).to(CPU);
-            labels = argmax.data<long>().Select(v => (int)v).ToArray();
+            using var argmax = q.argmax(dim: 1);
+            labels = IndexTensors.ToInt32Array(argmax);
         }
         history.SelfTrainingTime = clock.Elapsed;
 

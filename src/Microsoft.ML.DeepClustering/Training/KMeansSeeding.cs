@@ -77,7 +77,7 @@ internal static class KMeansSeeding
     {
         using var scope = NewDisposeScope();
         var distances = SquaredDistancesByProducts(z, z.square().sum(dim: 1, keepdim: true), centroids);
-        return distances.argmin(dim: 1).to(CPU).data<long>().Select(v => (int)v).ToArray();
+        return IndexTensors.ToInt32Array(distances.argmin(dim: 1));
     }
 
     /// <summary>

@@ -70,10 +70,10 @@ internal static class SelfTraining
                     {
                         var q = SoftAssignment(autoencoder, centroids, x, options);
                         var labels = q.argmax(dim: 1);
-                        sizes = bincount(labels, minlength: k).to(CPU).data<long>().Select(v => (int)v).ToArray();
+                        sizes = IndexTensors.ToInt32Array(bincount(labels, minlength: k));
                         // Only a listener gets every row's cluster (70,000 ints per update for MNIST-full).
                         if (options.Progress is not null)
-                            assignments = labels.to(CPU).data<long>().Select(v => (int)v).ToArray();
+                            assignments = IndexTensors.ToInt32Array(labels);
                         changed = previousLabels is null ? 1.0
                             : labels.not_equal(previousLabels).sum().item<long>() / (double)n;
                         previousLabels?.Dispose();
@@ -150,7 +150,7 @@ internal static class SelfTraining
                 step++;
             }
 
-            var finalLabels = previousLabels!.to(CPU).data<long>().Select(v => (int)v).ToArray();
+            var finalLabels = IndexTensors.ToInt32Array(previousLabels!);
             return new Result(updates, step, stopReason, finalLabels);
         }
         finally
