@@ -77,4 +77,30 @@ public class SeedingTests
         Assert.Equal(result.Inertias.Min(), result.Inertia);
         Assert.Equal(result.Inertias.Min(), result.Inertias[result.BestRestart]);
     }
+
+    [Fact]
+    public void NearestNeighbourSearchOverSeveralChunksEqualsBruteForce()
+    {
+        // 5,000 rows make several distance chunks (about 840 rows each) and a short last one, the case that the
+        // preallocated results and the in-place distances must get right at every chunk boundary.
+        using var scope = NewDisposeScope();
+        using var generator = new TorchSharp.torch.Generator(7);
+        var z = randn(new long[] { 5000, 4 }, generator: generator);
+        const int neighbours = 5;
+        var (distances, indices) = SpectralSeeding.NearestNeighbours(z, neighbours, CancellationToken.None);
+        Assert.Equal(new long[] { 5000, neighbours }, distances.shape);
+
+        var rowsChecked = Enumerable.Range(0, 5000).Where(row => row % 97 == 0 || row % 838 is 0 or 837 || row >= 4995).ToArray();
+        foreach (int row in rowsChecked)
+        {
+            var all = (z - z[row]).square().sum(dim: 1);
+            all[row] = float.PositiveInfinity;
+            var (expectedValues, expectedIndices) = all.topk(neighbours, largest: false);
+            Assert.Equal(expectedIndices.data<long>().ToArray(), indices[row].data<long>().ToArray());
+            var expected = expectedValues.data<float>().ToArray();
+            var actual = distances[row].data<float>().ToArray();
+            for (int j = 0; j < neighbours; j++)
+                Assert.True(Math.Abs(expected[j] - actual[j]) <= 1e-4 * (1 + expected[j]), $"row {row}, neighbour {j}: {actual[j]} against {expected[j]}");
+        }
+    }
 }
