@@ -2,7 +2,7 @@ using Microsoft.ML.DeepClustering;
 using Microsoft.ML.DeepClustering.Benchmarks;
 
 // dotnet run --project bench/Benchmarks -c Release -- speed [--dataset mnist-full] [--epochs 3]
-// dotnet run --project bench/Benchmarks -c Release -- quality [--methods a,b] [--datasets mnist-test,mnist-full] [--seeds 1,2,3] [--epochs N] [--max-iterations N] [--update-interval T] [--max-rows N] [--progress] [--checkpoint-dir DIR] [--threads N] [--schedule constant|cosine]
+// dotnet run --project bench/Benchmarks -c Release -- quality [--methods a,b] [--datasets mnist-test,mnist-full] [--seeds 1,2,3] [--epochs N] [--max-iterations N] [--update-interval T] [--max-rows N] [--progress] [--checkpoint-dir DIR] [--threads N] [--schedule constant|cosine] [--seeding kmeans|spectral]
 string? Arg(string name) => Array.IndexOf(args, name) is int i && i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 int? IntArg(string name) => Arg(name) is string s ? int.Parse(s) : null;
 string command = args.Length > 0 ? args[0] : "help";
@@ -14,11 +14,12 @@ switch (command)
             (Arg("--datasets") ?? "mnist-test").Split(','),
             (Arg("--seeds") ?? "1").Split(',').Select(int.Parse).ToArray(),
             IntArg("--epochs"), IntArg("--max-iterations"), IntArg("--update-interval"), IntArg("--max-rows"), args.Contains("--progress"), Arg("--checkpoint-dir"), IntArg("--threads"),
-            Arg("--schedule") is string schedule ? Enum.Parse<LearningRateSchedule>(schedule, ignoreCase: true) : null);
+            Arg("--schedule") is string schedule ? Enum.Parse<LearningRateSchedule>(schedule, ignoreCase: true) : null,
+            Arg("--seeding") is string seeding ? Enum.Parse<SeedingMethod>(seeding, ignoreCase: true) : null);
     case "speed":
         return SpeedBenchmark.Run(Arg("--dataset") ?? "mnist-full", IntArg("--max-rows"), IntArg("--epochs") ?? 3);
     default:
         Console.WriteLine("Benchmarks: speed [--dataset mnist-full|mnist-test] [--max-rows N] [--epochs N]");
-        Console.WriteLine("Benchmarks: quality [--methods " + string.Join(",", DeepClusterPresets.Names) + "] [--datasets mnist-test,mnist-full] [--seeds 1,2,3] [--epochs N] [--max-iterations N] [--update-interval T] [--max-rows N] [--progress] [--checkpoint-dir DIR] [--threads N] [--schedule constant|cosine]");
+        Console.WriteLine("Benchmarks: quality [--methods " + string.Join(",", DeepClusterPresets.Names) + "] [--datasets mnist-test,mnist-full] [--seeds 1,2,3] [--epochs N] [--max-iterations N] [--update-interval T] [--max-rows N] [--progress] [--checkpoint-dir DIR] [--threads N] [--schedule constant|cosine] [--seeding kmeans|spectral]");
         return command == "help" ? 0 : 2;
 }

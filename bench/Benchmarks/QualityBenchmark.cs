@@ -11,7 +11,7 @@ namespace Microsoft.ML.DeepClustering.Benchmarks;
 /// </summary>
 internal static class QualityBenchmark
 {
-    public static int Run(string[] methods, string[] datasets, int[] seeds, int? epochs, int? maxIterations, int? updateInterval, int? maxRows, bool progress, string? checkpointDirectory, int? threads, LearningRateSchedule? schedule)
+    public static int Run(string[] methods, string[] datasets, int[] seeds, int? epochs, int? maxIterations, int? updateInterval, int? maxRows, bool progress, string? checkpointDirectory, int? threads, LearningRateSchedule? schedule, SeedingMethod? seeding)
     {
         Console.WriteLine($"# Quality benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {Environment.OSVersion}");
         // "seeded ACC" is the same run's autoencoder + k-means result (History.SeedingAssignments), before self-training.
@@ -32,6 +32,8 @@ internal static class QualityBenchmark
                     // hour in all than one run at 2 threads (the convolutional network, docs/benchmarks.md).
                     if (threads is int n) options.NumberOfThreads = n;
                     if (schedule is LearningRateSchedule s) options.ClusteringLearningRateSchedule = s;
+                    // Seeding is not part of the checkpoint, so a finished pretraining can be seeded both ways.
+                    if (seeding is SeedingMethod how) options.Seeding = how;
                     // Cache row order is the training order, so the seeding assignments and the self-training
                     // assignments of the progress reports line up with the labels.
                     var labels = data.GetColumn<float>("Label").Select(label => (int)label).ToArray();
@@ -57,8 +59,9 @@ internal static class QualityBenchmark
                     // A resumed run says so: its times cover only the epochs this process ran.
                     string epochsRun = h.PretrainingResumedAfterEpoch == 0 ? $"{options.PretrainEpochs}"
                         : $"{options.PretrainEpochs} (resumed after {h.PretrainingResumedAfterEpoch})";
-                    string methodShown = options.ClusteringLearningRateSchedule == LearningRateSchedule.Constant ? method
-                        : $"{method}, {options.ClusteringLearningRateSchedule.ToString().ToLowerInvariant()} rate";
+                    string methodShown = method
+                        + (seeding is SeedingMethod chosen && chosen != DeepClusterPresets.Get(method).Seeding ? $", {chosen.ToString().ToLowerInvariant()} seeding" : "")
+                        + (options.ClusteringLearningRateSchedule == LearningRateSchedule.Constant ? "" : $", {options.ClusteringLearningRateSchedule.ToString().ToLowerInvariant()} rate");
                     Console.WriteLine($"| {methodShown} | {dataset} | {rows} | {seed} | {epochsRun} | {options.UpdateInterval} | {h.SelfTrainingSteps} ({h.StopReason}) | " +
                         $"{seededAccuracy:F4} | {metrics.Accuracy:F4} | {metrics.NormalizedMutualInformation:F4} | {metrics.AdjustedRandIndex:F4} | " +
                         $"{h.PretrainingTime.TotalSeconds:F0} / {h.SeedingTime.TotalSeconds:F0} / {h.SelfTrainingTime.TotalSeconds:F0} | {seconds:F0} | {Process.GetCurrentProcess().PeakWorkingSet64 / (1 << 20)} |");
