@@ -232,7 +232,11 @@ public enum SeedingMethod
 {
     /// <summary>k-means++ with restarts (DEC).</summary>
     KMeans,
-    /// <summary>Spectral clustering of the embedding's k-nearest-neighbour graph, then the mean embedding per cluster.</summary>
+    /// <summary>
+    /// Spectral clustering of the embedding's k-nearest-neighbour graph, then the mean embedding per cluster. Its
+    /// neighbour search is quadratic in the rows: on 70,000 rows it took 208 s at 1 thread (a shared 2-core machine)
+    /// and peaked at 4.5 GB, where k-means took 10–30 s.
+    /// </summary>
     Spectral,
 }
 
