@@ -99,9 +99,9 @@ internal static class SpectralSeeding
         // that it is reused from the heap. Blocks of 256 MB were mapped and page-faulted afresh for every chunk: on
         // 70,000 rows the search spent as much system time as compute.
         long chunk = Math.Max(1, TorchRuntime.MmapThresholdBytes / 2 / (sizeof(float) * Math.Max(1, n)));
-        // The results are written into tensors allocated before the loop. Chunk results kept in a list were
-        // allocated between the chunks' temporaries and pinned the heap: resident memory grew by about one distance
-        // block per chunk, quadratically in the rows (19.7 GB, killed, on 70,000 rows).
+        // The results are written into tensors allocated before the loop. With chunks this small, results kept in a
+        // list are allocated between the chunks' temporaries and pin the heap: resident memory grew by most of a
+        // distance block per chunk, quadratically in the rows (killed at 19.7 GB on 70,000 rows).
         var distances = empty(n, neighbours, device: z.device);
         var indices = empty(n, neighbours, dtype: ScalarType.Int64, device: z.device);
         var squaredNorms = z.square().sum(dim: 1);
