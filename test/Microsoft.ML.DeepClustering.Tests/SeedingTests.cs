@@ -81,8 +81,11 @@ public class SeedingTests
     [Fact]
     public void NearestNeighbourSearchOverSeveralChunksEqualsBruteForce()
     {
-        // 5,000 rows make several distance chunks (about 840 rows each) and a short last one, the case that the
+        // 5,000 rows make several distance chunks (838 rows each) and a short last one, the case that the
         // preallocated results and the in-place distances must get right at every chunk boundary.
+        long chunk = TorchRuntime.HeapChunkRows(sizeof(float) * 5000);
+        Assert.InRange(chunk, 2, 2500);
+        Assert.NotEqual(0, 5000 % chunk);
         using var scope = NewDisposeScope();
         using var generator = new TorchSharp.torch.Generator(7);
         var z = randn(new long[] { 5000, 4 }, generator: generator);
@@ -90,7 +93,7 @@ public class SeedingTests
         var (distances, indices) = SpectralSeeding.NearestNeighbours(z, neighbours, CancellationToken.None);
         Assert.Equal(new long[] { 5000, neighbours }, distances.shape);
 
-        var rowsChecked = Enumerable.Range(0, 5000).Where(row => row % 97 == 0 || row % 838 is 0 or 837 || row >= 4995).ToArray();
+        var rowsChecked = Enumerable.Range(0, 5000).Where(row => row % 97 == 0 || row % chunk == 0 || row % chunk == chunk - 1 || row >= 4995).ToArray();
         foreach (int row in rowsChecked)
         {
             var all = (z - z[row]).square().sum(dim: 1);

@@ -194,8 +194,7 @@ internal static class SelfTraining
     /// </summary>
     internal static long ChunkRows(Autoencoder autoencoder)
     {
-        long rowBytes = sizeof(float) * (long)autoencoder.WidestEncoderActivation;
-        return Math.Clamp(TorchRuntime.MmapThresholdBytes / 2 / rowBytes, 1, 4096);
+        return Math.Min(TorchRuntime.HeapChunkRows(sizeof(float) * (long)autoencoder.WidestEncoderActivation), 4096);
     }
 
     /// <summary>The embedding of every row, computed in chunks under no_grad.</summary>

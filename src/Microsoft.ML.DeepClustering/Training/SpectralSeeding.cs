@@ -95,10 +95,9 @@ internal static class SpectralSeeding
     internal static (Tensor Distances, Tensor Indices) NearestNeighbours(Tensor z, int neighbours, CancellationToken cancellation)
     {
         long n = z.shape[0];
-        // A chunk's distance block stays within half of glibc's mmap threshold (TorchRuntime.TuneNativeAllocator), so
-        // that it is reused from the heap. Blocks of 256 MB were mapped and page-faulted afresh for every chunk: on
-        // 70,000 rows the search spent as much system time as compute.
-        long chunk = Math.Max(1, TorchRuntime.MmapThresholdBytes / 2 / (sizeof(float) * Math.Max(1, n)));
+        // A chunk's [rows, n] distance block comes from the heap. Blocks of 256 MB were mapped and page-faulted afresh
+        // for every chunk: on 70,000 rows the search spent as much system time as compute.
+        long chunk = TorchRuntime.HeapChunkRows(sizeof(float) * n);
         // The results are written into tensors allocated before the loop. With chunks this small, results kept in a
         // list are allocated between the chunks' temporaries and pin the heap: resident memory grew by most of a
         // distance block per chunk, quadratically in the rows (killed at 19.7 GB on 70,000 rows).

@@ -98,6 +98,13 @@ internal static class TorchRuntime
     /// <summary>Blocks up to this size come from glibc's heap once <see cref="TuneNativeAllocator"/> has run; larger ones are mapped afresh.</summary>
     public const long MmapThresholdBytes = 32 << 20;
 
+    /// <summary>
+    /// Rows per chunk of a chunked computation whose largest tensor holds <paramref name="bytesPerRow"/> bytes per row:
+    /// as many as keep that tensor within half of <see cref="MmapThresholdBytes"/>, at least 1, so that each chunk
+    /// reuses heap memory instead of mapping and page-faulting a fresh block.
+    /// </summary>
+    public static long HeapChunkRows(long bytesPerRow) => Math.Max(1, MmapThresholdBytes / 2 / Math.Max(1, bytesPerRow));
+
     private static readonly Lazy<bool> s_allocatorTuned = new(() =>
     {
         if (!OperatingSystem.IsLinux())
