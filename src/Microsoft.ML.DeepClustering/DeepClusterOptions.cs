@@ -234,8 +234,8 @@ public enum SeedingMethod
     KMeans,
     /// <summary>
     /// Spectral clustering of the embedding's k-nearest-neighbour graph, then the mean embedding per cluster. Its
-    /// neighbour search is quadratic in the rows: on 70,000 rows it took 208 s at 1 thread (a shared 2-core machine)
-    /// and peaked at 4.5 GB, where k-means seeding took 8–30 s on the same data and machine.
+    /// neighbour search is quadratic in the rows: on 70,000 rows it took 127 s at 1 thread (a shared 2-core machine)
+    /// and peaked at 1.9 GB, where k-means seeding took 8–30 s on the same data and machine.
     /// </summary>
     Spectral,
 }
