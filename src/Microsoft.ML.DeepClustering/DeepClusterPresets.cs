@@ -70,7 +70,9 @@ public static class DeepClusterPresets
     /// <summary>
     /// What we recommend for images when nothing else is known: ConvDEC-DA (DCEC's convolutional autoencoder with
     /// DEC-DA's augmentation, Adam for both stages) on a budget that clusters the 10,000 MNIST test digits in under
-    /// 10 minutes on 2 CPU cores: 120 pretraining epochs and at most 4,500 self-training steps. The samples app uses it
+    /// 10 minutes on 2 CPU cores: 120 pretraining epochs, then at most 3,000 self-training steps with the target
+    /// updated every 30 steps, the interval DEC-DA's authors use on datasets of this size (140 on 70,000 images).
+    /// Against T = 140 and 4,500 steps it scored higher on each of three seeds, in less time. The samples app uses it
     /// by default; docs/benchmarks.md has its figures. For data that are not images, use <see cref="DecDa"/> without
     /// augmentation or <see cref="Dec"/>.
     /// </summary>
@@ -78,7 +80,8 @@ public static class DeepClusterPresets
     {
         var options = ConvDecDa();
         options.PretrainEpochs = 120;
-        options.MaxIterations = 4500;
+        options.UpdateInterval = 30;
+        options.MaxIterations = 3000;
         return options;
     }
 

@@ -223,6 +223,12 @@ public class ConvolutionalTrainingTests
         Assert.Equal(AutoencoderArchitecture.Convolutional, convDecDa.Architecture);
         Assert.True(convDecDa.Augment);
         Assert.Equal(0f, convDecDa.IdecGamma);
-        Assert.Equal(AutoencoderArchitecture.Convolutional, DeepClusterPresets.Recommended().Architecture);
+        var recommended = DeepClusterPresets.Recommended();
+        Assert.Equal(AutoencoderArchitecture.Convolutional, recommended.Architecture);
+        Assert.True(recommended.Augment);
+        // The measured 10-minute budget on MNIST-test (docs/benchmarks.md): DEC-DA's T = 30 for 10,000 images.
+        Assert.Equal((120, 30, 3000), (recommended.PretrainEpochs, recommended.UpdateInterval, recommended.MaxIterations));
+        // ConvDecDa itself keeps the published interval for MNIST-full.
+        Assert.Equal(140, convDecDa.UpdateInterval);
     }
 }
