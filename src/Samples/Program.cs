@@ -239,13 +239,13 @@ internal sealed class SamplesCommand
             "Deep clustering (DEC) of images with Microsoft.ML.DeepClustering: an autoencoder learns a compact embedding, k-means finds " +
             "clusters in it, and self-training sharpens both. Writes an HTML report (samples of each cluster, decoded centroids, " +
             "embedding map, training curves, confusion matrix and ACC/NMI/ARI when labels are known) and the trained model.\n\n" +
-            "Without an input option it clusters the MNIST test set shipped in the repository (10,000 digits) with the recommended settings.\n\n" +
+            "Without an input option it clusters the MNIST test set that comes with it (10,000 digits) with the recommended settings.\n\n" +
             "Examples:\n" +
-            "  Samples                                       MNIST test set, recommended preset, report in out/\n" +
-            "  Samples --preset quick --max-rows 2000        a first look in a few minutes\n" +
-            "  Samples --images photos/ --size 64 64 --color --k 5 --out photos-report\n" +
-            "  Samples --idx train-images.gz train-labels.gz --model digits.zip\n" +
-            "  Samples --score digits.zip --images new-digits/\n\n" +
+            "  deepcluster                                   MNIST test set, recommended preset, report in out/\n" +
+            "  deepcluster --preset quick --max-rows 2000    a first look in a few minutes\n" +
+            "  deepcluster --images photos/ --size 64 64 --color --k 5 --out photos-report\n" +
+            "  deepcluster --idx train-images.gz train-labels.gz --model digits.zip\n" +
+            "  deepcluster --score digits.zip --images new-digits/\n\n" +
             "Ctrl+C stops training cleanly: the curves so far and a metrics.json marked \"cancelled\" are written (exit code 130). " +
             "Bad input gives one error line and exit code 1.");
         foreach (var option in new Option[] { _images, _idx, _k, _epochs, _preset, _seed, _size, _color, _out, _model, _score, _maxRows, _threads, _maxIterations, _checkpoint })
