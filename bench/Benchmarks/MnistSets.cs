@@ -3,7 +3,10 @@ using Microsoft.ML.Data;
 
 namespace Microsoft.ML.DeepClustering.Benchmarks;
 
-/// <summary>The datasets the benchmarks run on: MNIST-test (10k, shipped) and MNIST-full (70k, fetched or in ../shared).</summary>
+/// <summary>
+/// The datasets the benchmarks run on: MNIST-test (10k, shipped), MNIST-full (70k, fetched or in ../shared), and
+/// Fashion-MNIST's test set (10k) and full set (70k), fetched by build/fetch-fashion-mnist.sh into data/fashion-mnist.
+/// </summary>
 internal static class MnistSets
 {
     public sealed class Row
@@ -11,6 +14,8 @@ internal static class MnistSets
         [VectorType(784)] public float[] Features { get; set; } = Array.Empty<float>();
         public float Label { get; set; }
     }
+
+    public static IReadOnlyList<string> Names { get; } = ["mnist-test", "mnist-full", "fashion-test", "fashion-full"];
 
     public static (IDataView Data, int Rows, string Source) Load(MLContext ml, string name, int? maxRows)
     {
@@ -27,8 +32,16 @@ internal static class MnistSets
                     .Concat(Read(Path.Combine(dir, "t10k-images-idx3-ubyte.gz"), Path.Combine(dir, "t10k-labels-idx1-ubyte.gz")))
                     .Take(maxRows ?? int.MaxValue).ToList();
                 return (ml.Data.Cache(ml.Data.LoadFromEnumerable(rows)), rows.Count, dir);
+            case "fashion-test":
+            case "fashion-full":
+                string fashion = Find("fashion-mnist", "t10k-images-idx3-ubyte.gz") ?? throw new FileNotFoundException(
+                    "Fashion-MNIST needs its IDX files in data/fashion-mnist/: run build/fetch-fashion-mnist.sh.");
+                var clothes = (name == "fashion-full" ? Read(Path.Combine(fashion, "train-images-idx3-ubyte.gz"), Path.Combine(fashion, "train-labels-idx1-ubyte.gz")) : [])
+                    .Concat(Read(Path.Combine(fashion, "t10k-images-idx3-ubyte.gz"), Path.Combine(fashion, "t10k-labels-idx1-ubyte.gz")))
+                    .Take(maxRows ?? int.MaxValue).ToList();
+                return (ml.Data.Cache(ml.Data.LoadFromEnumerable(clothes)), clothes.Count, fashion);
             default:
-                throw new ArgumentException($"Unknown dataset '{name}'; expected mnist-test or mnist-full.");
+                throw new ArgumentException($"Unknown dataset '{name}'; expected one of {string.Join(", ", Names)}.");
         }
     }
 
@@ -46,17 +59,17 @@ internal static class MnistSets
         }
     }
 
-    private static string? FindFull()
+    private static string? FindFull() =>
+        Find("mnist-full", "train-images-idx3-ubyte.gz") ?? Find(Path.Combine("..", "shared", "data", "mnist"), "train-images-idx3-ubyte.gz");
+
+    /// <summary>data/<paramref name="folder"/> holding <paramref name="file"/>, looked for from the working directory and the app's folder upwards.</summary>
+    private static string? Find(string folder, string file)
     {
         foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-        {
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                foreach (var candidate in new[] { Path.Combine(dir.FullName, "data", "mnist-full"), Path.Combine(dir.FullName, "..", "shared", "data", "mnist") })
-                    if (File.Exists(Path.Combine(candidate, "train-images-idx3-ubyte.gz")))
+                foreach (var candidate in new[] { Path.Combine(dir.FullName, "data", folder), Path.Combine(dir.FullName, folder) })
+                    if (File.Exists(Path.Combine(candidate, file)))
                         return Path.GetFullPath(candidate);
-            }
-        }
         return null;
     }
 }

@@ -1,0 +1,140 @@
+namespace Microsoft.ML.DeepClustering.Training;
+
+/// <summary>
+/// Internal validity criteria for choosing the number of clusters K from a partition of an embedding, computed on
+/// managed arrays (rows of <c>float[E]</c>). Each takes the rows, each row's cluster in 0..K−1 and the K centroids.
+/// Silhouette and Calinski–Harabasz are better higher, Davies–Bouldin lower; the BIC is the X-means one (Pelleg and
+/// Moore 2000: spherical Gaussians with one shared variance), better higher.
+/// </summary>
+internal static class ClusterCountCriteria
+{
+    /// <summary>
+    /// Mean silhouette (Rousseeuw 1987) of the rows in <paramref name="sample"/>, distances taken within the sample,
+    /// as scikit-learn's <c>silhouette_score(sample_size=…)</c> does: s(i) = (b − a) / max(a, b), a the mean distance
+    /// from i to the other members of its cluster, b the smallest mean distance from i to another cluster's members.
+    /// A row alone in its cluster (within the sample) scores 0.
+    /// </summary>
+    public static double Silhouette(float[][] rows, int[] labels, int k, int[] sample)
+    {
+        int m = sample.Length;
+        var sums = new double[k];
+        var counts = new int[k];
+        foreach (int i in sample)
+            counts[labels[i]]++;
+        double total = 0;
+        foreach (int i in sample)
+        {
+            Array.Clear(sums);
+            foreach (int j in sample)
+                if (j != i)
+                    sums[labels[j]] += Math.Sqrt(SquaredDistance(rows[i], rows[j]));
+            int own = labels[i];
+            if (counts[own] <= 1)
+                continue;
+            double a = sums[own] / (counts[own] - 1);
+            double b = double.PositiveInfinity;
+            for (int c = 0; c < k; c++)
+                if (c != own && counts[c] > 0)
+                    b = Math.Min(b, sums[c] / counts[c]);
+            if (double.IsFinite(b))
+                total += (b - a) / Math.Max(a, b);
+        }
+        return total / m;
+    }
+
+    /// <summary>Calinski–Harabasz: (between-cluster dispersion / (K − 1)) / (within-cluster dispersion / (N − K)).</summary>
+    public static double CalinskiHarabasz(float[][] rows, int[] labels, float[][] centroids)
+    {
+        int n = rows.Length, k = centroids.Length;
+        var mean = Mean(rows);
+        var counts = Counts(labels, k);
+        double between = 0;
+        for (int c = 0; c < k; c++)
+            between += counts[c] * SquaredDistance(centroids[c], mean);
+        double within = Inertia(rows, labels, centroids);
+        return within <= 0 || k < 2 ? double.PositiveInfinity : between / (k - 1) / (within / (n - k));
+    }
+
+    /// <summary>
+    /// Davies–Bouldin: the mean over clusters of max over other clusters of (s_i + s_j) / ‖μ_i − μ_j‖, s the mean
+    /// distance of a cluster's rows to its centroid. Lower is better.
+    /// </summary>
+    public static double DaviesBouldin(float[][] rows, int[] labels, float[][] centroids)
+    {
+        int k = centroids.Length;
+        var scatter = new double[k];
+        var counts = Counts(labels, k);
+        for (int i = 0; i < rows.Length; i++)
+            scatter[labels[i]] += Math.Sqrt(SquaredDistance(rows[i], centroids[labels[i]]));
+        double total = 0;
+        int nonEmpty = 0;
+        for (int i = 0; i < k; i++)
+        {
+            if (counts[i] == 0)
+                continue;
+            nonEmpty++;
+            double worst = 0;
+            for (int j = 0; j < k; j++)
+                if (j != i && counts[j] > 0)
+                    worst = Math.Max(worst, (scatter[i] / counts[i] + scatter[j] / counts[j]) / Math.Max(1e-12, Math.Sqrt(SquaredDistance(centroids[i], centroids[j]))));
+            total += worst;
+        }
+        return total / Math.Max(1, nonEmpty);
+    }
+
+    /// <summary>
+    /// X-means' Bayesian information criterion of a k-means partition, modelled as K spherical Gaussians with one
+    /// shared variance σ² = W / (E·(N − K)) and mixing weights n_k / N:
+    /// log L = Σ_k n_k log(n_k / N) − N·E/2 · log(2πσ²) − E·(N − K)/2, with K − 1 + K·E + 1 parameters;
+    /// BIC = log L − parameters/2 · log N. Higher is better.
+    /// </summary>
+    public static double Bic(float[][] rows, int[] labels, float[][] centroids)
+    {
+        int n = rows.Length, k = centroids.Length, e = rows[0].Length;
+        double within = Inertia(rows, labels, centroids);
+        double variance = Math.Max(1e-12, within / (e * (double)(n - k)));
+        double logLikelihood = -n * e / 2.0 * Math.Log(2 * Math.PI * variance) - e * (n - k) / 2.0;
+        foreach (int count in Counts(labels, k))
+            if (count > 0)
+                logLikelihood += count * Math.Log(count / (double)n);
+        double parameters = k - 1 + k * e + 1;
+        return logLikelihood - parameters / 2 * Math.Log(n);
+    }
+
+    /// <summary>The sum of squared distances from each row to its cluster's centroid.</summary>
+    public static double Inertia(float[][] rows, int[] labels, float[][] centroids)
+    {
+        double total = 0;
+        for (int i = 0; i < rows.Length; i++)
+            total += SquaredDistance(rows[i], centroids[labels[i]]);
+        return total;
+    }
+
+    public static int[] Counts(int[] labels, int k)
+    {
+        var counts = new int[k];
+        foreach (int label in labels)
+            counts[label]++;
+        return counts;
+    }
+
+    private static float[] Mean(float[][] rows)
+    {
+        var mean = new double[rows[0].Length];
+        foreach (var row in rows)
+            for (int d = 0; d < mean.Length; d++)
+                mean[d] += row[d];
+        return mean.Select(v => (float)(v / rows.Length)).ToArray();
+    }
+
+    public static double SquaredDistance(float[] a, float[] b)
+    {
+        double total = 0;
+        for (int d = 0; d < a.Length; d++)
+        {
+            double diff = a[d] - b[d];
+            total += diff * diff;
+        }
+        return total;
+    }
+}

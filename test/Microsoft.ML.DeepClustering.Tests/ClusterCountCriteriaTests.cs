@@ -1,0 +1,49 @@
+using Microsoft.ML.DeepClustering.Training;
+
+namespace Microsoft.ML.DeepClustering.Tests;
+
+/// <summary>The criteria for choosing K, on four points of a line computed by hand: {0, 1} and {10, 11}.</summary>
+public class ClusterCountCriteriaTests
+{
+    private static readonly float[][] Rows = [[0f], [1f], [10f], [11f]];
+    private static readonly int[] Labels = [0, 0, 1, 1];
+    private static readonly float[][] Centroids = [[0.5f], [10.5f]];
+
+    [Fact]
+    public void SilhouetteOfTwoTightPairs()
+    {
+        // a = 1 for every point; b = 10.5 for the outer points (0 and 11), 9.5 for the inner ones (1 and 10):
+        // the mean of 9.5/10.5 and 8.5/9.5 = 0.899749.
+        Assert.Equal(0.899749, ClusterCountCriteria.Silhouette(Rows, Labels, 2, [0, 1, 2, 3]), 6);
+    }
+
+    [Fact]
+    public void SilhouetteOnASampleUsesDistancesWithinTheSample()
+    {
+        // Sample {0, 1, 2}: point 2 is alone in its cluster (0); points 0 and 1 have a = 1, b = 10 and 9.
+        Assert.Equal((0.9 + 8.0 / 9) / 3, ClusterCountCriteria.Silhouette(Rows, Labels, 2, [0, 1, 2]), 6);
+    }
+
+    [Fact]
+    public void CalinskiHarabaszDaviesBouldinAndBic()
+    {
+        // Mean 5.5: between = 2·25 + 2·25 = 100 over K − 1 = 1; within = 4 · 0.25 = 1 over N − K = 2: CH = 200.
+        Assert.Equal(200, ClusterCountCriteria.CalinskiHarabasz(Rows, Labels, Centroids), 6);
+        // Scatter 0.5 in each cluster, centroids 10 apart: (0.5 + 0.5) / 10 = 0.1.
+        Assert.Equal(0.1, ClusterCountCriteria.DaviesBouldin(Rows, Labels, Centroids), 6);
+        // σ² = 1 / (1 · 2) = 0.5; log L = −2·log(π) − 1 + 4·log(1/2) = −6.062048; 4 parameters: BIC = log L − 2·log 4.
+        Assert.Equal(-8.834637, ClusterCountCriteria.Bic(Rows, Labels, Centroids), 5);
+        Assert.Equal(1, ClusterCountCriteria.Inertia(Rows, Labels, Centroids), 6);
+    }
+
+    [Fact]
+    public void TheTrueSplitScoresBetterThanAWrongOne()
+    {
+        int[] wrong = [0, 1, 1, 1];
+        float[][] wrongCentroids = [[0f], [22f / 3]];
+        Assert.True(ClusterCountCriteria.Silhouette(Rows, Labels, 2, [0, 1, 2, 3]) > ClusterCountCriteria.Silhouette(Rows, wrong, 2, [0, 1, 2, 3]));
+        Assert.True(ClusterCountCriteria.CalinskiHarabasz(Rows, Labels, Centroids) > ClusterCountCriteria.CalinskiHarabasz(Rows, wrong, wrongCentroids));
+        Assert.True(ClusterCountCriteria.DaviesBouldin(Rows, Labels, Centroids) < ClusterCountCriteria.DaviesBouldin(Rows, wrong, wrongCentroids));
+        Assert.True(ClusterCountCriteria.Bic(Rows, Labels, Centroids) > ClusterCountCriteria.Bic(Rows, wrong, wrongCentroids));
+    }
+}
