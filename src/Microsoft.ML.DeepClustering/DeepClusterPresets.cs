@@ -64,6 +64,14 @@ public static class DeepClusterPresets
     /// <summary>The autoencoder + k-means baseline with DEC-DA's augmented pretraining.</summary>
     public static DeepClusterOptions AutoencoderKMeansDa() => new() { Augment = true, MaxIterations = 0 };
 
+    /// <summary>
+    /// For pretrained image features (MLNet.DeepClustering.ImageFeatures' <c>FeaturizeImages</c>: ResNet18's 512
+    /// L2-normalised features, or your own backbone's): DEC-Keras' recipe for STL-10's VGG features, a dense
+    /// 500-500-2000 autoencoder with a 10-d embedding, then k-means and DEC's self-training. Sized for hundreds to a
+    /// few thousand photos: 300 pretraining epochs, the target updated every 30 steps, at most 3,000 steps.
+    /// </summary>
+    public static DeepClusterOptions ImageFeatures() => new() { PretrainEpochs = 300, UpdateInterval = 30, MaxIterations = 3000 };
+
     /// <summary>A quick look in a minute or two on a laptop CPU: DEC's network, 20 epochs, 5 k-means restarts, at most 2,800 self-training steps.</summary>
     public static DeepClusterOptions Quick() => new() { PretrainEpochs = 20, KMeansInitializations = 5, MaxIterations = 2800 };
 
@@ -86,7 +94,7 @@ public static class DeepClusterPresets
     }
 
     /// <summary>Preset names for command lines, case-insensitive.</summary>
-    public static IReadOnlyList<string> Names { get; } = new[] { "recommended", "dec", "idec", "dec-da", "dec-da-spectral", "ae-kmeans", "ae-kmeans-da", "dcec", "conv-dec-da", "quick" };
+    public static IReadOnlyList<string> Names { get; } = new[] { "recommended", "dec", "idec", "dec-da", "dec-da-spectral", "ae-kmeans", "ae-kmeans-da", "dcec", "conv-dec-da", "quick", "image-features" };
 
     /// <summary>The preset of that name (see <see cref="Names"/>).</summary>
     public static DeepClusterOptions Get(string name) => name?.Trim().ToLowerInvariant() switch
@@ -101,6 +109,7 @@ public static class DeepClusterPresets
         "dcec" => Dcec(),
         "conv-dec-da" => ConvDecDa(),
         "quick" => Quick(),
+        "image-features" => ImageFeatures(),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, $"Unknown preset '{name}'; expected one of {string.Join(", ", Names)}."),
     };
 }
