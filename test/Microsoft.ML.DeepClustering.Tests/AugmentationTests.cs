@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.DeepClustering.Model;
 using Microsoft.ML.DeepClustering.Training;
 using static TorchSharp.torch;
 
@@ -55,13 +56,13 @@ public class AugmentationTests
     public void ImageShapeComesFromOptionsThenDimensionsThenASquare()
     {
         var options = new DeepClusterOptions();
-        Assert.Equal(new ImageShape(3, 8, 10), ImageShape.Infer(new[] { 3, 8, 10 }, 240, options));
-        Assert.Equal(new ImageShape(1, 8, 10), ImageShape.Infer(new[] { 8, 10 }, 80, options));
-        Assert.Equal(new ImageShape(1, 28, 28), ImageShape.Infer(new[] { 784 }, 784, options));
-        Assert.Null(ImageShape.Infer(new[] { 785 }, 785, options));
+        Assert.Equal(new ImageShape(3, 8, 10), ImageShape.Infer(new[] { 3, 8, 10 }, 240, options.ImageHeight, options.ImageWidth, options.ImageChannels));
+        Assert.Equal(new ImageShape(1, 8, 10), ImageShape.Infer(new[] { 8, 10 }, 80, options.ImageHeight, options.ImageWidth, options.ImageChannels));
+        Assert.Equal(new ImageShape(1, 28, 28), ImageShape.Infer(new[] { 784 }, 784, options.ImageHeight, options.ImageWidth, options.ImageChannels));
+        Assert.Null(ImageShape.Infer(new[] { 785 }, 785, options.ImageHeight, options.ImageWidth, options.ImageChannels));
         options.ImageHeight = 5;
         options.ImageWidth = 157;
-        Assert.Equal(new ImageShape(1, 5, 157), ImageShape.Infer(new[] { 785 }, 785, options));
+        Assert.Equal(new ImageShape(1, 5, 157), ImageShape.Infer(new[] { 785 }, 785, options.ImageHeight, options.ImageWidth, options.ImageChannels));
     }
 
     [Fact]

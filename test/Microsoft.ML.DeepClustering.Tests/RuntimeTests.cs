@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.DeepClustering.Runtime;
 using Microsoft.ML.DeepClustering.Training;
 using TorchSharp;
 
@@ -60,7 +61,7 @@ public class RuntimeTests
         var messages = new List<string>();
         ml.Log += (_, e) => messages.Add(e.Message);
         using (var channel = env.Register("probe").Start("probe"))
-            channel.Info(Runtime.MessageSensitivity.None, "hello from the catalog");
+            channel.Info(Microsoft.ML.Runtime.MessageSensitivity.None, "hello from the catalog");
         Assert.Contains(messages, m => m.Contains("hello from the catalog"));
     }
 

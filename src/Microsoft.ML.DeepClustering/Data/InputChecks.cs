@@ -84,7 +84,7 @@ internal static class InputChecks
             // Both need the images behind the vectors; the network's need is the stricter, so it speaks first.
             string needer = convolutional ? "Architecture = Convolutional" : "Augment";
             string option = convolutional ? nameof(options.Architecture) : nameof(options.Augment);
-            var shape = Training.ImageShape.Infer(dimensions, featureSize, options);
+            var shape = Model.ImageShape.Infer(dimensions, featureSize, options.ImageHeight, options.ImageWidth, options.ImageChannels);
             if (shape is null)
             {
                 string given = options.ImageHeight is int h && options.ImageWidth is int w

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Microsoft.ML.DeepClustering.Data;
+using Microsoft.ML.DeepClustering.Model;
 using Microsoft.ML.DeepClustering.Networks;
+using Microsoft.ML.DeepClustering.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -26,7 +28,7 @@ internal static class DeepClusterTrainer
         using var threadScope = TorchRuntime.UseThreads(threads);
         bool convolutional = options.Architecture == AutoencoderArchitecture.Convolutional;
         // InputChecks made sure that whoever needs the image shape finds it.
-        var imageShape = options.Augment || convolutional ? ImageShape.Infer(data.Dimensions, data.Columns, options) : null;
+        var imageShape = options.Augment || convolutional ? ImageShape.Infer(data.Dimensions, data.Columns, options.ImageHeight, options.ImageWidth, options.ImageChannels) : null;
         using var context = new TrainingContext(options, device, seed, cancellation, log)
         {
             Augmentation = options.Augment && imageShape is not null
@@ -38,7 +40,7 @@ internal static class DeepClusterTrainer
         // Weights are initialised from the global generator: seed it, and build the network on the CPU for the same
         // initial weights whatever the device.
         random.manual_seed(seed);
-        using var autoencoder = Autoencoder.Create(options, data.Columns, imageShape);
+        using var autoencoder = CreateNetwork(options, data.Columns, imageShape);
         if (autoencoder is ConvolutionalAutoencoder convolution)
             log($"Convolutional autoencoder on {convolution.Image} images: {string.Join(", ", ConvolutionalAutoencoder.Stages(convolution.Image).Select(s => $"{s.OutChannels}×{s.Output.Height}×{s.Output.Width}"))} → {options.EmbeddingDimension}-d embedding.");
         autoencoder.to(device);
@@ -112,6 +114,17 @@ internal static class DeepClusterTrainer
             data.Dimensions);
         return (model, history);
     }
+
+    /// <summary>The network <see cref="DeepClusterOptions.Architecture"/> asks for, with freshly initialised weights.</summary>
+    /// <param name="imageShape">The images behind the rows; required by the convolutional network.</param>
+    private static Autoencoder CreateNetwork(DeepClusterOptions options, int inputDimension, ImageShape? imageShape) => options.Architecture switch
+    {
+        AutoencoderArchitecture.Dense => new DenseAutoencoder(inputDimension, options.HiddenLayers, options.EmbeddingDimension),
+        AutoencoderArchitecture.Convolutional => new ConvolutionalAutoencoder(
+            imageShape ?? throw new ArgumentNullException(nameof(imageShape), "The convolutional autoencoder needs the image shape."),
+            options.EmbeddingDimension),
+        _ => throw new ArgumentOutOfRangeException(nameof(options), options.Architecture, $"Unknown Architecture {options.Architecture}."),
+    };
 
     private static float[][] ToRows(Tensor matrix)
     {

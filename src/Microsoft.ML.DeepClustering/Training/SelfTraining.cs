@@ -1,4 +1,5 @@
 using Microsoft.ML.DeepClustering.Networks;
+using Microsoft.ML.DeepClustering.Runtime;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -8,7 +9,7 @@ namespace Microsoft.ML.DeepClustering.Training;
 /// Stage 3: DEC self-training (Xie, Girshick and Farhadi, "Unsupervised Deep Embedding for Clustering Analysis", 2016).
 /// The encoder and the centroids μ are trained together to sharpen the soft assignment:
 /// <list type="number">
-/// <item>q_ij = (1 + ‖z_i − μ_j‖²/α)^(−(α+1)/2) / Σ_j' (…), the Student's t soft assignment (see <see cref="StudentTAssignment"/>);</item>
+/// <item>q_ij = (1 + ‖z_i − μ_j‖²/α)^(−(α+1)/2) / Σ_j' (…), the Student's t soft assignment (see <see cref="Dec"/>);</item>
 /// <item>every T = <see cref="DeepClusterOptions.UpdateInterval"/> steps, q is computed over all rows and the target
 ///   p_ij = (q_ij²/f_j) / Σ_j' (q_ij'²/f_j'), f_j = Σ_i q_ij, is frozen until the next update;</item>
 /// <item>at each of these updates, if fewer than tol = <see cref="DeepClusterOptions.Tolerance"/> of the rows changed
@@ -79,7 +80,7 @@ internal static class SelfTraining
                         previousLabels?.Dispose();
                         previousLabels = labels.MoveToOuterDisposeScope();
                         target?.Dispose();
-                        target = StudentTAssignment.TargetDistribution(q).MoveToOuterDisposeScope();
+                        target = Dec.TargetDistribution(q).MoveToOuterDisposeScope();
                     }
 
                     double meanLoss = lossCount > 0 ? lossSum / lossCount : double.NaN;
@@ -133,11 +134,9 @@ internal static class SelfTraining
                     cursor += size;
                     var batch = context.Distort(x.index_select(0, index));
                     var z = autoencoder.Encode(batch);
-                    var qBatch = StudentTAssignment.SoftAssignment(StudentTAssignment.SquaredDistances(z, centroids), options.Alpha);
+                    var qBatch = Dec.SoftAssignment(Dec.SquaredDistances(z, centroids), options.Alpha);
                     var pBatch = target!.index_select(0, index);
-                    // kl_div takes log q and p, and with Reduction.Sum gives Σ p (log p − log q); divided by the batch size
-                    // as Keras' KLD loss averages over rows.
-                    var loss = nn.functional.kl_div(qBatch.log(), pBatch, log_target: false, reduction: nn.Reduction.Sum) / size;
+                    var loss = Dec.KLDivergence(qBatch, pBatch);
                     if (idec)
                         loss = nn.functional.mse_loss(autoencoder.Decode(z), batch) + options.IdecGamma * loss;
                     optimizer.ZeroGrad();
@@ -183,7 +182,7 @@ internal static class SelfTraining
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var z = Embed(autoencoder, x);
-        return StudentTAssignment.SoftAssignment(StudentTAssignment.SquaredDistances(z, centroids), options.Alpha).MoveToOuterDisposeScope();
+        return Dec.SoftAssignment(Dec.SquaredDistances(z, centroids), options.Alpha).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -1,4 +1,4 @@
-using Microsoft.ML.DeepClustering.Networks;
+using Microsoft.ML.DeepClustering.Runtime;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.DeepClustering.Training;
@@ -45,7 +45,7 @@ internal static class SpectralSeeding
         // 4. Rows normalised to the unit sphere, then k-means++ with restarts on them.
         var spectral = basis / basis.norm(1, keepdim: true).clamp_min(1e-12);
         var clustering = KMeansSeeding.Run(spectral, context);
-        var labels = StudentTAssignment.SquaredDistances(spectral, clustering.Centroids).argmin(dim: 1);
+        var labels = Dec.SquaredDistances(spectral, clustering.Centroids).argmin(dim: 1);
         clustering.Centroids.Dispose();
 
         // 5. Centroids in the embedding space: the mean z of each spectral cluster.

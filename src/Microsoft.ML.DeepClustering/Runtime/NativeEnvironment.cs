@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace Microsoft.ML.DeepClustering.Training;
+namespace Microsoft.ML.DeepClustering.Runtime;
 
 /// <summary>
 /// Settings libtorch's OpenMP runtime reads once, when it is loaded: they must be in the process environment before

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.DeepClustering.Training;
+namespace Microsoft.ML.DeepClustering.Runtime;
 
 /// <summary>Where and how libtorch runs: the device choice and the CPU thread count, in one place.</summary>
 internal static class TorchRuntime
@@ -140,6 +140,3 @@ internal static class TorchRuntime
         public void Dispose() { _action?.Invoke(); _action = null; }
     }
 }
-
-/// <summary>The few <see cref="MLContext"/> settings training reads.</summary>
-internal sealed record MLContextSettings(int? GpuDeviceId, bool FallbackToCpu, string TempFilePath);
