@@ -27,7 +27,8 @@ internal static class DeepClusterTrainer
         FeatureMatrix data, DeepClusterOptions options, int seed, MLContextSettings settings, CancellationToken cancellation, Action<string> log)
     {
         var runtime = ChooseRuntime(options, settings);
-        TorchRuntime.TuneNativeAllocator();
+        if (NativeEnvironment.DescribeOnce(TorchRuntime.TuneNativeAllocator()) is string tuning)
+            log(tuning);
         log($"Training on {runtime.Device} with {runtime.Threads} CPU thread(s), {runtime.Precision} products, seed {seed}: {data.Rows} rows of {data.Columns} features, K = {options.NumberOfClusters}.");
 
         using var threadScope = TorchRuntime.UseThreads(runtime.Threads);
