@@ -6,7 +6,7 @@ namespace Microsoft.ML.DeepClustering;
 /// <summary>
 /// The one place we reach into ML.NET: <see cref="TransformsCatalog"/> keeps its environment (the
 /// <see cref="MLContext"/>'s seed, log, temp path and GPU settings) behind an internal interface. A test
-/// (CatalogEnvironmentTests) fails loudly if a new ML.NET moves it.
+/// (RuntimeTests.TheCatalogsEnvironmentIsTheContexts) fails loudly if a new ML.NET moves it.
 /// </summary>
 internal static class CatalogEnvironment
 {

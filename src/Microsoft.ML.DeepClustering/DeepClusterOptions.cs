@@ -60,7 +60,10 @@ public sealed class DeepClusterOptions
     /// <summary>k-means++ restarts on the embedding; the lowest inertia wins. Default 20.</summary>
     public int KMeansInitializations = 20;
 
-    /// <summary>Lloyd iterations per k-means restart (each stops earlier once assignments stop changing). Default 300.</summary>
+    /// <summary>
+    /// Seeding: Lloyd iterations per k-means restart (each stops earlier once assignments stop changing). Not to be
+    /// confused with <see cref="MaxIterations"/>, the cap on self-training steps. Default 300.
+    /// </summary>
     public int KMeansMaxIterations = 300;
 
     /// <summary>
@@ -81,13 +84,17 @@ public sealed class DeepClusterOptions
     /// <summary>Self-training stops when fewer than this fraction of the rows change cluster between two target updates. Default 0.001.</summary>
     public float Tolerance = 0.001f;
 
-    /// <summary>Cap on self-training steps (mini-batches). 0 skips self-training: plain autoencoder + k-means. Default 20000 (DEC-Keras).</summary>
+    /// <summary>
+    /// Self-training: the cap on its steps (mini-batches, each one optimizer step on KL(P‖Q)), named after DEC-Keras'
+    /// <c>maxiter</c>. It does not bound k-means, whose Lloyd iterations <see cref="KMeansMaxIterations"/> caps.
+    /// 0 skips self-training: plain autoencoder + k-means. Default 20000 (DEC-Keras).
+    /// </summary>
     public int MaxIterations = 20000;
 
-    /// <summary>SGD learning rate of self-training. Default 0.01 (DEC).</summary>
+    /// <summary>Learning rate of self-training, for either <see cref="ClusteringOptimizer"/>. Default 0.01 (DEC, with SGD).</summary>
     public float ClusteringLearningRate = 0.01f;
 
-    /// <summary>SGD momentum of self-training. Default 0.9 (DEC).</summary>
+    /// <summary>Momentum of self-training with SGD (<see cref="ClusteringOptimizer"/>). Default 0.9 (DEC).</summary>
     public float ClusteringMomentum = 0.9f;
 
     /// <summary>Optimizer of self-training: SGD with <see cref="ClusteringMomentum"/> (DEC) or Adam (IDEC, DEC-DA). Default Sgd.</summary>
@@ -234,8 +241,8 @@ public enum SeedingMethod
     KMeans,
     /// <summary>
     /// Spectral clustering of the embedding's k-nearest-neighbour graph, then the mean embedding per cluster. Its
-    /// neighbour search is quadratic in the rows: on 70,000 rows it took 127 s at 1 thread (a shared 2-core machine)
-    /// and peaked at 1.9 GB, where k-means seeding took 8–30 s on the same data and machine.
+    /// neighbour search is quadratic in the rows, where k-means is linear: on 70,000 rows it takes several times as
+    /// long as k-means seeding (docs/benchmarks.md has the figures).
     /// </summary>
     Spectral,
 }
