@@ -70,7 +70,7 @@ public class AugmentationTests
     {
         var ml = new MLContext(seed: 1);
         var rows = Enumerable.Range(0, 10).Select(i => new Row { Features = Enumerable.Range(0, 5).Select(j => (float)(i * j)).ToArray() });
-        var options = RuntimeTests.Tiny();
+        var options = TestData.TinyOptions();
         options.EmbeddingDimension = 2;
         options.Augment = true;
         var e = Assert.Throws<ArgumentException>(() => ml.Transforms.DeepCluster(options).Fit(ml.Data.LoadFromEnumerable(rows)));
@@ -83,7 +83,7 @@ public class AugmentationTests
     {
         var ml = new MLContext(seed: 1);
         var data = ml.Data.Cache(TestData.Mnist(ml, 300));
-        var options = RuntimeTests.Tiny();
+        var options = TestData.TinyOptions();
         options.Augment = true;
         options.IdecGamma = 0.1f;
         options.ClusteringOptimizer = ClusteringOptimizer.Adam;

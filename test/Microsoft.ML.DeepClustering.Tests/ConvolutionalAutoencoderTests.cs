@@ -154,7 +154,7 @@ public class ConvolutionalAutoencoderTests
 
     private static DeepClusterOptions TinyConvolutional()
     {
-        var options = RuntimeTests.Tiny();
+        var options = TestData.TinyOptions();
         options.Architecture = AutoencoderArchitecture.Convolutional;
         return options;
     }
