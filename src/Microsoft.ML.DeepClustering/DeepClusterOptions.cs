@@ -91,21 +91,21 @@ public sealed class DeepClusterOptions
     /// </summary>
     public int MaxIterations = 20000;
 
-    /// <summary>Learning rate of self-training, for either <see cref="ClusteringOptimizer"/>. Default 0.01 (DEC, with SGD).</summary>
-    public float ClusteringLearningRate = 0.01f;
+    /// <summary>Learning rate of self-training, for either <see cref="SelfTrainingOptimizer"/>. Default 0.01 (DEC, with SGD).</summary>
+    public float SelfTrainingLearningRate = 0.01f;
 
-    /// <summary>Momentum of self-training with SGD (<see cref="ClusteringOptimizer"/>). Default 0.9 (DEC).</summary>
-    public float ClusteringMomentum = 0.9f;
+    /// <summary>Momentum of self-training with SGD (<see cref="SelfTrainingOptimizer"/>). Default 0.9 (DEC).</summary>
+    public float SelfTrainingMomentum = 0.9f;
 
-    /// <summary>Optimizer of self-training: SGD with <see cref="ClusteringMomentum"/> (DEC) or Adam (IDEC, DEC-DA). Default Sgd.</summary>
-    public ClusteringOptimizer ClusteringOptimizer = ClusteringOptimizer.Sgd;
+    /// <summary>Optimizer of self-training: SGD with <see cref="SelfTrainingMomentum"/> (DEC) or Adam (IDEC, DEC-DA). Default Sgd.</summary>
+    public SelfTrainingOptimizer SelfTrainingOptimizer = SelfTrainingOptimizer.Sgd;
 
     /// <summary>
     /// How the self-training learning rate changes over the <see cref="MaxIterations"/> steps: Constant, as every
-    /// published method trains, or Cosine, from <see cref="ClusteringLearningRate"/> down to 0 at the cap (the
+    /// published method trains, or Cosine, from <see cref="SelfTrainingLearningRate"/> down to 0 at the cap (the
     /// <see cref="Tolerance"/> rule still stops it earlier). Default Constant; docs/benchmarks.md has what Cosine measured.
     /// </summary>
-    public LearningRateSchedule ClusteringLearningRateSchedule = LearningRateSchedule.Constant;
+    public LearningRateSchedule SelfTrainingLearningRateSchedule = LearningRateSchedule.Constant;
 
     /// <summary>
     /// IDEC's γ (Guo et al. 2017). Above 0, self-training keeps the decoder and minimises reconstruction MSE + γ·KL(P‖Q),
@@ -208,7 +208,7 @@ public enum AutoencoderArchitecture
 }
 
 /// <summary>Optimizer of the self-training stage.</summary>
-public enum ClusteringOptimizer
+public enum SelfTrainingOptimizer
 {
     /// <summary>SGD with momentum, as DEC.</summary>
     Sgd,
@@ -216,7 +216,7 @@ public enum ClusteringOptimizer
     Adam,
 }
 
-/// <summary>How a learning rate changes over training (<see cref="DeepClusterOptions.ClusteringLearningRateSchedule"/>).</summary>
+/// <summary>How a learning rate changes over training (<see cref="DeepClusterOptions.SelfTrainingLearningRateSchedule"/>).</summary>
 public enum LearningRateSchedule
 {
     /// <summary>The same rate at every step.</summary>

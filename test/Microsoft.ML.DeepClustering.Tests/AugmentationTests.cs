@@ -86,8 +86,8 @@ public class AugmentationTests
         var options = TestData.TinyOptions();
         options.Augment = true;
         options.IdecGamma = 0.1f;
-        options.ClusteringOptimizer = ClusteringOptimizer.Adam;
-        options.ClusteringLearningRate = 0.001f;
+        options.SelfTrainingOptimizer = SelfTrainingOptimizer.Adam;
+        options.SelfTrainingLearningRate = 0.001f;
         using var model = ml.Transforms.DeepCluster(options).Fit(data);
         Assert.Equal(300, model.History.ClusterSizes.Sum());
         Assert.True(model.History.SelfTrainingSteps > 0);

@@ -155,7 +155,7 @@ public class ConvolutionalTrainingTests
         var dcec = DeepClusterPresets.Get("DCEC");
         Assert.Equal(AutoencoderArchitecture.Convolutional, dcec.Architecture);
         Assert.Equal(0.1f, dcec.IdecGamma);
-        Assert.Equal(ClusteringOptimizer.Adam, dcec.ClusteringOptimizer);
+        Assert.Equal(SelfTrainingOptimizer.Adam, dcec.SelfTrainingOptimizer);
         Assert.False(dcec.Augment);
         var convDecDa = DeepClusterPresets.Get("conv-dec-da");
         Assert.Equal(AutoencoderArchitecture.Convolutional, convDecDa.Architecture);

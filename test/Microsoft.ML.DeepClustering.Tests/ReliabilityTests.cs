@@ -24,7 +24,7 @@ public class ReliabilityTests
         var ml = new MLContext(seed: 1);
         var data = ml.Data.Cache(TestData.Mnist(ml, 300));
         var options = TestData.TinyOptions();
-        options.ClusteringLearningRate = 1e9f;
+        options.SelfTrainingLearningRate = 1e9f;
         options.MaxIterations = 100;
         var messages = new List<string>();
         ml.Log += (_, e) => messages.Add(e.Message);
@@ -43,7 +43,7 @@ public class ReliabilityTests
     {
         var options = TestData.TinyOptions();
         options.NumberOfClusters = 8;
-        options.ClusteringLearningRate = 1f;
+        options.SelfTrainingLearningRate = 1f;
         return options;
     }
 

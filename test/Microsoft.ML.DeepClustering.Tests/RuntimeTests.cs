@@ -73,7 +73,7 @@ public class RuntimeTests
         {
             var options = TestData.TinyOptions();
             options.MaxIterations = steps;
-            options.ClusteringLearningRateSchedule = schedule;
+            options.SelfTrainingLearningRateSchedule = schedule;
             using var model = new MLContext(seed: 1).Transforms.DeepCluster(options).Fit(data);
             return model.Centroids;
         }

@@ -21,6 +21,7 @@ internal static class DeepClusterTrainer
 
     /// <param name="Result">Null when self-training was skipped (MaxIterations = 0).</param>
     /// <param name="Labels">Every row's cluster under the model handed out (argmax q, float32).</param>
+    /// <param name="Time">Wall time of the stage, the final labelling pass included.</param>
     private sealed record SelfTrainingOutcome(SelfTraining.Result? Result, int[] Labels, TimeSpan Time);
 
     public static (TrainedModel Model, DeepClusterTrainingHistory History) Train(
@@ -66,7 +67,7 @@ internal static class DeepClusterTrainer
         var centroidRows = ToRows(centroids);
         if (centroidRows.Any(row => row.Any(v => !float.IsFinite(v))))
             throw new InvalidOperationException(
-                "Training produced non-finite centroids. Lower PretrainLearningRate or ClusteringLearningRate, or check that the features are on a sensible scale (for pixels, [0, 1]).");
+                "Training produced non-finite centroids. Lower PretrainLearningRate or SelfTrainingLearningRate, or check that the features are on a sensible scale (for pixels, [0, 1]).");
 
         var model = new TrainedModel(
             autoencoder.CopyEncoder(),
@@ -165,6 +166,8 @@ internal static class DeepClusterTrainer
     }
 
     /// <summary>The network <see cref="DeepClusterOptions.Architecture"/> asks for, with freshly initialised weights.</summary>
+    /// <param name="options">Architecture, hidden layers and embedding size.</param>
+    /// <param name="inputDimension">D, the size of a row.</param>
     /// <param name="imageShape">The images behind the rows; required by the convolutional network.</param>
     private static Autoencoder CreateNetwork(DeepClusterOptions options, int inputDimension, ImageShape? imageShape) => options.Architecture switch
     {

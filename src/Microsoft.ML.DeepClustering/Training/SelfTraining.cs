@@ -67,9 +67,9 @@ internal sealed class SelfTraining : IDisposable
         _idec = _options.IdecGamma > 0;
         var layers = _idec ? autoencoder.EncoderLayers.Concat(autoencoder.DecoderLayers) : autoencoder.EncoderLayers;
         _trainable = layers.SelectMany(layer => layer.parameters()).Append(centroids).ToList();
-        _optimizer = _options.ClusteringOptimizer == ClusteringOptimizer.Adam
-            ? new AllocationFreeAdam(_trainable, _options.ClusteringLearningRate)
-            : new MomentumSgd(_trainable, _options.ClusteringLearningRate, _options.ClusteringMomentum);
+        _optimizer = _options.SelfTrainingOptimizer == SelfTrainingOptimizer.Adam
+            ? new AllocationFreeAdam(_trainable, _options.SelfTrainingLearningRate)
+            : new MomentumSgd(_trainable, _options.SelfTrainingLearningRate, _options.SelfTrainingMomentum);
     }
 
     /// <summary>The loop: a target update every T steps (and at the cap), the health guard and the convergence test after each, a step in between.</summary>
@@ -152,7 +152,7 @@ internal sealed class SelfTraining : IDisposable
         if (diverged || (update.EmptyClusters > 0 && _healthy is not null))
         {
             _context.Log(diverged
-                ? $"Warning: the self-training loss became {update.Loss} by step {update.Step}; restoring the model of the last healthy update. Lower ClusteringLearningRate."
+                ? $"Warning: the self-training loss became {update.Loss} by step {update.Step}; restoring the model of the last healthy update. Lower SelfTrainingLearningRate."
                 : $"Warning: {update.EmptyClusters} cluster(s) lost all their rows by step {update.Step} (DEC's collapse); restoring the model of the last update where every cluster had rows.");
             if (_healthy is not null)
                 Restore(_trainable, _healthy);
@@ -194,7 +194,7 @@ internal sealed class SelfTraining : IDisposable
             loss = nn.functional.mse_loss(_autoencoder.Decode(z), batch) + _options.IdecGamma * loss;
         _optimizer.ZeroGrad();
         loss.backward();
-        _optimizer.LearningRate = LearningRateSchedules.Rate(_options.ClusteringLearningRateSchedule, _options.ClusteringLearningRate, step, _options.MaxIterations);
+        _optimizer.LearningRate = LearningRateSchedules.Rate(_options.SelfTrainingLearningRateSchedule, _options.SelfTrainingLearningRate, step, _options.MaxIterations);
         _optimizer.Step();
         _lossSum += loss.item<float>();
         _lossCount++;
