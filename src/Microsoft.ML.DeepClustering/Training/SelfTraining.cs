@@ -14,7 +14,8 @@ namespace Microsoft.ML.DeepClustering.Training;
 ///   p_ij = (q_ij²/f_j) / Σ_j' (q_ij'²/f_j'), f_j = Σ_i q_ij, is frozen until the next update;</item>
 /// <item>at each of these updates, if fewer than tol = <see cref="DeepClusterOptions.Tolerance"/> of the rows changed
 ///   their argmax_j q_ij since the previous update, training stops;</item>
-/// <item>each step takes a mini-batch and minimises KL(P‖Q) = Σ_i Σ_j p_ij log(p_ij/q_ij) / batch size, by SGD with momentum.</item>
+/// <item>each step takes a mini-batch and minimises KL(P‖Q) = Σ_i Σ_j p_ij log(p_ij/q_ij) / batch size, by SGD with
+///   momentum (DEC) or Adam (<see cref="DeepClusterOptions.SelfTrainingOptimizer"/>).</item>
 /// </list>
 /// The decoder takes no part (DEC drops it after pretraining), except in IDEC (Guo et al. 2017): with γ =
 /// <see cref="DeepClusterOptions.IdecGamma"/> &gt; 0 each step minimises reconstruction MSE + γ·KL instead, decoder included.
