@@ -31,7 +31,7 @@ internal static class QualityBenchmark
                     // One thread per process lets two seeds run side by side on 2 cores, with slightly more epochs per
                     // hour in all than one run at 2 threads (the convolutional network, docs/benchmarks.md).
                     if (threads is int n) options.NumberOfThreads = n;
-                    if (schedule is LearningRateSchedule s) options.ClusteringLearningRateSchedule = s;
+                    if (schedule is LearningRateSchedule s) options.SelfTrainingLearningRateSchedule = s;
                     // Seeding is not part of the checkpoint, so a finished pretraining can be seeded both ways.
                     if (seeding is SeedingMethod how) options.Seeding = how;
                     // Cache row order is the training order, so the seeding assignments and the self-training
@@ -61,7 +61,7 @@ internal static class QualityBenchmark
                         : $"{options.PretrainEpochs} (resumed after {h.PretrainingResumedAfterEpoch})";
                     string methodShown = method
                         + (seeding is SeedingMethod chosen && chosen != DeepClusterPresets.Get(method).Seeding ? $", {chosen.ToString().ToLowerInvariant()} seeding" : "")
-                        + (options.ClusteringLearningRateSchedule == LearningRateSchedule.Constant ? "" : $", {options.ClusteringLearningRateSchedule.ToString().ToLowerInvariant()} rate");
+                        + (options.SelfTrainingLearningRateSchedule == LearningRateSchedule.Constant ? "" : $", {options.SelfTrainingLearningRateSchedule.ToString().ToLowerInvariant()} rate");
                     Console.WriteLine($"| {methodShown} | {dataset} | {rows} | {seed} | {epochsRun} | {options.UpdateInterval} | {h.SelfTrainingSteps} ({h.StopReason}) | " +
                         $"{seededAccuracy:F4} | {metrics.Accuracy:F4} | {metrics.NormalizedMutualInformation:F4} | {metrics.AdjustedRandIndex:F4} | " +
                         $"{h.PretrainingTime.TotalSeconds:F0} / {h.SeedingTime.TotalSeconds:F0} / {h.SelfTrainingTime.TotalSeconds:F0} | {seconds:F0} | {Process.GetCurrentProcess().PeakWorkingSet64 / (1 << 20)} |");

@@ -6,7 +6,7 @@ namespace Microsoft.ML.DeepClustering;
 /// <summary>
 /// The one place we reach into ML.NET: <see cref="TransformsCatalog"/> keeps its environment (the
 /// <see cref="MLContext"/>'s seed, log, temp path and GPU settings) behind an internal interface. A test
-/// (CatalogEnvironmentTests) fails loudly if a new ML.NET moves it.
+/// (RuntimeTests.TheCatalogsEnvironmentIsTheContexts) fails loudly if a new ML.NET moves it.
 /// </summary>
 internal static class CatalogEnvironment
 {
@@ -24,13 +24,16 @@ internal static class CatalogEnvironment
             ?? throw new NotSupportedException("TransformsCatalog returned no environment."));
     }
 
-    public static Training.MLContextSettings Settings(IHostEnvironment env)
+    public static MLContextSettings Settings(IHostEnvironment env)
     {
         // The MLContext's settings live on the environment behind another internal interface, IHostEnvironmentInternal.
         var inner = env.GetType().GetInterface(SettingsInterfaceName)
             ?? throw new NotSupportedException($"This version of ML.NET no longer implements {SettingsInterfaceName}; Microsoft.ML.DeepClustering needs an update for it.");
         object? Read(string name) => (inner.GetProperty(name)
             ?? throw new NotSupportedException($"{SettingsInterfaceName}.{name} is gone from this version of ML.NET; Microsoft.ML.DeepClustering needs an update for it.")).GetValue(env);
-        return new Training.MLContextSettings((int?)Read("GpuDeviceId"), (bool)Read("FallbackToCpu")!, (string?)Read("TempFilePath") ?? Path.GetTempPath());
+        return new MLContextSettings((int?)Read("GpuDeviceId"), (bool)Read("FallbackToCpu")!, (string?)Read("TempFilePath") ?? Path.GetTempPath());
     }
 }
+
+/// <summary>The few <see cref="MLContext"/> settings training and scoring read.</summary>
+internal sealed record MLContextSettings(int? GpuDeviceId, bool FallbackToCpu, string TempFilePath);

@@ -63,8 +63,8 @@ public sealed class DeepClusterEstimator : IEstimator<DeepClusterTransformer>
             message => channel.Info(MessageSensitivity.None, message));
         cancellation.ThrowIfCancellationRequested();
         var chain = ScoringChain.Build(_catalog, settings, trained, _options, input.Schema);
-        // Report cluster sizes in the numbering users see (the scoring chain's).
-        history.ClusterSizes = chain.ClusterOrder.Select(i => history.ClusterSizes[i]).ToArray();
+        // ML.NET's k-means scorer numbers the clusters in its own order; everything the user reads after Fit follows it.
+        history.Renumber(chain.ClusterOrder);
         return new DeepClusterTransformer(chain, _options.Clone(), history);
     }
 

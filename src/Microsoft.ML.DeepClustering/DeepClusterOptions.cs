@@ -60,7 +60,10 @@ public sealed class DeepClusterOptions
     /// <summary>k-means++ restarts on the embedding; the lowest inertia wins. Default 20.</summary>
     public int KMeansInitializations = 20;
 
-    /// <summary>Lloyd iterations per k-means restart (each stops earlier once assignments stop changing). Default 300.</summary>
+    /// <summary>
+    /// Seeding: Lloyd iterations per k-means restart (each stops earlier once assignments stop changing). Not to be
+    /// confused with <see cref="MaxIterations"/>, the cap on self-training steps. Default 300.
+    /// </summary>
     public int KMeansMaxIterations = 300;
 
     /// <summary>
@@ -81,24 +84,28 @@ public sealed class DeepClusterOptions
     /// <summary>Self-training stops when fewer than this fraction of the rows change cluster between two target updates. Default 0.001.</summary>
     public float Tolerance = 0.001f;
 
-    /// <summary>Cap on self-training steps (mini-batches). 0 skips self-training: plain autoencoder + k-means. Default 20000 (DEC-Keras).</summary>
+    /// <summary>
+    /// Self-training: the cap on its steps (mini-batches, each one optimizer step on KL(P‖Q)), named after DEC-Keras'
+    /// <c>maxiter</c>. It does not bound k-means, whose Lloyd iterations <see cref="KMeansMaxIterations"/> caps.
+    /// 0 skips self-training: plain autoencoder + k-means. Default 20000 (DEC-Keras).
+    /// </summary>
     public int MaxIterations = 20000;
 
-    /// <summary>SGD learning rate of self-training. Default 0.01 (DEC).</summary>
-    public float ClusteringLearningRate = 0.01f;
+    /// <summary>Learning rate of self-training, for either <see cref="SelfTrainingOptimizer"/>. Default 0.01 (DEC, with SGD).</summary>
+    public float SelfTrainingLearningRate = 0.01f;
 
-    /// <summary>SGD momentum of self-training. Default 0.9 (DEC).</summary>
-    public float ClusteringMomentum = 0.9f;
+    /// <summary>Momentum of self-training with SGD (<see cref="SelfTrainingOptimizer"/>). Default 0.9 (DEC).</summary>
+    public float SelfTrainingMomentum = 0.9f;
 
-    /// <summary>Optimizer of self-training: SGD with <see cref="ClusteringMomentum"/> (DEC) or Adam (IDEC, DEC-DA). Default Sgd.</summary>
-    public ClusteringOptimizer ClusteringOptimizer = ClusteringOptimizer.Sgd;
+    /// <summary>Optimizer of self-training: SGD with <see cref="SelfTrainingMomentum"/> (DEC) or Adam (IDEC, DEC-DA). Default Sgd.</summary>
+    public SelfTrainingOptimizer SelfTrainingOptimizer = SelfTrainingOptimizer.Sgd;
 
     /// <summary>
     /// How the self-training learning rate changes over the <see cref="MaxIterations"/> steps: Constant, as every
-    /// published method trains, or Cosine, from <see cref="ClusteringLearningRate"/> down to 0 at the cap (the
+    /// published method trains, or Cosine, from <see cref="SelfTrainingLearningRate"/> down to 0 at the cap (the
     /// <see cref="Tolerance"/> rule still stops it earlier). Default Constant; docs/benchmarks.md has what Cosine measured.
     /// </summary>
-    public LearningRateSchedule ClusteringLearningRateSchedule = LearningRateSchedule.Constant;
+    public LearningRateSchedule SelfTrainingLearningRateSchedule = LearningRateSchedule.Constant;
 
     /// <summary>
     /// IDEC's γ (Guo et al. 2017). Above 0, self-training keeps the decoder and minimises reconstruction MSE + γ·KL(P‖Q),
@@ -201,7 +208,7 @@ public enum AutoencoderArchitecture
 }
 
 /// <summary>Optimizer of the self-training stage.</summary>
-public enum ClusteringOptimizer
+public enum SelfTrainingOptimizer
 {
     /// <summary>SGD with momentum, as DEC.</summary>
     Sgd,
@@ -209,7 +216,7 @@ public enum ClusteringOptimizer
     Adam,
 }
 
-/// <summary>How a learning rate changes over training (<see cref="DeepClusterOptions.ClusteringLearningRateSchedule"/>).</summary>
+/// <summary>How a learning rate changes over training (<see cref="DeepClusterOptions.SelfTrainingLearningRateSchedule"/>).</summary>
 public enum LearningRateSchedule
 {
     /// <summary>The same rate at every step.</summary>
@@ -234,8 +241,8 @@ public enum SeedingMethod
     KMeans,
     /// <summary>
     /// Spectral clustering of the embedding's k-nearest-neighbour graph, then the mean embedding per cluster. Its
-    /// neighbour search is quadratic in the rows: on 70,000 rows it took 127 s at 1 thread (a shared 2-core machine)
-    /// and peaked at 1.9 GB, where k-means seeding took 8–30 s on the same data and machine.
+    /// neighbour search is quadratic in the rows, where k-means is linear: on 70,000 rows it takes several times as
+    /// long as k-means seeding (docs/benchmarks.md has the figures).
     /// </summary>
     Spectral,
 }

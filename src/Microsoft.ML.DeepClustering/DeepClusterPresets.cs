@@ -16,7 +16,7 @@ public static class DeepClusterPresets
     /// <summary>IDEC (Guo et al. 2017): DEC's network and pretraining, self-training with the decoder kept, MSE + 0.1·KL, Adam.</summary>
     public static DeepClusterOptions Idec() => new()
     {
-        IdecGamma = 0.1f, ClusteringOptimizer = ClusteringOptimizer.Adam, ClusteringLearningRate = 0.001f,
+        IdecGamma = 0.1f, SelfTrainingOptimizer = SelfTrainingOptimizer.Adam, SelfTrainingLearningRate = 0.001f,
     };
 
     /// <summary>
@@ -28,7 +28,7 @@ public static class DeepClusterPresets
     {
         Augment = true, PretrainEpochs = 500,
         PretrainOptimizer = PretrainingOptimizer.Sgd, PretrainLearningRate = 1f, PretrainMomentum = 0.9f,
-        ClusteringOptimizer = ClusteringOptimizer.Sgd, ClusteringLearningRate = 0.01f, ClusteringMomentum = 0.9f,
+        SelfTrainingOptimizer = SelfTrainingOptimizer.Sgd, SelfTrainingLearningRate = 0.01f, SelfTrainingMomentum = 0.9f,
     };
 
     /// <summary>DEC-DA seeded by spectral clustering of the embedding's neighbour graph (see <see cref="SeedingMethod.Spectral"/>).</summary>
@@ -47,7 +47,7 @@ public static class DeepClusterPresets
     public static DeepClusterOptions Dcec() => new()
     {
         Architecture = AutoencoderArchitecture.Convolutional,
-        IdecGamma = 0.1f, ClusteringOptimizer = ClusteringOptimizer.Adam, ClusteringLearningRate = 0.001f,
+        IdecGamma = 0.1f, SelfTrainingOptimizer = SelfTrainingOptimizer.Adam, SelfTrainingLearningRate = 0.001f,
     };
 
     /// <summary>
@@ -58,7 +58,7 @@ public static class DeepClusterPresets
     public static DeepClusterOptions ConvDecDa() => new()
     {
         Architecture = AutoencoderArchitecture.Convolutional, PretrainEpochs = 500,
-        Augment = true, ClusteringOptimizer = ClusteringOptimizer.Adam, ClusteringLearningRate = 0.001f,
+        Augment = true, SelfTrainingOptimizer = SelfTrainingOptimizer.Adam, SelfTrainingLearningRate = 0.001f,
     };
 
     /// <summary>The autoencoder + k-means baseline with DEC-DA's augmented pretraining.</summary>

@@ -23,8 +23,11 @@ public sealed record DeepClusterProgress(DeepClusterStage Stage, int Step, int T
     /// <summary>
     /// Self-training only: the cluster (0 to K − 1) of every training row at this target update, in the order
     /// <c>Fit</c> read the rows. With known labels for those rows, a caller can follow the accuracy as training goes
-    /// (ACC, NMI and ARI do not depend on how clusters are numbered: the fitted model numbers its clusters in its own
-    /// order, so cluster i here need not be key i + 1 of <c>PredictedClusterId</c>). Null for the other stages.
+    /// (ACC, NMI and ARI do not depend on how clusters are numbered). These are training-order ids: the fitted model
+    /// numbers its clusters once, when Fit ends (ML.NET's k-means scorer picks the order), so cluster i here need not
+    /// be PredictedClusterId i + 1; <see cref="DeepClusterTrainingHistory.FinalAssignments"/> and
+    /// <see cref="DeepClusterTrainingHistory.SeedingAssignments"/> are in the fitted model's numbering. Null for the
+    /// other stages.
     /// </summary>
     public IReadOnlyList<int>? Assignments { get; init; }
 

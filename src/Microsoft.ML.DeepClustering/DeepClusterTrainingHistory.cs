@@ -38,8 +38,15 @@ public sealed class DeepClusterTrainingHistory
     /// <summary>
     /// Cluster of each training row, in data order, when seeding ended (nearest seeded centroid in the pretrained
     /// embedding): the autoencoder + k-means result that self-training starts from, to measure what self-training added.
+    /// Numbered 0 to K − 1 as the fitted model numbers its clusters: cluster c here is PredictedClusterId c + 1 and
+    /// centroid c of <see cref="DeepClusterTransformer.Centroids"/>.
     /// </summary>
     public IReadOnlyList<int> SeedingAssignments { get; internal set; } = Array.Empty<int>();
+    /// <summary>
+    /// Cluster of each training row, in data order, when training ended (argmax of q under the model handed out,
+    /// computed in float32 as the saved model scores): what PredictedClusterId gives those rows, less one.
+    /// </summary>
+    public IReadOnlyList<int> FinalAssignments { get; internal set; } = Array.Empty<int>();
     /// <summary>Target-distribution updates of self-training, in order.</summary>
     public IReadOnlyList<SelfTrainingUpdate> SelfTrainingUpdates { get; internal set; } = Array.Empty<SelfTrainingUpdate>();
     /// <summary>Self-training steps done.</summary>
@@ -48,7 +55,7 @@ public sealed class DeepClusterTrainingHistory
     public SelfTrainingStopReason StopReason { get; internal set; }
     /// <summary>Rows trained on.</summary>
     public int NumberOfRows { get; internal set; }
-    /// <summary>Number of training rows per cluster at the end of training (argmax of q).</summary>
+    /// <summary>Number of training rows per cluster at the end of training (argmax of q); entry c counts PredictedClusterId c + 1.</summary>
     public IReadOnlyList<int> ClusterSizes { get; internal set; } = Array.Empty<int>();
     /// <summary>Where training ran ("cpu", "cuda:0").</summary>
     public string Device { get; internal set; } = "cpu";
@@ -69,4 +76,18 @@ public sealed class DeepClusterTrainingHistory
     public TimeSpan SeedingTime { get; internal set; }
     /// <summary>Wall time of self-training.</summary>
     public TimeSpan SelfTrainingTime { get; internal set; }
+
+    /// <summary>
+    /// Renumbers every cluster-indexed field once, from training's numbering to the fitted model's: cluster i of the
+    /// model is cluster <paramref name="order"/>[i] of training.
+    /// </summary>
+    internal void Renumber(IReadOnlyList<int> order)
+    {
+        var newId = new int[order.Count];
+        for (int i = 0; i < order.Count; i++)
+            newId[order[i]] = i;
+        SeedingAssignments = SeedingAssignments.Select(c => newId[c]).ToArray();
+        FinalAssignments = FinalAssignments.Select(c => newId[c]).ToArray();
+        ClusterSizes = order.Select(c => ClusterSizes[c]).ToArray();
+    }
 }

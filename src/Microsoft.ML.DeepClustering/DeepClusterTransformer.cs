@@ -2,7 +2,6 @@ using Microsoft.ML.Data;
 using Microsoft.ML.DeepClustering.Networks;
 using Microsoft.ML.DeepClustering.Onnx;
 using Microsoft.ML.DeepClustering.Scoring;
-using Microsoft.ML.DeepClustering.Training;
 
 namespace Microsoft.ML.DeepClustering;
 

@@ -287,7 +287,7 @@ public sealed class ClusteringRun
         int size = scored[SampleColumns.Features].Type is VectorDataViewType v ? v.Size : fallback.Size;
         if (scored.GetColumnOrNull(SampleColumns.Image)?.Type is ImageDataViewType image && image.Width * image.Height > 0
             && size % (image.Width * image.Height) == 0)
-            return new ImageShape(image.Width, image.Height, size / (image.Width * image.Height));
+            return new ImageShape(size / (image.Width * image.Height), image.Height, image.Width);
         return size == fallback.Size ? fallback : ImageShape.Guess(size);
     }
 

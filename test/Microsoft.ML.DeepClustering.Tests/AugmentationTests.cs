@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.DeepClustering.Model;
 using Microsoft.ML.DeepClustering.Training;
 using static TorchSharp.torch;
 
@@ -55,13 +56,13 @@ public class AugmentationTests
     public void ImageShapeComesFromOptionsThenDimensionsThenASquare()
     {
         var options = new DeepClusterOptions();
-        Assert.Equal(new ImageShape(3, 8, 10), ImageShape.Infer(new[] { 3, 8, 10 }, 240, options));
-        Assert.Equal(new ImageShape(1, 8, 10), ImageShape.Infer(new[] { 8, 10 }, 80, options));
-        Assert.Equal(new ImageShape(1, 28, 28), ImageShape.Infer(new[] { 784 }, 784, options));
-        Assert.Null(ImageShape.Infer(new[] { 785 }, 785, options));
+        Assert.Equal(new ImageShape(3, 8, 10), ImageShape.Infer(new[] { 3, 8, 10 }, 240, options.ImageHeight, options.ImageWidth, options.ImageChannels));
+        Assert.Equal(new ImageShape(1, 8, 10), ImageShape.Infer(new[] { 8, 10 }, 80, options.ImageHeight, options.ImageWidth, options.ImageChannels));
+        Assert.Equal(new ImageShape(1, 28, 28), ImageShape.Infer(new[] { 784 }, 784, options.ImageHeight, options.ImageWidth, options.ImageChannels));
+        Assert.Null(ImageShape.Infer(new[] { 785 }, 785, options.ImageHeight, options.ImageWidth, options.ImageChannels));
         options.ImageHeight = 5;
         options.ImageWidth = 157;
-        Assert.Equal(new ImageShape(1, 5, 157), ImageShape.Infer(new[] { 785 }, 785, options));
+        Assert.Equal(new ImageShape(1, 5, 157), ImageShape.Infer(new[] { 785 }, 785, options.ImageHeight, options.ImageWidth, options.ImageChannels));
     }
 
     [Fact]
@@ -69,7 +70,7 @@ public class AugmentationTests
     {
         var ml = new MLContext(seed: 1);
         var rows = Enumerable.Range(0, 10).Select(i => new Row { Features = Enumerable.Range(0, 5).Select(j => (float)(i * j)).ToArray() });
-        var options = RuntimeTests.Tiny();
+        var options = TestData.TinyOptions();
         options.EmbeddingDimension = 2;
         options.Augment = true;
         var e = Assert.Throws<ArgumentException>(() => ml.Transforms.DeepCluster(options).Fit(ml.Data.LoadFromEnumerable(rows)));
@@ -82,11 +83,11 @@ public class AugmentationTests
     {
         var ml = new MLContext(seed: 1);
         var data = ml.Data.Cache(TestData.Mnist(ml, 300));
-        var options = RuntimeTests.Tiny();
+        var options = TestData.TinyOptions();
         options.Augment = true;
         options.IdecGamma = 0.1f;
-        options.ClusteringOptimizer = ClusteringOptimizer.Adam;
-        options.ClusteringLearningRate = 0.001f;
+        options.SelfTrainingOptimizer = SelfTrainingOptimizer.Adam;
+        options.SelfTrainingLearningRate = 0.001f;
         using var model = ml.Transforms.DeepCluster(options).Fit(data);
         Assert.Equal(300, model.History.ClusterSizes.Sum());
         Assert.True(model.History.SelfTrainingSteps > 0);

@@ -26,7 +26,7 @@ public class CheckpointTests
         else
         {
             data = ml.Data.Cache(TestData.Mnist(ml, 300));
-            options = RuntimeTests.Tiny();
+            options = TestData.TinyOptions();
             options.PretrainOptimizer = PretrainingOptimizer.Sgd;
             options.PretrainLearningRate = 0.1f;
             options.BatchSize = 32;

@@ -1,7 +1,9 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.DeepClustering.Model;
 using Microsoft.ML.DeepClustering.Networks;
 using Microsoft.ML.DeepClustering.Onnx;
+using Microsoft.ML.DeepClustering.Runtime;
 using Microsoft.ML.DeepClustering.Training;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -122,7 +124,7 @@ public class ConvolutionalAutoencoderTests
         using (no_grad())
         {
             z = network.Encode(x);
-            q = StudentTAssignment.SoftAssignment(StudentTAssignment.SquaredDistances(z, centroids), alpha: 1f);
+            q = Dec.SoftAssignment(Dec.SquaredDistances(z, centroids), alpha: 1f);
         }
         var mu = centroids.data<float>().ToArray();
         var model = new TrainedModel(network.CopyEncoder(), network.CopyDecoder(),
@@ -152,7 +154,7 @@ public class ConvolutionalAutoencoderTests
 
     private static DeepClusterOptions TinyConvolutional()
     {
-        var options = RuntimeTests.Tiny();
+        var options = TestData.TinyOptions();
         options.Architecture = AutoencoderArchitecture.Convolutional;
         return options;
     }

@@ -5,40 +5,6 @@ using TorchTensor = TorchSharp.torch.Tensor;
 
 namespace Microsoft.ML.DeepClustering.Tests;
 
-/// <summary>ConvDEC-DA trained once on <see cref="SyntheticShapes"/>, shared by the tests that only read it.</summary>
-public sealed class ConvolutionalShapesFixture : IDisposable
-{
-    public MLContext MLContext { get; }
-    public string TempDirectory { get; }
-    public IDataView Data { get; }
-    public DeepClusterTransformer Model { get; }
-
-    public ConvolutionalShapesFixture()
-    {
-        TempDirectory = TestData.NewTempDirectory();
-        MLContext = new MLContext(seed: 1) { TempFilePath = TempDirectory };
-        Data = MLContext.Data.Cache(SyntheticShapes.Load(MLContext, rowsPerClass: 80, seed: 7));
-        // The ConvDEC-DA preset on a small budget: 320 images, 20 epochs, 80 self-training steps. One thread: it is
-        // as fast at this size and does not spin against other work on the machine.
-        var options = DeepClusterPresets.ConvDecDa();
-        options.NumberOfClusters = SyntheticShapes.Classes;
-        options.PretrainEpochs = 20;
-        options.BatchSize = 32;
-        options.KMeansInitializations = 5;
-        options.MaxIterations = 80;
-        options.UpdateInterval = 20;
-        options.NumberOfThreads = 1;
-        options.Seed = 1;
-        Model = MLContext.Transforms.DeepCluster(options).Fit(Data);
-    }
-
-    public void Dispose()
-    {
-        Model.Dispose();
-        try { Directory.Delete(TempDirectory, recursive: true); } catch (IOException) { }
-    }
-}
-
 public class ConvolutionalClusteringTests(ConvolutionalShapesFixture fixture) : IClassFixture<ConvolutionalShapesFixture>
 {
     [Fact]
@@ -56,35 +22,7 @@ public class ConvolutionalClusteringTests(ConvolutionalShapesFixture fixture) : 
     }
 
     [Fact]
-    public void SavedModelLoadsInAFreshContextAndScoresIdentically()
-    {
-        var dir = TestData.NewTempDirectory();
-        try
-        {
-            string path = Path.Combine(dir, "shapes.zip");
-            fixture.MLContext.Model.Save(fixture.Model, fixture.Data.Schema, path);
-            var fresh = new MLContext { TempFilePath = dir };
-            var loaded = fresh.Model.Load(path, out var inputSchema);
-            Assert.Equal(fixture.Data.Schema["Features"].Type, inputSchema["Features"].Type);
-
-            var before = fixture.Model.Transform(fixture.Data);
-            var after = loaded.Transform(fixture.Data);
-            Assert.Equal(TestData.KeyColumn(before, "PredictedClusterId"), TestData.KeyColumn(after, "PredictedClusterId"));
-            // As in SaveLoadTests: the saved chain gives exactly the fitted chain's values; Transform runs the same
-            // graph on batches, where ONNX Runtime may round the last bit differently on another CPU.
-            var chain = fixture.Model.TransformThroughChain(fixture.Data);
-            foreach (var name in new[] { "Score", "SoftAssignment", "Embedding" })
-            {
-                Assert.Equal(TestData.Column(chain, name), TestData.Column(after, name));
-                TestData.AssertEqualUpToFloatRounding(TestData.Column(after, name), TestData.Column(before, name), name);
-            }
-            (loaded as IDisposable)?.Dispose();
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
-    }
+    public void SavedModelLoadsInAFreshContextAndScoresIdentically() => fixture.AssertSavedModelScoresAsFitted();
 
     [Fact]
     public void ExportedOnnxTakesImagesAndMatchesTheTransformer()
@@ -217,7 +155,7 @@ public class ConvolutionalTrainingTests
         var dcec = DeepClusterPresets.Get("DCEC");
         Assert.Equal(AutoencoderArchitecture.Convolutional, dcec.Architecture);
         Assert.Equal(0.1f, dcec.IdecGamma);
-        Assert.Equal(ClusteringOptimizer.Adam, dcec.ClusteringOptimizer);
+        Assert.Equal(SelfTrainingOptimizer.Adam, dcec.SelfTrainingOptimizer);
         Assert.False(dcec.Augment);
         var convDecDa = DeepClusterPresets.Get("conv-dec-da");
         Assert.Equal(AutoencoderArchitecture.Convolutional, convDecDa.Architecture);

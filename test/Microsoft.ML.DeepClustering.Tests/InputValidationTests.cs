@@ -13,7 +13,11 @@ public class InputValidationTests
     private sealed class VariableRow { public float[] Features { get; set; } = Array.Empty<float>(); }
     private sealed class FloatRow { [VectorType(4)] public float[] Features { get; set; } = Array.Empty<float>(); }
 
-    private static DeepClusterOptions Tiny(int k = 2) => new()
+    /// <summary>
+    /// Smaller still than <see cref="TestData.TinyOptions"/>, for four-row inputs: a 2-d embedding, one epoch, no
+    /// self-training. These tests are about what is rejected, not about what trains.
+    /// </summary>
+    private static DeepClusterOptions Minimal(int k = 2) => new()
     {
         NumberOfClusters = k, HiddenLayers = new[] { 3 }, EmbeddingDimension = 2, PretrainEpochs = 1,
         KMeansInitializations = 1, MaxIterations = 0, Seed = 1,
@@ -27,7 +31,7 @@ public class InputValidationTests
     [Fact]
     public void MissingColumnIsNamedWithTheAvailableOnes()
     {
-        var options = Tiny();
+        var options = Minimal();
         options.FeatureColumnName = "Pixels";
         var e = Assert.ThrowsAny<ArgumentException>(() => Ml.Transforms.DeepCluster(options).Fit(FourRows()));
         Assert.Contains("'Pixels'", e.Message);
@@ -39,7 +43,7 @@ public class InputValidationTests
     public void TextColumnIsRejectedWithItsType()
     {
         var data = Ml.Data.LoadFromEnumerable(new[] { new TextRow { Features = "a" }, new TextRow { Features = "b" } });
-        var e = Assert.ThrowsAny<ArgumentException>(() => Ml.Transforms.DeepCluster(Tiny()).Fit(data));
+        var e = Assert.ThrowsAny<ArgumentException>(() => Ml.Transforms.DeepCluster(Minimal()).Fit(data));
         Assert.Contains("'Features'", e.Message);
         Assert.Contains("known-size vector of Single", e.Message);
         Assert.Contains("found String", e.Message);
@@ -49,7 +53,7 @@ public class InputValidationTests
     public void DoubleVectorIsRejectedWithItsType()
     {
         var data = Ml.Data.LoadFromEnumerable(new[] { new DoubleRow { Features = new double[4] } });
-        var e = Assert.ThrowsAny<ArgumentException>(() => Ml.Transforms.DeepCluster(Tiny()).Fit(data));
+        var e = Assert.ThrowsAny<ArgumentException>(() => Ml.Transforms.DeepCluster(Minimal()).Fit(data));
         Assert.Contains("'Features'", e.Message);
         Assert.Contains("Vector<Double, 4>", e.Message);
     }
@@ -58,7 +62,7 @@ public class InputValidationTests
     public void VectorOfUnknownSizeIsRejected()
     {
         var data = Ml.Data.LoadFromEnumerable(new[] { new VariableRow { Features = new float[4] } });
-        var e = Assert.ThrowsAny<ArgumentException>(() => Ml.Transforms.DeepCluster(Tiny()).Fit(data));
+        var e = Assert.ThrowsAny<ArgumentException>(() => Ml.Transforms.DeepCluster(Minimal()).Fit(data));
         Assert.Contains("'Features'", e.Message);
         Assert.Contains("unknown size", e.Message);
         Assert.Contains("ResizeImages", e.Message);
@@ -68,7 +72,7 @@ public class InputValidationTests
     public void EstimatorSchemaCheckRejectsTheSameColumns()
     {
         var data = Ml.Data.LoadFromEnumerable(new[] { new DoubleRow { Features = new double[4] } });
-        var e = Assert.ThrowsAny<ArgumentException>(() => Ml.Transforms.DeepCluster(Tiny()).GetOutputSchema(TestData.Shape(data.Schema)));
+        var e = Assert.ThrowsAny<ArgumentException>(() => Ml.Transforms.DeepCluster(Minimal()).GetOutputSchema(TestData.Shape(data.Schema)));
         Assert.Contains("'Features'", e.Message);
         Assert.Contains("Double", e.Message);
     }
@@ -79,7 +83,7 @@ public class InputValidationTests
     [InlineData(-3)]
     public void FewerThanTwoClustersIsRejectedAtOnce(int k)
     {
-        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Ml.Transforms.DeepCluster(Tiny(k)));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Ml.Transforms.DeepCluster(Minimal(k)));
         Assert.Equal("NumberOfClusters", e.ParamName);
         Assert.Contains("at least 2", e.Message);
         Assert.Contains($"found {k}", e.Message);
@@ -88,7 +92,7 @@ public class InputValidationTests
     [Fact]
     public void MoreClustersThanRowsIsRejected()
     {
-        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Ml.Transforms.DeepCluster(Tiny(5)).Fit(FourRows()));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Ml.Transforms.DeepCluster(Minimal(5)).Fit(FourRows()));
         Assert.Contains("NumberOfClusters (5)", e.Message);
         Assert.Contains("4", e.Message);
         Assert.Contains("'Features'", e.Message);
@@ -97,7 +101,7 @@ public class InputValidationTests
     [Fact]
     public void EmptyDataIsRejected()
     {
-        var e = Assert.ThrowsAny<ArgumentException>(() => Ml.Transforms.DeepCluster(Tiny()).Fit(Floats()));
+        var e = Assert.ThrowsAny<ArgumentException>(() => Ml.Transforms.DeepCluster(Minimal()).Fit(Floats()));
         Assert.Contains("empty", e.Message);
         Assert.Contains("'Features'", e.Message);
     }
@@ -108,7 +112,7 @@ public class InputValidationTests
     public void NonFiniteFeatureNamesTheRowAndSlot(float bad)
     {
         var data = Floats(new[] { 0f, 0, 0, 1 }, new[] { 1f, 0, 0, 0 }, new[] { 0f, 1, bad, 0 }, new[] { 0f, 0, 1, 0 });
-        var e = Assert.Throws<InvalidOperationException>(() => Ml.Transforms.DeepCluster(Tiny()).Fit(data));
+        var e = Assert.Throws<InvalidOperationException>(() => Ml.Transforms.DeepCluster(Minimal()).Fit(data));
         Assert.Contains("'Features'", e.Message);
         Assert.Contains("row 2", e.Message);
         Assert.Contains("slot 2", e.Message);
@@ -118,7 +122,7 @@ public class InputValidationTests
     [Fact]
     public void EmbeddingLargerThanTheInputIsRejected()
     {
-        var options = Tiny();
+        var options = Minimal();
         options.EmbeddingDimension = 5;
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => Ml.Transforms.DeepCluster(options).Fit(FourRows()));
         Assert.Equal("EmbeddingDimension", e.ParamName);
@@ -135,12 +139,12 @@ public class InputValidationTests
         { "UpdateInterval", o => o.UpdateInterval = 0 },
         { "Tolerance", o => o.Tolerance = 1.5f },
         { "MaxIterations", o => o.MaxIterations = -1 },
-        { "ClusteringLearningRate", o => o.ClusteringLearningRate = -0.1f },
-        { "ClusteringMomentum", o => o.ClusteringMomentum = 1f },
+        { "SelfTrainingLearningRate", o => o.SelfTrainingLearningRate = -0.1f },
+        { "SelfTrainingMomentum", o => o.SelfTrainingMomentum = 1f },
         { "PretrainOptimizer", o => o.PretrainOptimizer = (PretrainingOptimizer)9 },
         { "Seeding", o => o.Seeding = (SeedingMethod)(-1) },
-        { "ClusteringOptimizer", o => o.ClusteringOptimizer = (ClusteringOptimizer)2 },
-        { "ClusteringLearningRateSchedule", o => o.ClusteringLearningRateSchedule = (LearningRateSchedule)2 },
+        { "SelfTrainingOptimizer", o => o.SelfTrainingOptimizer = (SelfTrainingOptimizer)2 },
+        { "SelfTrainingLearningRateSchedule", o => o.SelfTrainingLearningRateSchedule = (LearningRateSchedule)2 },
         { "Precision", o => o.Precision = (TrainingPrecision)3 },
         { "PretrainMomentum", o => o.PretrainMomentum = -0.5f },
         { "Alpha", o => o.Alpha = 0 },
@@ -154,7 +158,7 @@ public class InputValidationTests
     [MemberData(nameof(BadOptions))]
     public void BadOptionsAreRejectedWhenTheEstimatorIsCreated(string option, Action<DeepClusterOptions> spoil)
     {
-        var options = Tiny();
+        var options = Minimal();
         spoil(options);
         var e = Assert.ThrowsAny<ArgumentException>(() => Ml.Transforms.DeepCluster(options));
         Assert.Equal(option, e.ParamName);
@@ -165,7 +169,7 @@ public class InputValidationTests
     [Fact]
     public void DuplicateOutputNamesAreRejected()
     {
-        var options = Tiny();
+        var options = Minimal();
         options.ScoreColumnName = "Embedding";
         var e = Assert.ThrowsAny<ArgumentException>(() => Ml.Transforms.DeepCluster(options));
         Assert.Contains("must differ", e.Message);
@@ -174,7 +178,7 @@ public class InputValidationTests
     [Fact]
     public void FittedModelRejectsAVectorOfAnotherSize()
     {
-        using var model = Ml.Transforms.DeepCluster(Tiny()).Fit(FourRows());
+        using var model = Ml.Transforms.DeepCluster(Minimal()).Fit(FourRows());
         var threeWide = Ml.Data.LoadFromEnumerable(new[] { new ThreeRow() });
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => model.Transform(threeWide));
         Assert.Contains("'Features'", e.Message);
@@ -190,7 +194,7 @@ public class InputValidationTests
     [Fact]
     public void NonFiniteFeaturesAreReportedWhenScoringToo()
     {
-        using var model = Ml.Transforms.DeepCluster(Tiny()).Fit(FourRows());
+        using var model = Ml.Transforms.DeepCluster(Minimal()).Fit(FourRows());
         var bad = Floats(new[] { 0f, 0, 0, 1 }, new[] { 1f, 0, 0, 0 }, new[] { 0f, float.NaN, 0, 0 });
         var thrown = Assert.ThrowsAny<InvalidOperationException>(() => model.Transform(bad).GetColumn<uint>("PredictedClusterId").ToArray());
         // ML.NET's parallel cursors wrap a worker's exception ("Splitter/consolidator worker encountered ..."): ours is inside.
@@ -216,7 +220,7 @@ public class InputValidationTests
     [Fact]
     public void OptionsAreCopiedSoLaterChangesDoNotReachTheEstimator()
     {
-        var options = Tiny();
+        var options = Minimal();
         var estimator = Ml.Transforms.DeepCluster(options);
         options.NumberOfClusters = 1;
         options.HiddenLayers[0] = -5;

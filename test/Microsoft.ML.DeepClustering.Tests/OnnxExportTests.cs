@@ -1,3 +1,4 @@
+using Microsoft.ML.DeepClustering.Model;
 using Microsoft.ML.DeepClustering.Networks;
 using Microsoft.ML.DeepClustering.Onnx;
 using Microsoft.ML.DeepClustering.Training;
@@ -57,8 +58,8 @@ public class OnnxExportTests(SmallModelFixture fixture)
         using var centroids = randn(5, 4);
         using var x = rand(33, 12);
         using var z = autoencoder.Encode(x);
-        using var distances = StudentTAssignment.SquaredDistances(z, centroids);
-        using var q = StudentTAssignment.SoftAssignment(distances, alpha: 1.5f);
+        using var distances = Dec.SquaredDistances(z, centroids);
+        using var q = Dec.SoftAssignment(distances, alpha: 1.5f);
 
         var encoder = autoencoder.EncoderLayers.Select(l => new DenseLayer(
             (int)l.weight!.shape[1], (int)l.weight.shape[0], l.weight.data<float>().ToArray(), l.bias!.data<float>().ToArray())).ToArray();

@@ -1,4 +1,5 @@
 using Microsoft.ML.DeepClustering.Networks;
+using Microsoft.ML.DeepClustering.Runtime;
 using Microsoft.ML.DeepClustering.Training;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -140,7 +141,7 @@ public class PrecisionAndOptimizerTests
         Assert.Equal(expected, TorchRuntime.CpuFlagsHaveBFloat16(flags));
 }
 
-/// <summary>The OpenMP wait policy is in the native environment before libtorch reads it.</summary>
+/// <summary>The OpenMP wait policy is in the native environment before libtorch reads it, and the switch that turns native tuning off.</summary>
 public class NativeEnvironmentTests
 {
     [Fact]
@@ -149,12 +150,40 @@ public class NativeEnvironmentTests
         // Touching any of the library's types has run its module initializer.
         var chosen = NativeEnvironment.ChosenWaitPolicy;
         var native = System.Runtime.InteropServices.Marshal.PtrToStringAnsi(getenv("OMP_WAIT_POLICY"));
-        Assert.NotNull(native);
+        if (NativeEnvironment.TuningEnabled)
+            Assert.NotNull(native);
+        else
+            Assert.Null(chosen);
         if (chosen is not null)
             Assert.Equal("PASSIVE", native);
         // libtorch is loaded by now (other tests, or this call) and still sees the same value.
         Assert.True(torch.get_num_threads() >= 1);
         Assert.Equal(native, System.Runtime.InteropServices.Marshal.PtrToStringAnsi(getenv("OMP_WAIT_POLICY")));
+    }
+
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData("", true)]
+    [InlineData("1", true)]
+    [InlineData("true", true)]
+    [InlineData("0", false)]
+    [InlineData(" 0 ", false)]
+    [InlineData("false", false)]
+    [InlineData("OFF", false)]
+    [InlineData("No", false)]
+    public void TheSwitchVariableTurnsNativeTuningOff(string? value, bool enabled) =>
+        Assert.Equal(enabled, NativeEnvironment.IsTuningEnabled(value));
+
+    [Fact]
+    public void TheLogSaysWhatChangedAndHowToTurnItOff()
+    {
+        Assert.Null(NativeEnvironment.Describe(chosenWaitPolicy: null, allocatorTuned: false));
+        var both = NativeEnvironment.Describe("PASSIVE", allocatorTuned: true)!;
+        Assert.Contains("OMP_WAIT_POLICY=PASSIVE", both);
+        Assert.Contains("mmap threshold to 32 MB", both);
+        Assert.Contains("DEEPCLUSTERING_NATIVE_TUNING=0", both);
+        var allocatorOnly = NativeEnvironment.Describe(null, allocatorTuned: true)!;
+        Assert.DoesNotContain("OMP_WAIT_POLICY", allocatorOnly);
     }
 
     [System.Runtime.InteropServices.DllImport("libc.so.6")]

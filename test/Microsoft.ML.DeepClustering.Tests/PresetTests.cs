@@ -11,7 +11,7 @@ public class PresetTests
         Assert.Equal((10f, 0.1f), (o.AugmentationRotationDegrees, o.AugmentationShift));
         Assert.Equal(500, o.PretrainEpochs);
         Assert.Equal((PretrainingOptimizer.Sgd, 1f, 0.9f), (o.PretrainOptimizer, o.PretrainLearningRate, o.PretrainMomentum));
-        Assert.Equal((ClusteringOptimizer.Sgd, 0.01f, 0.9f), (o.ClusteringOptimizer, o.ClusteringLearningRate, o.ClusteringMomentum));
+        Assert.Equal((SelfTrainingOptimizer.Sgd, 0.01f, 0.9f), (o.SelfTrainingOptimizer, o.SelfTrainingLearningRate, o.SelfTrainingMomentum));
         Assert.Equal((140, 0.001f, 20000, 256), (o.UpdateInterval, o.Tolerance, o.MaxIterations, o.BatchSize));
         Assert.Equal(SeedingMethod.KMeans, o.Seeding);
         Assert.Equal(new[] { 500, 500, 2000 }, o.HiddenLayers);

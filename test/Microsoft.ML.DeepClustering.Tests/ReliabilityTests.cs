@@ -23,8 +23,8 @@ public class ReliabilityTests
     {
         var ml = new MLContext(seed: 1);
         var data = ml.Data.Cache(TestData.Mnist(ml, 300));
-        var options = RuntimeTests.Tiny();
-        options.ClusteringLearningRate = 1e9f;
+        var options = TestData.TinyOptions();
+        options.SelfTrainingLearningRate = 1e9f;
         options.MaxIterations = 100;
         var messages = new List<string>();
         ml.Log += (_, e) => messages.Add(e.Message);
@@ -41,9 +41,9 @@ public class ReliabilityTests
     /// <summary>8 clusters for 300 digits and a learning rate 100× DEC's: self-training that empties clusters.</summary>
     private static DeepClusterOptions CollapseProneOptions()
     {
-        var options = RuntimeTests.Tiny();
+        var options = TestData.TinyOptions();
         options.NumberOfClusters = 8;
-        options.ClusteringLearningRate = 1f;
+        options.SelfTrainingLearningRate = 1f;
         return options;
     }
 
@@ -99,7 +99,7 @@ public class ReliabilityTests
     {
         var ml = new MLContext(seed: 1);
         var rows = Enumerable.Range(0, 40).Select(i => new DigitInput { Features = Enumerable.Repeat(i % 2 == 0 ? 0f : 1f, 784).ToArray() });
-        var options = RuntimeTests.Tiny();
+        var options = TestData.TinyOptions();
         options.NumberOfClusters = 3;
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.DeepCluster(options).Fit(ml.Data.LoadFromEnumerable(rows)));
         Assert.Contains("distinct rows (2)", e.Message);
@@ -114,7 +114,7 @@ public class ReliabilityTests
         (List<long> PerEpoch, long Leftover) Train(int epochs, int steps)
         {
             var counts = new List<long>();
-            var options = RuntimeTests.Tiny();
+            var options = TestData.TinyOptions();
             options.PretrainEpochs = epochs;
             options.MaxIterations = steps;
             options.Progress = new SynchronousProgress<DeepClusterProgress>(p =>
@@ -158,7 +158,7 @@ public class ReliabilityTests
         string dir = TestData.NewTempDirectory();
         try
         {
-            using (var fitted = ml.Transforms.DeepCluster(RuntimeTests.Tiny()).Fit(data))
+            using (var fitted = ml.Transforms.DeepCluster(TestData.TinyOptions()).Fit(data))
                 ml.Model.Save(fitted, data.Schema, Path.Combine(dir, "model.zip"));
             var loaded = ml.Model.Load(Path.Combine(dir, "model.zip"), out _);
             var rows = TestData.Column(data, "Features");
@@ -187,7 +187,7 @@ public class ReliabilityTests
         try
         {
             string path = Path.Combine(dir, "model.zip");
-            var model = ml.Transforms.DeepCluster(RuntimeTests.Tiny()).Fit(data);
+            var model = ml.Transforms.DeepCluster(TestData.TinyOptions()).Fit(data);
             ml.Model.SaveAtomically(model, data.Schema, path);
             var good = File.ReadAllBytes(path);
             Assert.NotNull(ml.Model.Load(path, out _));

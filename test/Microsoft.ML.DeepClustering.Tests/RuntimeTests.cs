@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.DeepClustering.Runtime;
 using Microsoft.ML.DeepClustering.Training;
 using TorchSharp;
 
@@ -38,7 +39,7 @@ public class RuntimeTests
     public void FitOnThisCpuOnlyMachineHonoursTheContextsGpuSettings()
     {
         var data = TestData.Mnist(new MLContext(), 100);
-        var options = Tiny();
+        var options = TestData.TinyOptions();
         var strict = new MLContext(seed: 1) { GpuDeviceId = 0, FallbackToCpu = false };
         var e = Assert.Throws<InvalidOperationException>(() => strict.Transforms.DeepCluster(options).Fit(data));
         Assert.Contains("GpuDeviceId is 0", e.Message);
@@ -60,7 +61,7 @@ public class RuntimeTests
         var messages = new List<string>();
         ml.Log += (_, e) => messages.Add(e.Message);
         using (var channel = env.Register("probe").Start("probe"))
-            channel.Info(Runtime.MessageSensitivity.None, "hello from the catalog");
+            channel.Info(Microsoft.ML.Runtime.MessageSensitivity.None, "hello from the catalog");
         Assert.Contains(messages, m => m.Contains("hello from the catalog"));
     }
 
@@ -70,9 +71,9 @@ public class RuntimeTests
         var data = new MLContext().Data.Cache(TestData.Mnist(new MLContext(), 300));
         float[][] Train(LearningRateSchedule schedule, int steps)
         {
-            var options = Tiny();
+            var options = TestData.TinyOptions();
             options.MaxIterations = steps;
-            options.ClusteringLearningRateSchedule = schedule;
+            options.SelfTrainingLearningRateSchedule = schedule;
             using var model = new MLContext(seed: 1).Transforms.DeepCluster(options).Fit(data);
             return model.Centroids;
         }
@@ -87,7 +88,7 @@ public class RuntimeTests
         var data = new MLContext().Data.Cache(TestData.Mnist(new MLContext(), 300));
         float[][] Train(int contextSeed, int? optionSeed)
         {
-            var options = Tiny();
+            var options = TestData.TinyOptions();
             options.Seed = optionSeed;
             using var model = new MLContext(seed: contextSeed).Transforms.DeepCluster(options).Fit(data);
             return model.Centroids;
@@ -107,7 +108,7 @@ public class RuntimeTests
             var ml = new MLContext(seed: 1) { TempFilePath = temp };
             var data = ml.Data.Cache(TestData.Mnist(ml, 500));
             using var cancellation = new CancellationTokenSource();
-            var options = Tiny();
+            var options = TestData.TinyOptions();
             options.PretrainEpochs = 1000;
             options.Progress = new SynchronousProgress<DeepClusterProgress>(p =>
             {
@@ -133,7 +134,7 @@ public class RuntimeTests
         {
             var ml = new MLContext(seed: 1) { TempFilePath = temp };
             var data = TestData.Mnist(ml, 100);
-            var model = ml.Transforms.DeepCluster(Tiny()).Fit(data);
+            var model = ml.Transforms.DeepCluster(TestData.TinyOptions()).Fit(data);
             Assert.NotEmpty(Directory.GetFiles(temp));
             string zip = Path.Combine(temp, "..", Path.GetFileName(temp) + ".zip");
             ml.Model.Save(model, data.Schema, zip);
@@ -154,17 +155,11 @@ public class RuntimeTests
     public void PlainAutoencoderAndKMeansWhenSelfTrainingIsOff()
     {
         var data = TestData.Mnist(new MLContext(), 200);
-        var options = Tiny();
+        var options = TestData.TinyOptions();
         options.MaxIterations = 0;
         using var model = new MLContext(seed: 1).Transforms.DeepCluster(options).Fit(data);
         Assert.Equal(SelfTrainingStopReason.Skipped, model.History.StopReason);
         Assert.Empty(model.History.SelfTrainingUpdates);
         Assert.Equal(0, model.History.SelfTrainingSteps);
     }
-
-    internal static DeepClusterOptions Tiny() => new()
-    {
-        NumberOfClusters = 3, HiddenLayers = new[] { 32 }, EmbeddingDimension = 4, PretrainEpochs = 2,
-        KMeansInitializations = 2, MaxIterations = 20, UpdateInterval = 10, BatchSize = 64, Seed = 1,
-    };
 }

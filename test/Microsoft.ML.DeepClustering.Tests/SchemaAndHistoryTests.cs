@@ -136,6 +136,38 @@ public class SchemaAndHistoryTests(SmallModelFixture fixture)
     }
 
     [Fact]
+    public void EveryClusterIdInTheHistoryIsThePredictedClusterIdLessOne()
+    {
+        var history = fixture.Model.History;
+        var predicted = TestData.KeyColumn(fixture.Model.Transform(fixture.Data), "PredictedClusterId");
+        int rows = predicted.Length;
+
+        // The final assignments are what the model predicts, row for row (ONNX Runtime may round a near tie the other way).
+        Assert.Equal(rows, history.FinalAssignments.Count);
+        int agree = history.FinalAssignments.Zip(predicted, (c, id) => c + 1 == id ? 1 : 0).Sum();
+        Assert.True(agree >= rows - 4, $"{agree} of {rows} rows have PredictedClusterId = final assignment + 1");
+        // Cluster sizes count those assignments, in the same numbering.
+        var counted = Enumerable.Range(0, 10).Select(c => history.FinalAssignments.Count(a => a == c));
+        Assert.Equal(counted, history.ClusterSizes);
+
+        // The live reports keep training's numbering, a fixed permutation away from the model's: the last report's
+        // clusters map one to one onto the final assignments. This fixture's permutation is not the identity, so the
+        // checks here do test the renumbering.
+        var live = fixture.Progress.Where(p => p.Stage == DeepClusterStage.SelfTraining).Select(p => p.Assignments!).ToList();
+        var permutation = Enumerable.Range(0, 10).Select(c => Enumerable.Range(0, rows).Where(r => live[^1][r] == c)
+            .GroupBy(r => history.FinalAssignments[r]).MaxBy(g => g.Count())!.Key).ToArray();
+        Assert.Equal(10, permutation.Distinct().Count());
+        Assert.NotEqual(Enumerable.Range(0, 10), permutation);
+        int mapped = Enumerable.Range(0, rows).Count(r => permutation[live[^1][r]] == history.FinalAssignments[r]);
+        Assert.True(mapped >= rows - 10, $"{mapped} of {rows} rows follow one permutation from training's ids to the model's");
+
+        // The seeding assignments are renumbered by the same permutation: the first report (step 0, before any step)
+        // has every row at its nearest seeded centroid, in training's numbering.
+        int seeded = Enumerable.Range(0, rows).Count(r => permutation[live[0][r]] == history.SeedingAssignments[r]);
+        Assert.True(seeded >= rows - 4, $"{seeded} of {rows} seeding assignments are in the model's numbering");
+    }
+
+    [Fact]
     public void CentroidsAreFiniteAndDistinct()
     {
         var centroids = fixture.Model.Centroids;

@@ -1,4 +1,5 @@
 using Microsoft.ML.DeepClustering.Networks;
+using Microsoft.ML.DeepClustering.Runtime;
 using Microsoft.ML.DeepClustering.Training;
 using static TorchSharp.torch;
 
@@ -28,7 +29,7 @@ public class SeedingTests
 
     private static double Accuracy(Tensor z, Tensor centroids, int[] truth)
     {
-        using var assigned = StudentTAssignment.SquaredDistances(z, centroids).argmin(dim: 1);
+        using var assigned = Dec.SquaredDistances(z, centroids).argmin(dim: 1);
         var predicted = assigned.data<long>().Select(v => (int)v).ToArray();
         return ClusteringQuality.Accuracy(truth, predicted);
     }

@@ -25,8 +25,8 @@ internal static class InputChecks
         Defined(options.Architecture, nameof(options.Architecture));
         Defined(options.PretrainOptimizer, nameof(options.PretrainOptimizer));
         Defined(options.Seeding, nameof(options.Seeding));
-        Defined(options.ClusteringOptimizer, nameof(options.ClusteringOptimizer));
-        Defined(options.ClusteringLearningRateSchedule, nameof(options.ClusteringLearningRateSchedule));
+        Defined(options.SelfTrainingOptimizer, nameof(options.SelfTrainingOptimizer));
+        Defined(options.SelfTrainingLearningRateSchedule, nameof(options.SelfTrainingLearningRateSchedule));
         Defined(options.Precision, nameof(options.Precision));
         if (options.HiddenLayers is null)
             throw new ArgumentNullException(nameof(options.HiddenLayers), "HiddenLayers must be an array of layer widths (it may be empty).");
@@ -45,11 +45,11 @@ internal static class InputChecks
         if (!(options.Tolerance >= 0 && options.Tolerance < 1))
             throw new ArgumentOutOfRangeException(nameof(options.Tolerance), options.Tolerance, $"Tolerance must be in [0, 1); found {options.Tolerance}.");
         Positive(options.MaxIterations + 1, nameof(options.MaxIterations), options.MaxIterations, "0 or more");
-        PositiveFinite(options.ClusteringLearningRate, nameof(options.ClusteringLearningRate));
+        PositiveFinite(options.SelfTrainingLearningRate, nameof(options.SelfTrainingLearningRate));
         if (!(options.PretrainMomentum >= 0 && options.PretrainMomentum < 1))
             throw new ArgumentOutOfRangeException(nameof(options.PretrainMomentum), options.PretrainMomentum, $"PretrainMomentum must be in [0, 1); found {options.PretrainMomentum}.");
-        if (!(options.ClusteringMomentum >= 0 && options.ClusteringMomentum < 1))
-            throw new ArgumentOutOfRangeException(nameof(options.ClusteringMomentum), options.ClusteringMomentum, $"ClusteringMomentum must be in [0, 1); found {options.ClusteringMomentum}.");
+        if (!(options.SelfTrainingMomentum >= 0 && options.SelfTrainingMomentum < 1))
+            throw new ArgumentOutOfRangeException(nameof(options.SelfTrainingMomentum), options.SelfTrainingMomentum, $"SelfTrainingMomentum must be in [0, 1); found {options.SelfTrainingMomentum}.");
         PositiveFinite(options.Alpha, nameof(options.Alpha));
         if (!(options.IdecGamma >= 0) || !float.IsFinite(options.IdecGamma))
             throw new ArgumentOutOfRangeException(nameof(options.IdecGamma), options.IdecGamma, $"IdecGamma must be 0 (DEC) or positive (IDEC); found {options.IdecGamma}.");
@@ -84,7 +84,7 @@ internal static class InputChecks
             // Both need the images behind the vectors; the network's need is the stricter, so it speaks first.
             string needer = convolutional ? "Architecture = Convolutional" : "Augment";
             string option = convolutional ? nameof(options.Architecture) : nameof(options.Augment);
-            var shape = Training.ImageShape.Infer(dimensions, featureSize, options);
+            var shape = Model.ImageShape.Infer(dimensions, featureSize, options.ImageHeight, options.ImageWidth, options.ImageChannels);
             if (shape is null)
             {
                 string given = options.ImageHeight is int h && options.ImageWidth is int w

@@ -1,4 +1,4 @@
-using Microsoft.ML.DeepClustering.Training;
+using Microsoft.ML.DeepClustering.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -47,17 +47,6 @@ internal abstract class Autoencoder : nn.Module<Tensor, Tensor>
 
     /// <summary>The decoder's layers copied into managed memory, embedding first: what <see cref="ManagedDecoder"/> runs.</summary>
     public abstract IReadOnlyList<NetworkLayer> CopyDecoder();
-
-    /// <summary>The network <see cref="DeepClusterOptions.Architecture"/> asks for, with freshly initialised weights.</summary>
-    /// <param name="imageShape">The images behind the rows; required by the convolutional network.</param>
-    public static Autoencoder Create(DeepClusterOptions options, int inputDimension, ImageShape? imageShape) => options.Architecture switch
-    {
-        AutoencoderArchitecture.Dense => new DenseAutoencoder(inputDimension, options.HiddenLayers, options.EmbeddingDimension),
-        AutoencoderArchitecture.Convolutional => new ConvolutionalAutoencoder(
-            imageShape ?? throw new ArgumentNullException(nameof(imageShape), "The convolutional autoencoder needs the image shape."),
-            options.EmbeddingDimension),
-        _ => throw new ArgumentOutOfRangeException(nameof(options), options.Architecture, $"Unknown Architecture {options.Architecture}."),
-    };
 
     /// <summary>A tensor's values, row-major, copied to a managed array (from any device).</summary>
     internal static float[] Values(Tensor parameter)

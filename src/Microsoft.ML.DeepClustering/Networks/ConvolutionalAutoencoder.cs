@@ -1,4 +1,4 @@
-using Microsoft.ML.DeepClustering.Training;
+using Microsoft.ML.DeepClustering.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,4 +1,4 @@
-using Microsoft.ML.DeepClustering.Training;
+using Microsoft.ML.DeepClustering.Model;
 
 namespace Microsoft.ML.DeepClustering.Networks;
 

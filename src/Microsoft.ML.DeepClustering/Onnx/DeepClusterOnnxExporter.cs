@@ -1,5 +1,5 @@
 using System.Globalization;
-using Microsoft.ML.DeepClustering.Training;
+using Microsoft.ML.DeepClustering.Model;
 using static Microsoft.ML.DeepClustering.Onnx.Proto.TensorProto.Types;
 
 namespace Microsoft.ML.DeepClustering.Onnx;
@@ -13,7 +13,7 @@ internal sealed record OnnxColumnNames(string Features, string Embedding, string
 
 /// <summary>
 /// Writes a trained model as an ONNX graph, op for op what <see cref="Networks.Autoencoder.Encode"/> and
-/// <see cref="Networks.StudentTAssignment"/> compute (tests check they agree):
+/// <see cref="Training.Dec"/> compute (tests check they agree):
 /// <code>
 /// dense:         features [batch, D] (or [batch, C, H, W] ─ Flatten) ─ Gemm ─ Relu ─ … ─ Gemm ─→ Embedding [batch, E]
 /// convolutional: features [batch, C, H, W] (or [batch, D] ─ Reshape) ─ Conv ─ Relu ─ Conv ─ Relu ─ Conv ─ Relu

@@ -70,7 +70,7 @@ internal static class KMeansHead
                 if (SquaredDistance(centroids[i], centroids[j]) <= 1e-10)
                     throw new InvalidOperationException(
                         $"Clusters {i + 1} and {j + 1} collapsed onto the same centroid, so the model cannot tell them apart. " +
-                        "Train with fewer clusters, a lower ClusteringLearningRate, or MaxIterations = 0 (autoencoder + k-means).");
+                        "Train with fewer clusters, a lower SelfTrainingLearningRate, or MaxIterations = 0 (autoencoder + k-means).");
     }
 
     private static double SquaredDistance(IReadOnlyList<float> a, IReadOnlyList<float> b)

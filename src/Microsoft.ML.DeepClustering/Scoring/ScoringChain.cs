@@ -1,6 +1,6 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.DeepClustering.Model;
 using Microsoft.ML.DeepClustering.Onnx;
-using Microsoft.ML.DeepClustering.Training;
 using Microsoft.ML.Trainers;
 using Microsoft.ML.Transforms.Onnx;
 

@@ -10,8 +10,8 @@ namespace Microsoft.ML.DeepClustering.Training;
 /// <para>
 /// Why not <c>optim.Adam</c>: TorchSharp's Adam allocates two temporaries per parameter per step. For the DEC
 /// autoencoder (3.3 M parameters) the native allocator then maps and unmaps megabytes every step, and the page
-/// faults cost more than the arithmetic: measured on MNIST-sized runs, its step took 10.7 s per 70k-image epoch
-/// against 2.2 s for this one, with the same results (docs/benchmarks.md).
+/// faults cost more than the arithmetic: several times the time of this optimizer's step, for the same results
+/// (docs/benchmarks.md has the figures).
 /// </para>
 /// </summary>
 internal sealed class AllocationFreeAdam : IParameterOptimizer

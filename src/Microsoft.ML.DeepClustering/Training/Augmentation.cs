@@ -1,3 +1,4 @@
+using Microsoft.ML.DeepClustering.Model;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.DeepClustering.Training;
@@ -40,33 +41,5 @@ internal sealed class Augmentation
         var grid = nn.functional.affine_grid(theta, images.shape, align_corners: false);
         var moved = nn.functional.grid_sample(images, grid, align_corners: false);
         return moved.view(b, -1).MoveToOuterDisposeScope();
-    }
-}
-
-/// <summary>Channels, height and width of the images behind a feature vector.</summary>
-internal sealed record ImageShape(int Channels, int Height, int Width)
-{
-    /// <summary>Values per image, C·H·W.</summary>
-    public int Size => Channels * Height * Width;
-
-    public override string ToString() => $"{Channels}×{Height}×{Width}";
-
-    /// <summary>
-    /// From the options when given, else from the column's dimensions ([C, H, W] from ExtractPixels, [H, W]),
-    /// else a square single-channel image when the vector's size is a perfect square (784 → 1×28×28).
-    /// </summary>
-    public static ImageShape? Infer(IReadOnlyList<int> dimensions, int size, DeepClusterOptions options)
-    {
-        if (options.ImageHeight is int h && options.ImageWidth is int w)
-        {
-            int c = options.ImageChannels ?? 1;
-            return c * h * w == size ? new ImageShape(c, h, w) : null;
-        }
-        if (dimensions.Count == 3)
-            return new ImageShape(dimensions[0], dimensions[1], dimensions[2]);
-        if (dimensions.Count == 2)
-            return new ImageShape(1, dimensions[0], dimensions[1]);
-        int side = (int)Math.Round(Math.Sqrt(size));
-        return side * side == size ? new ImageShape(1, side, side) : null;
     }
 }

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Microsoft.ML.DeepClustering.Data;
+using Microsoft.ML.DeepClustering.Model;
 using Microsoft.ML.DeepClustering.Networks;
+using Microsoft.ML.DeepClustering.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -10,24 +12,31 @@ namespace Microsoft.ML.DeepClustering.Training;
 /// <summary>The three stages in order: pretrain the autoencoder, seed centroids with k-means, refine with DEC.</summary>
 internal static class DeepClusterTrainer
 {
+    /// <summary>Where and how training runs, as resolved from the options and the <see cref="MLContext"/>.</summary>
+    private sealed record RuntimeChoice(Device Device, int Threads, TrainingPrecision Precision);
+
+    private sealed record PretrainingOutcome(List<double> Losses, int ResumedAfterEpoch, TimeSpan Time);
+
+    private sealed record SeedingOutcome(List<double> Inertias, int BestRestart, int[] Assignments, TimeSpan Time);
+
+    /// <param name="Result">Null when self-training was skipped (MaxIterations = 0).</param>
+    /// <param name="Labels">Every row's cluster under the model handed out (argmax q, float32).</param>
+    /// <param name="Time">Wall time of the stage, the final labelling pass included.</param>
+    private sealed record SelfTrainingOutcome(SelfTraining.Result? Result, int[] Labels, TimeSpan Time);
+
     public static (TrainedModel Model, DeepClusterTrainingHistory History) Train(
         FeatureMatrix data, DeepClusterOptions options, int seed, MLContextSettings settings, CancellationToken cancellation, Action<string> log)
     {
-        var history = new DeepClusterTrainingHistory { NumberOfRows = data.Rows, Seed = seed };
-        var device = TorchRuntime.ResolveDevice(settings);
-        int threads = options.NumberOfThreads ?? TorchRuntime.DefaultThreads(Environment.ProcessorCount);
-        var precision = TorchRuntime.ResolvePrecision(options.Precision, options.Architecture, device.type, TorchRuntime.CpuHasBFloat16);
-        history.Device = device.ToString();
-        history.NumberOfThreads = threads;
-        history.Precision = precision;
-        TorchRuntime.TuneNativeAllocator();
-        log($"Training on {device} with {threads} CPU thread(s), {precision} products, seed {seed}: {data.Rows} rows of {data.Columns} features, K = {options.NumberOfClusters}.");
+        var runtime = ChooseRuntime(options, settings);
+        if (NativeEnvironment.DescribeOnce(TorchRuntime.TuneNativeAllocator()) is string tuning)
+            log(tuning);
+        log($"Training on {runtime.Device} with {runtime.Threads} CPU thread(s), {runtime.Precision} products, seed {seed}: {data.Rows} rows of {data.Columns} features, K = {options.NumberOfClusters}.");
 
-        using var threadScope = TorchRuntime.UseThreads(threads);
+        using var threadScope = TorchRuntime.UseThreads(runtime.Threads);
         bool convolutional = options.Architecture == AutoencoderArchitecture.Convolutional;
         // InputChecks made sure that whoever needs the image shape finds it.
-        var imageShape = options.Augment || convolutional ? ImageShape.Infer(data.Dimensions, data.Columns, options) : null;
-        using var context = new TrainingContext(options, device, seed, cancellation, log)
+        var imageShape = options.Augment || convolutional ? ImageShape.Infer(data.Dimensions, data.Columns, options.ImageHeight, options.ImageWidth, options.ImageChannels) : null;
+        using var context = new TrainingContext(options, runtime.Device, seed, cancellation, log)
         {
             Augmentation = options.Augment && imageShape is not null
                 ? new Augmentation(imageShape, options.AugmentationRotationDegrees, options.AugmentationShift) : null,
@@ -38,71 +47,27 @@ internal static class DeepClusterTrainer
         // Weights are initialised from the global generator: seed it, and build the network on the CPU for the same
         // initial weights whatever the device.
         random.manual_seed(seed);
-        using var autoencoder = Autoencoder.Create(options, data.Columns, imageShape);
+        using var autoencoder = CreateNetwork(options, data.Columns, imageShape);
         if (autoencoder is ConvolutionalAutoencoder convolution)
             log($"Convolutional autoencoder on {convolution.Image} images: {string.Join(", ", ConvolutionalAutoencoder.Stages(convolution.Image).Select(s => $"{s.OutChannels}×{s.Output.Height}×{s.Output.Width}"))} → {options.EmbeddingDimension}-d embedding.");
-        autoencoder.to(device);
-        autoencoder.BFloat16Products = precision == TrainingPrecision.BFloat16;
-        var x = tensor(data.Values, new long[] { data.Rows, data.Columns }).to(device);
+        autoencoder.to(runtime.Device);
+        autoencoder.BFloat16Products = runtime.Precision == TrainingPrecision.BFloat16;
+        var x = tensor(data.Values, new long[] { data.Rows, data.Columns }).to(runtime.Device);
 
-        var clock = Stopwatch.StartNew();
         var checkpointing = options.CheckpointPath is null ? null
-            : new Pretraining.Checkpointing(options.CheckpointPath, PretrainingCheckpoint.SettingsOf(data, options, seed, precision, imageShape));
-        (history.PretrainLosses, history.PretrainingResumedAfterEpoch) = Pretraining.Run(autoencoder, x, context, checkpointing);
-        history.PretrainingTime = clock.Elapsed;
-
-        clock.Restart();
-        KMeansSeeding.Result seeding;
-        using (var noGrad = no_grad())
-        using (var z = SelfTraining.Embed(autoencoder, x))
-        {
-            seeding = options.Seeding == SeedingMethod.Spectral ? SpectralSeeding.Run(z, context) : KMeansSeeding.Run(z, context);
-            history.SeedingAssignments = KMeansSeeding.Assign(z, seeding.Centroids);
-        }
-        history.KMeansInertias = seeding.Inertias;
-        history.BestKMeansRestart = seeding.BestRestart;
-        history.SeedingTime = clock.Elapsed;
-        log($"{options.Seeding} seeding: best k-means inertia {seeding.Inertia:G6} (restart {seeding.BestRestart + 1} of {seeding.Inertias.Count}).");
-
-        clock.Restart();
-        using var centroids = new Parameter(seeding.Centroids.detach().clone());
-        seeding.Centroids.Dispose();
-        int[]? labels = null;
-        if (options.MaxIterations > 0)
-        {
-            var result = SelfTraining.Run(autoencoder, centroids, x, context);
-            history.SelfTrainingUpdates = result.Updates;
-            history.SelfTrainingSteps = result.Steps;
-            history.StopReason = result.StopReason;
-            labels = result.Labels;
-            log($"Self-training stopped after {result.Steps} steps: {result.StopReason}.");
-        }
-        else
-        {
-            history.StopReason = SelfTrainingStopReason.Skipped;
-        }
-        // Without self-training there are no labels yet; after bfloat16 training, count them the way the saved
-        // model, which scores in float32, will assign them. One float32 pass serves both.
-        if (labels is null || autoencoder.BFloat16Products)
-        {
-            autoencoder.BFloat16Products = false;
-            using var q = SelfTraining.SoftAssignment(autoencoder, centroids, x, options);
-            using var argmax = q.argmax(dim: 1);
-            labels = IndexTensors.ToInt32Array(argmax);
-        }
-        history.SelfTrainingTime = clock.Elapsed;
-
-        var sizes = new int[options.NumberOfClusters];
-        foreach (int label in labels)
-            sizes[label]++;
-        history.ClusterSizes = sizes;
+            : new Pretraining.Checkpointing(options.CheckpointPath, PretrainingCheckpoint.SettingsOf(data, options, seed, runtime.Precision, imageShape));
+        var pretraining = Pretrain(autoencoder, x, context, checkpointing);
+        var (seeded, seeding) = Seed(autoencoder, x, context);
+        using var centroids = new Parameter(seeded.detach().clone());
+        seeded.Dispose();
+        var selfTraining = SelfTrain(autoencoder, centroids, x, context);
 
         // Never hand out a model that cannot score: the guards above restore a healthy state, so this means a bug or
         // non-finite pretraining (the features were checked finite on the way in).
         var centroidRows = ToRows(centroids);
         if (centroidRows.Any(row => row.Any(v => !float.IsFinite(v))))
             throw new InvalidOperationException(
-                "Training produced non-finite centroids. Lower PretrainLearningRate or ClusteringLearningRate, or check that the features are on a sensible scale (for pixels, [0, 1]).");
+                "Training produced non-finite centroids. Lower PretrainLearningRate or SelfTrainingLearningRate, or check that the features are on a sensible scale (for pixels, [0, 1]).");
 
         var model = new TrainedModel(
             autoencoder.CopyEncoder(),
@@ -110,8 +75,108 @@ internal static class DeepClusterTrainer
             centroidRows,
             options.Alpha,
             data.Dimensions);
-        return (model, history);
+        return (model, History(data.Rows, seed, options.NumberOfClusters, runtime, pretraining, seeding, selfTraining));
     }
+
+    private static RuntimeChoice ChooseRuntime(DeepClusterOptions options, MLContextSettings settings)
+    {
+        var device = TorchRuntime.ResolveDevice(settings);
+        int threads = options.NumberOfThreads ?? TorchRuntime.DefaultThreads(Environment.ProcessorCount);
+        var precision = TorchRuntime.ResolvePrecision(options.Precision, options.Architecture, device.type, TorchRuntime.CpuHasBFloat16);
+        return new RuntimeChoice(device, threads, precision);
+    }
+
+    /// <summary>Stage 1, <see cref="Pretraining"/>.</summary>
+    private static PretrainingOutcome Pretrain(Autoencoder autoencoder, Tensor x, TrainingContext context, Pretraining.Checkpointing? checkpointing)
+    {
+        var clock = Stopwatch.StartNew();
+        var (losses, resumedAfterEpoch) = Pretraining.Run(autoencoder, x, context, checkpointing);
+        return new PretrainingOutcome(losses, resumedAfterEpoch, clock.Elapsed);
+    }
+
+    /// <summary>Stage 2, <see cref="KMeansSeeding"/> or <see cref="SpectralSeeding"/> on the pretrained embedding.</summary>
+    /// <returns>The seeded centroids [K, E] (the caller disposes them), and what the history keeps of the stage.</returns>
+    private static (Tensor Centroids, SeedingOutcome Outcome) Seed(Autoencoder autoencoder, Tensor x, TrainingContext context)
+    {
+        var clock = Stopwatch.StartNew();
+        KMeansSeeding.Result seeding;
+        int[] assignments;
+        using (var noGrad = no_grad())
+        using (var z = SelfTraining.Embed(autoencoder, x))
+        {
+            seeding = context.Options.Seeding == SeedingMethod.Spectral ? SpectralSeeding.Run(z, context) : KMeansSeeding.Run(z, context);
+            assignments = KMeansSeeding.Assign(z, seeding.Centroids);
+        }
+        var outcome = new SeedingOutcome(seeding.Inertias, seeding.BestRestart, assignments, clock.Elapsed);
+        context.Log($"{context.Options.Seeding} seeding: best k-means inertia {seeding.Inertia:G6} (restart {seeding.BestRestart + 1} of {seeding.Inertias.Count}).");
+        return (seeding.Centroids, outcome);
+    }
+
+    /// <summary>Stage 3, <see cref="SelfTraining"/> (skipped when MaxIterations is 0), then every row's label under the final model.</summary>
+    private static SelfTrainingOutcome SelfTrain(Autoencoder autoencoder, Parameter centroids, Tensor x, TrainingContext context)
+    {
+        var clock = Stopwatch.StartNew();
+        SelfTraining.Result? result = null;
+        if (context.Options.MaxIterations > 0)
+        {
+            result = SelfTraining.Run(autoencoder, centroids, x, context);
+            context.Log($"Self-training stopped after {result.Steps} steps: {result.StopReason}.");
+        }
+        var labels = result?.Labels;
+        // Without self-training there are no labels yet; after bfloat16 training, count them the way the saved
+        // model, which scores in float32, will assign them. One float32 pass serves both.
+        if (labels is null || autoencoder.BFloat16Products)
+        {
+            autoencoder.BFloat16Products = false;
+            using var q = SelfTraining.SoftAssignment(autoencoder, centroids, x, context.Options);
+            using var argmax = q.argmax(dim: 1);
+            labels = IndexTensors.ToInt32Array(argmax);
+        }
+        return new SelfTrainingOutcome(result, labels, clock.Elapsed);
+    }
+
+    /// <summary>What the stages did, in the form users read it (numbered in training order; the estimator renumbers).</summary>
+    private static DeepClusterTrainingHistory History(int rows, int seed, int numberOfClusters, RuntimeChoice runtime,
+        PretrainingOutcome pretraining, SeedingOutcome seeding, SelfTrainingOutcome selfTraining)
+    {
+        var sizes = new int[numberOfClusters];
+        foreach (int label in selfTraining.Labels)
+            sizes[label]++;
+        return new DeepClusterTrainingHistory
+        {
+            NumberOfRows = rows,
+            Seed = seed,
+            Device = runtime.Device.ToString(),
+            NumberOfThreads = runtime.Threads,
+            Precision = runtime.Precision,
+            PretrainLosses = pretraining.Losses,
+            PretrainingResumedAfterEpoch = pretraining.ResumedAfterEpoch,
+            PretrainingTime = pretraining.Time,
+            KMeansInertias = seeding.Inertias,
+            BestKMeansRestart = seeding.BestRestart,
+            SeedingAssignments = seeding.Assignments,
+            SeedingTime = seeding.Time,
+            SelfTrainingUpdates = selfTraining.Result?.Updates ?? (IReadOnlyList<SelfTrainingUpdate>)Array.Empty<SelfTrainingUpdate>(),
+            SelfTrainingSteps = selfTraining.Result?.Steps ?? 0,
+            StopReason = selfTraining.Result?.StopReason ?? SelfTrainingStopReason.Skipped,
+            FinalAssignments = selfTraining.Labels,
+            ClusterSizes = sizes,
+            SelfTrainingTime = selfTraining.Time,
+        };
+    }
+
+    /// <summary>The network <see cref="DeepClusterOptions.Architecture"/> asks for, with freshly initialised weights.</summary>
+    /// <param name="options">Architecture, hidden layers and embedding size.</param>
+    /// <param name="inputDimension">D, the size of a row.</param>
+    /// <param name="imageShape">The images behind the rows; required by the convolutional network.</param>
+    private static Autoencoder CreateNetwork(DeepClusterOptions options, int inputDimension, ImageShape? imageShape) => options.Architecture switch
+    {
+        AutoencoderArchitecture.Dense => new DenseAutoencoder(inputDimension, options.HiddenLayers, options.EmbeddingDimension),
+        AutoencoderArchitecture.Convolutional => new ConvolutionalAutoencoder(
+            imageShape ?? throw new ArgumentNullException(nameof(imageShape), "The convolutional autoencoder needs the image shape."),
+            options.EmbeddingDimension),
+        _ => throw new ArgumentOutOfRangeException(nameof(options), options.Architecture, $"Unknown Architecture {options.Architecture}."),
+    };
 
     private static float[][] ToRows(Tensor matrix)
     {

@@ -1,4 +1,3 @@
-using Microsoft.ML.DeepClustering.Networks;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.DeepClustering.Training;
@@ -52,7 +51,7 @@ internal static class KMeansSeeding
         {
             using var scope = NewDisposeScope();
             var last = z[chosen[c - 1]].unsqueeze(0);
-            nearest.copy_(minimum(nearest, StudentTAssignment.SquaredDistances(z, last).squeeze(1)));
+            nearest.copy_(minimum(nearest, Dec.SquaredDistances(z, last).squeeze(1)));
             var weights = nearest.to(CPU).to_type(ScalarType.Float64);
             double total = weights.sum().item<double>();
             chosen[c] = total > 0
@@ -84,7 +83,7 @@ internal static class KMeansSeeding
     /// Squared distances [N, K] as ‖z‖² − 2 z·μᵀ + ‖μ‖², clamped at 0: one small matrix product instead of an
     /// [N, K, E] difference tensor per Lloyd iteration (on 70k rows, 28 MB written and read each time). The rounding
     /// of the expansion (relative 1e-7 of ‖z‖²) cannot move an assignment that matters; q, which training
-    /// differentiates and ONNX reproduces, keeps the direct differences (<see cref="StudentTAssignment.SquaredDistances"/>).
+    /// differentiates and ONNX reproduces, keeps the direct differences (<see cref="Dec.SquaredDistances"/>).
     /// </summary>
     internal static Tensor SquaredDistancesByProducts(Tensor z, Tensor squaredNorms, Tensor centroids)
     {

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Microsoft.ML.DeepClustering.Data;
+using Microsoft.ML.DeepClustering.Model;
 using Microsoft.ML.DeepClustering.Networks;
 using static TorchSharp.torch;
 

@@ -1,4 +1,5 @@
 using Microsoft.ML.DeepClustering.Networks;
+using Microsoft.ML.DeepClustering.Runtime;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -8,12 +9,13 @@ namespace Microsoft.ML.DeepClustering.Training;
 /// Stage 3: DEC self-training (Xie, Girshick and Farhadi, "Unsupervised Deep Embedding for Clustering Analysis", 2016).
 /// The encoder and the centroids μ are trained together to sharpen the soft assignment:
 /// <list type="number">
-/// <item>q_ij = (1 + ‖z_i − μ_j‖²/α)^(−(α+1)/2) / Σ_j' (…), the Student's t soft assignment (see <see cref="StudentTAssignment"/>);</item>
+/// <item>q_ij = (1 + ‖z_i − μ_j‖²/α)^(−(α+1)/2) / Σ_j' (…), the Student's t soft assignment (see <see cref="Dec"/>);</item>
 /// <item>every T = <see cref="DeepClusterOptions.UpdateInterval"/> steps, q is computed over all rows and the target
 ///   p_ij = (q_ij²/f_j) / Σ_j' (q_ij'²/f_j'), f_j = Σ_i q_ij, is frozen until the next update;</item>
 /// <item>at each of these updates, if fewer than tol = <see cref="DeepClusterOptions.Tolerance"/> of the rows changed
 ///   their argmax_j q_ij since the previous update, training stops;</item>
-/// <item>each step takes a mini-batch and minimises KL(P‖Q) = Σ_i Σ_j p_ij log(p_ij/q_ij) / batch size, by SGD with momentum.</item>
+/// <item>each step takes a mini-batch and minimises KL(P‖Q) = Σ_i Σ_j p_ij log(p_ij/q_ij) / batch size, by SGD with
+///   momentum (DEC) or Adam (<see cref="DeepClusterOptions.SelfTrainingOptimizer"/>).</item>
 /// </list>
 /// The decoder takes no part (DEC drops it after pretraining), except in IDEC (Guo et al. 2017): with γ =
 /// <see cref="DeepClusterOptions.IdecGamma"/> &gt; 0 each step minimises reconstruction MSE + γ·KL instead, decoder included.
@@ -24,142 +26,188 @@ namespace Microsoft.ML.DeepClustering.Training;
 /// from a collapse, so the best point is the last healthy one.
 /// </para>
 /// </summary>
-internal static class SelfTraining
+internal sealed class SelfTraining : IDisposable
 {
     public sealed record Result(List<SelfTrainingUpdate> Updates, int Steps, SelfTrainingStopReason StopReason, int[] Labels);
 
+    private readonly Autoencoder _autoencoder;
+    private readonly Parameter _centroids;
+    private readonly Tensor _x;
+    private readonly long _n;
+    private readonly TrainingContext _context;
+    private readonly DeepClusterOptions _options;
+    private readonly bool _idec;
+    private readonly List<Parameter> _trainable;
+    private readonly IParameterOptimizer _optimizer;
+
+    private Tensor? _target;          // P over all rows, frozen between updates
+    private Tensor? _labels;          // argmax q at the latest update
+    private Tensor? _order;           // shuffled row order of the current pass
+    private long _cursor;             // position in that order
+    private double _lossSum;          // losses of the steps since the latest update
+    private int _lossCount;
+    private List<Tensor>? _healthy;   // parameters at the last update where every cluster had rows
+
     /// <param name="x">All training rows [N, D] on the training device.</param>
-    /// <param name="centroids">μ [K, E] from k-means, updated in place.</param>
+    /// <param name="centroids">μ [K, E] from seeding, updated in place.</param>
     public static Result Run(Autoencoder autoencoder, Parameter centroids, Tensor x, TrainingContext context)
     {
-        var options = context.Options;
-        long n = x.shape[0];
-        var updates = new List<SelfTrainingUpdate>();
-        bool idec = options.IdecGamma > 0;
-        var layers = idec ? autoencoder.EncoderLayers.Concat(autoencoder.DecoderLayers) : autoencoder.EncoderLayers;
-        var trainable = layers.SelectMany(layer => layer.parameters()).Append(centroids).ToList();
-        using IParameterOptimizer optimizer = options.ClusteringOptimizer == ClusteringOptimizer.Adam
-            ? new AllocationFreeAdam(trainable, options.ClusteringLearningRate)
-            : new MomentumSgd(trainable, options.ClusteringLearningRate, options.ClusteringMomentum);
+        using var selfTraining = new SelfTraining(autoencoder, centroids, x, context);
+        return selfTraining.Run();
+    }
 
-        Tensor? target = null;          // P over all rows, frozen between updates
-        Tensor? previousLabels = null;  // argmax q at the previous update
-        Tensor? order = null;           // shuffled row order of the current pass
-        long cursor = n;                // position in that order
-        double lossSum = 0;
-        int lossCount = 0;
+    private SelfTraining(Autoencoder autoencoder, Parameter centroids, Tensor x, TrainingContext context)
+    {
+        _autoencoder = autoencoder;
+        _centroids = centroids;
+        _x = x;
+        _n = x.shape[0];
+        _cursor = _n;
+        _context = context;
+        _options = context.Options;
+        _idec = _options.IdecGamma > 0;
+        var layers = _idec ? autoencoder.EncoderLayers.Concat(autoencoder.DecoderLayers) : autoencoder.EncoderLayers;
+        _trainable = layers.SelectMany(layer => layer.parameters()).Append(centroids).ToList();
+        _optimizer = _options.SelfTrainingOptimizer == SelfTrainingOptimizer.Adam
+            ? new AllocationFreeAdam(_trainable, _options.SelfTrainingLearningRate)
+            : new MomentumSgd(_trainable, _options.SelfTrainingLearningRate, _options.SelfTrainingMomentum);
+    }
+
+    /// <summary>The loop: a target update every T steps (and at the cap), the health guard and the convergence test after each, a step in between.</summary>
+    private Result Run()
+    {
+        var updates = new List<SelfTrainingUpdate>();
         int step = 0;
         var stopReason = SelfTrainingStopReason.MaxIterations;
-        List<Tensor>? healthy = null;   // parameters at the last update where every cluster had rows
-        int k = options.NumberOfClusters;
-        try
+        while (true)
         {
-            while (true)
+            _context.Cancellation.ThrowIfCancellationRequested();
+            // Every T steps, and once more at the cap so that the model handed out has passed the collapse
+            // check and its labels are current even when MaxIterations is not a multiple of T.
+            bool regularUpdate = step % _options.UpdateInterval == 0;
+            if (regularUpdate || step >= _options.MaxIterations)
             {
-                context.Cancellation.ThrowIfCancellationRequested();
-                // Every T steps, and once more at the cap so that the model handed out has passed the collapse
-                // check and its labels are current even when MaxIterations is not a multiple of T.
-                bool regularUpdate = step % options.UpdateInterval == 0;
-                if (regularUpdate || step >= options.MaxIterations)
+                var (update, assignments) = UpdateTarget(step);
+                updates.Add(update);
+                _context.Report(DeepClusterStage.SelfTraining, step, _options.MaxIterations, update.Loss, update.LabelChangeFraction, assignments);
+                if (GuardHealth(update) is SelfTrainingStopReason unhealthy)
                 {
-                    // (2) recompute q over all rows, then the target P; (3) test for convergence.
-                    double changed;
-                    int[] sizes;
-                    int[]? assignments = null;
-                    using (var updateScope = NewDisposeScope())
-                    {
-                        var q = SoftAssignment(autoencoder, centroids, x, options);
-                        var labels = q.argmax(dim: 1);
-                        sizes = IndexTensors.ToInt32Array(bincount(labels, minlength: k));
-                        // Only a listener gets every row's cluster (70,000 ints per update for MNIST-full).
-                        if (options.Progress is not null)
-                            assignments = IndexTensors.ToInt32Array(labels);
-                        changed = previousLabels is null ? 1.0
-                            : labels.not_equal(previousLabels).sum().item<long>() / (double)n;
-                        previousLabels?.Dispose();
-                        previousLabels = labels.MoveToOuterDisposeScope();
-                        target?.Dispose();
-                        target = StudentTAssignment.TargetDistribution(q).MoveToOuterDisposeScope();
-                    }
-
-                    double meanLoss = lossCount > 0 ? lossSum / lossCount : double.NaN;
-                    int empty = sizes.Count(size => size == 0);
-                    updates.Add(new SelfTrainingUpdate(step, meanLoss, changed, sizes.Min(), empty));
-                    context.Report(DeepClusterStage.SelfTraining, step, options.MaxIterations, meanLoss, changed, assignments);
-                    lossSum = 0;
-                    lossCount = 0;
-                    bool diverged = step > 0 && !double.IsFinite(meanLoss);
-                    if (diverged || (empty > 0 && healthy is not null))
-                    {
-                        stopReason = diverged ? SelfTrainingStopReason.Diverged : SelfTrainingStopReason.Degenerate;
-                        context.Log(diverged
-                            ? $"Warning: the self-training loss became {meanLoss} by step {step}; restoring the model of the last healthy update. Lower ClusteringLearningRate."
-                            : $"Warning: {empty} cluster(s) lost all their rows by step {step} (DEC's collapse); restoring the model of the last update where every cluster had rows.");
-                        if (healthy is not null)
-                            Restore(trainable, healthy);
-                        // Labels of the restored model, for the history.
-                        using var restoredScope = NewDisposeScope();
-                        var restored = SoftAssignment(autoencoder, centroids, x, options).argmax(dim: 1);
-                        previousLabels.Dispose();
-                        previousLabels = restored.MoveToOuterDisposeScope();
-                        break;
-                    }
-                    if (empty == 0)
-                    {
-                        DisposeAll(healthy);
-                        healthy = trainable.Select(p => p.detach().clone()).ToList();
-                    }
-                    if (regularUpdate && step > 0 && changed < options.Tolerance)
-                    {
-                        stopReason = SelfTrainingStopReason.Converged;
-                        break;
-                    }
-                }
-                if (step >= options.MaxIterations)
+                    stopReason = unhealthy;
                     break;
-
-                // (4) one SGD step on KL(P‖Q) over a mini-batch.
-                if (cursor >= n)
-                {
-                    order?.Dispose();
-                    using var cpuOrder = randperm(n, generator: context.Generator);
-                    order = cpuOrder.to(x.device);
-                    cursor = 0;
                 }
-                using (var batchScope = NewDisposeScope())
+                if (regularUpdate && step > 0 && update.LabelChangeFraction < _options.Tolerance)
                 {
-                    long size = Math.Min(options.BatchSize, n - cursor);
-                    var index = order!.narrow(0, cursor, size);
-                    cursor += size;
-                    var batch = context.Distort(x.index_select(0, index));
-                    var z = autoencoder.Encode(batch);
-                    var qBatch = StudentTAssignment.SoftAssignment(StudentTAssignment.SquaredDistances(z, centroids), options.Alpha);
-                    var pBatch = target!.index_select(0, index);
-                    // kl_div takes log q and p, and with Reduction.Sum gives Σ p (log p − log q); divided by the batch size
-                    // as Keras' KLD loss averages over rows.
-                    var loss = nn.functional.kl_div(qBatch.log(), pBatch, log_target: false, reduction: nn.Reduction.Sum) / size;
-                    if (idec)
-                        loss = nn.functional.mse_loss(autoencoder.Decode(z), batch) + options.IdecGamma * loss;
-                    optimizer.ZeroGrad();
-                    loss.backward();
-                    optimizer.LearningRate = LearningRateSchedules.Rate(options.ClusteringLearningRateSchedule, options.ClusteringLearningRate, step, options.MaxIterations);
-                    optimizer.Step();
-                    lossSum += loss.item<float>();
-                    lossCount++;
+                    stopReason = SelfTrainingStopReason.Converged;
+                    break;
                 }
-                step++;
             }
+            if (step >= _options.MaxIterations)
+                break;
+            TrainStep(step);
+            step++;
+        }
+        return new Result(updates, step, stopReason, IndexTensors.ToInt32Array(_labels!));
+    }
 
-            var finalLabels = IndexTensors.ToInt32Array(previousLabels!);
-            return new Result(updates, step, stopReason, finalLabels);
-        }
-        finally
+    /// <summary>
+    /// (2) q over all rows, the labels and the target P frozen until the next update; (3) the fraction of labels that
+    /// changed since the previous update. Also closes the loss average of the steps since then.
+    /// </summary>
+    /// <returns>The update for the history, and every row's cluster when a progress listener wants them.</returns>
+    private (SelfTrainingUpdate Update, int[]? Assignments) UpdateTarget(int step)
+    {
+        double changed;
+        int[] sizes;
+        int[]? assignments = null;
+        using (var updateScope = NewDisposeScope())
         {
-            DisposeAll(healthy);
-            target?.Dispose();
-            previousLabels?.Dispose();
-            order?.Dispose();
+            var q = SoftAssignment(_autoencoder, _centroids, _x, _options);
+            var labels = q.argmax(dim: 1);
+            sizes = IndexTensors.ToInt32Array(bincount(labels, minlength: _options.NumberOfClusters));
+            // Only a listener gets every row's cluster (70,000 ints per update for MNIST-full).
+            if (_options.Progress is not null)
+                assignments = IndexTensors.ToInt32Array(labels);
+            changed = _labels is null ? 1.0
+                : labels.not_equal(_labels).sum().item<long>() / (double)_n;
+            _labels?.Dispose();
+            _labels = labels.MoveToOuterDisposeScope();
+            _target?.Dispose();
+            _target = Dec.TargetDistribution(q).MoveToOuterDisposeScope();
         }
+
+        double meanLoss = _lossCount > 0 ? _lossSum / _lossCount : double.NaN;
+        _lossSum = 0;
+        _lossCount = 0;
+        return (new SelfTrainingUpdate(step, meanLoss, changed, sizes.Min(), sizes.Count(size => size == 0)), assignments);
+    }
+
+    /// <summary>
+    /// After an update: a loss that stopped being finite, or a cluster that lost all its rows once every cluster had
+    /// some, stops training with the parameters of the last healthy update restored; an update with every cluster
+    /// populated becomes the new healthy point.
+    /// </summary>
+    /// <returns>Why training must stop, or null when it may go on.</returns>
+    private SelfTrainingStopReason? GuardHealth(SelfTrainingUpdate update)
+    {
+        bool diverged = update.Step > 0 && !double.IsFinite(update.Loss);
+        if (diverged || (update.EmptyClusters > 0 && _healthy is not null))
+        {
+            _context.Log(diverged
+                ? $"Warning: the self-training loss became {update.Loss} by step {update.Step}; restoring the model of the last healthy update. Lower SelfTrainingLearningRate."
+                : $"Warning: {update.EmptyClusters} cluster(s) lost all their rows by step {update.Step} (DEC's collapse); restoring the model of the last update where every cluster had rows.");
+            if (_healthy is not null)
+                Restore(_trainable, _healthy);
+            // Labels of the restored model, for the history.
+            using var restoredScope = NewDisposeScope();
+            var restored = SoftAssignment(_autoencoder, _centroids, _x, _options).argmax(dim: 1);
+            _labels!.Dispose();
+            _labels = restored.MoveToOuterDisposeScope();
+            return diverged ? SelfTrainingStopReason.Diverged : SelfTrainingStopReason.Degenerate;
+        }
+        if (update.EmptyClusters == 0)
+        {
+            DisposeAll(_healthy);
+            _healthy = _trainable.Select(p => p.detach().clone()).ToList();
+        }
+        return null;
+    }
+
+    /// <summary>(4) One optimizer step on KL(P‖Q) over the next mini-batch of a shuffled pass (IDEC: MSE + γ·KL).</summary>
+    private void TrainStep(int step)
+    {
+        if (_cursor >= _n)
+        {
+            _order?.Dispose();
+            using var cpuOrder = randperm(_n, generator: _context.Generator);
+            _order = cpuOrder.to(_x.device);
+            _cursor = 0;
+        }
+        using var batchScope = NewDisposeScope();
+        long size = Math.Min(_options.BatchSize, _n - _cursor);
+        var index = _order!.narrow(0, _cursor, size);
+        _cursor += size;
+        var batch = _context.Distort(_x.index_select(0, index));
+        var z = _autoencoder.Encode(batch);
+        var qBatch = Dec.SoftAssignment(Dec.SquaredDistances(z, _centroids), _options.Alpha);
+        var pBatch = _target!.index_select(0, index);
+        var loss = Dec.KLDivergence(qBatch, pBatch);
+        if (_idec)
+            loss = nn.functional.mse_loss(_autoencoder.Decode(z), batch) + _options.IdecGamma * loss;
+        _optimizer.ZeroGrad();
+        loss.backward();
+        _optimizer.LearningRate = LearningRateSchedules.Rate(_options.SelfTrainingLearningRateSchedule, _options.SelfTrainingLearningRate, step, _options.MaxIterations);
+        _optimizer.Step();
+        _lossSum += loss.item<float>();
+        _lossCount++;
+    }
+
+    public void Dispose()
+    {
+        DisposeAll(_healthy);
+        _target?.Dispose();
+        _labels?.Dispose();
+        _order?.Dispose();
+        _optimizer.Dispose();
     }
 
     private static void Restore(IReadOnlyList<Parameter> parameters, IReadOnlyList<Tensor> values)
@@ -183,14 +231,15 @@ internal static class SelfTraining
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var z = Embed(autoencoder, x);
-        return StudentTAssignment.SoftAssignment(StudentTAssignment.SquaredDistances(z, centroids), options.Alpha).MoveToOuterDisposeScope();
+        return Dec.SoftAssignment(Dec.SquaredDistances(z, centroids), options.Alpha).MoveToOuterDisposeScope();
     }
 
     /// <summary>
     /// Rows per chunk of a full-data pass: few enough that the encoder's largest tensor stays within half of glibc's
-    /// mmap threshold (see <see cref="TorchRuntime.TuneNativeAllocator"/>), so that it comes from the heap. With 4,096
-    /// rows of 28×28 digits the convolutional network's first feature map was 100 MB, mapped and page-faulted afresh
-    /// for every chunk, and one pass over 70,000 digits took about 20 s instead of about 3.
+    /// mmap threshold (see <see cref="TorchRuntime.TuneNativeAllocator"/>), so that it comes from the heap rather than
+    /// being mapped and page-faulted afresh for every chunk. The convolutional network's first feature map takes
+    /// 25 KB per 28×28 digit: at 4,096 rows that would be 100 MB, far above the threshold, and a full pass would spend
+    /// most of its time in page faults.
     /// </summary>
     internal static long ChunkRows(Autoencoder autoencoder)
     {

@@ -1,4 +1,4 @@
-using Microsoft.ML.DeepClustering.Networks;
+using Microsoft.ML.DeepClustering.Runtime;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.DeepClustering.Training;
@@ -45,7 +45,7 @@ internal static class SpectralSeeding
         // 4. Rows normalised to the unit sphere, then k-means++ with restarts on them.
         var spectral = basis / basis.norm(1, keepdim: true).clamp_min(1e-12);
         var clustering = KMeansSeeding.Run(spectral, context);
-        var labels = StudentTAssignment.SquaredDistances(spectral, clustering.Centroids).argmin(dim: 1);
+        var labels = Dec.SquaredDistances(spectral, clustering.Centroids).argmin(dim: 1);
         clustering.Centroids.Dispose();
 
         // 5. Centroids in the embedding space: the mean z of each spectral cluster.
@@ -100,12 +100,12 @@ internal static class SpectralSeeding
     internal static (Tensor Distances, Tensor Indices) NearestNeighbours(Tensor z, int neighbours, CancellationToken cancellation)
     {
         long n = z.shape[0];
-        // A chunk's [rows, n] distance block comes from the heap. Blocks of 256 MB were mapped and page-faulted afresh
-        // for every chunk: on 70,000 rows the search spent as much system time as compute.
+        // Chunks small enough that each [rows, n] distance block comes from the heap: a block above glibc's mmap
+        // threshold is mapped and page-faulted afresh for every chunk, which costs as much system time as the compute.
         long chunk = TorchRuntime.HeapChunkRows(sizeof(float) * n);
-        // The results are written into tensors allocated before the loop. With chunks this small, results kept in a
-        // list are allocated between the chunks' temporaries and pin the heap: resident memory grew by most of a
-        // distance block per chunk, quadratically in the rows (killed at 19.7 GB on 70,000 rows).
+        // The results go into tensors allocated once, before the loop. Results allocated per chunk would sit in the
+        // heap between that chunk's temporaries and keep the heap from reusing their space, so resident memory would
+        // grow by most of a distance block per chunk: quadratically in the rows.
         var distances = empty(n, neighbours, device: z.device);
         var indices = empty(n, neighbours, dtype: ScalarType.Int64, device: z.device);
         var squaredNorms = z.square().sum(dim: 1);

@@ -41,7 +41,7 @@ public static class IdxInput
         {
             Data = data,
             Kind = InputKind.Idx,
-            Shape = new ImageShape(width, height, 1),
+            Shape = new ImageShape(1, height, width),
             Labels = labels,
             Count = count,
             Description = $"{count:N0} images {width}×{height} grayscale from {source}" +

@@ -81,7 +81,7 @@ public static class ImageFolderInput
             ? mlContext.Data.LoadFromEnumerable(rows.Select(r => new LabelledImageRow { ImagePath = r.Path, Label = r.Label }).ToList())
             : mlContext.Data.LoadFromEnumerable(rows.Select(r => new ImageRow { ImagePath = r.Path }).ToList());
 
-        var shape = new ImageShape(width, height, color ? 3 : 1);
+        var shape = new ImageShape(color ? 3 : 1, height, width);
         var labels = labelled ? LabelSet.FromNames(classes.Select(c => c.Name).ToList()) : null;
         return new SampleInput
         {

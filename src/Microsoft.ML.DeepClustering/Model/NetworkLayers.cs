@@ -1,4 +1,4 @@
-namespace Microsoft.ML.DeepClustering.Training;
+namespace Microsoft.ML.DeepClustering.Model;
 
 /// <summary>
 /// One layer of a trained network, copied out of libtorch into managed memory. A network is a list of these, run in

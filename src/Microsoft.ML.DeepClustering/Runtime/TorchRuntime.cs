@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.DeepClustering.Training;
+namespace Microsoft.ML.DeepClustering.Runtime;
 
 /// <summary>Where and how libtorch runs: the device choice and the CPU thread count, in one place.</summary>
 internal static class TorchRuntime
@@ -44,10 +44,10 @@ internal static class TorchRuntime
     }
 
     /// <summary>
-    /// Threads for libtorch's CPU kernels when the user does not choose: one per core. Measured on a 2-core machine
-    /// (docs/benchmarks.md), 2 threads pretrain the DEC autoencoder about 1.6× faster than 1 when the machine is idle.
-    /// When other processes share the cores, OpenMP threads that spin-wait lose several times over; this library
-    /// therefore sets OMP_WAIT_POLICY=PASSIVE unless the user chose a policy (<see cref="NativeEnvironment"/>).
+    /// Threads for libtorch's CPU kernels when the user does not choose: one per core, since the autoencoder's large
+    /// products scale with cores on an idle machine (docs/benchmarks.md). When other processes share the cores,
+    /// OpenMP threads that spin-wait lose several times over; this library therefore sets OMP_WAIT_POLICY=PASSIVE
+    /// unless the user chose a policy (<see cref="NativeEnvironment"/>).
     /// </summary>
     public static int DefaultThreads(int processorCount) => Math.Max(1, processorCount);
 
@@ -90,10 +90,16 @@ internal static class TorchRuntime
     /// Keeps the native allocator from returning freed megabytes to the operating system between training steps
     /// (Linux, glibc): every step frees and reallocates the same activation and gradient buffers, and with glibc's
     /// defaults the large ones are mapped and unmapped each time, so every step pays page faults on fresh zeroed
-    /// pages. Blocks up to 32 MB (glibc's maximum) now come from the heap, which keeps up to 256 MB free before
-    /// trimming. Process-wide and done once; memory then stays at its high-water mark instead of going up and down.
+    /// pages. Blocks up to <see cref="MmapThresholdBytes"/> (glibc's maximum) then come from the heap, which keeps up
+    /// to <see cref="TrimThresholdBytes"/> free before trimming. Process-wide and done once; memory then stays at its
+    /// high-water mark instead of going up and down. Nothing is changed when
+    /// <see cref="NativeEnvironment.SwitchVariable"/> turns native tuning off.
     /// </summary>
-    public static void TuneNativeAllocator() => _ = s_allocatorTuned.Value;
+    /// <returns>Whether glibc accepted the settings (false elsewhere, and when tuning is off).</returns>
+    public static bool TuneNativeAllocator() => NativeEnvironment.TuningEnabled && s_allocatorTuned.Value;
+
+    /// <summary>glibc keeps this much freed memory in its heap before giving any back, once <see cref="TuneNativeAllocator"/> has run.</summary>
+    public const long TrimThresholdBytes = 256 << 20;
 
     /// <summary>Blocks up to this size come from glibc's heap once <see cref="TuneNativeAllocator"/> has run; larger ones are mapped afresh.</summary>
     public const long MmapThresholdBytes = 32 << 20;
@@ -112,7 +118,7 @@ internal static class TorchRuntime
         try
         {
             const int M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3;
-            return NativeMethods.mallopt(M_MMAP_THRESHOLD, (int)MmapThresholdBytes) == 1 && NativeMethods.mallopt(M_TRIM_THRESHOLD, 256 << 20) == 1;
+            return NativeMethods.mallopt(M_MMAP_THRESHOLD, (int)MmapThresholdBytes) == 1 && NativeMethods.mallopt(M_TRIM_THRESHOLD, (int)TrimThresholdBytes) == 1;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
@@ -140,6 +146,3 @@ internal static class TorchRuntime
         public void Dispose() { _action?.Invoke(); _action = null; }
     }
 }
-
-/// <summary>The few <see cref="MLContext"/> settings training reads.</summary>
-internal sealed record MLContextSettings(int? GpuDeviceId, bool FallbackToCpu, string TempFilePath);

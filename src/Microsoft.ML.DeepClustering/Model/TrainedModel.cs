@@ -1,4 +1,4 @@
-namespace Microsoft.ML.DeepClustering.Training;
+namespace Microsoft.ML.DeepClustering.Model;
 
 /// <summary>
 /// What training produces, in managed memory and free of native handles: the ONNX exporter writes it,
