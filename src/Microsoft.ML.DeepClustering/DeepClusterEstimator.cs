@@ -47,14 +47,18 @@ public sealed class DeepClusterEstimator : IEstimator<DeepClusterTransformer>
         InputChecks.OptionsAgainstInput(_options, featureType.Size, featureType.Dimensions);
 
         var data = FeatureMatrix.Read(input, _options.FeatureColumnName, cancellation);
-        if (data.Rows < _options.NumberOfClusters)
-            throw new ArgumentOutOfRangeException(nameof(DeepClusterOptions.NumberOfClusters), _options.NumberOfClusters,
-                $"NumberOfClusters ({_options.NumberOfClusters}) must not exceed the number of training rows ({data.Rows}) in column '{_options.FeatureColumnName}'.");
+        // Every candidate K must fit the data: with K chosen, the largest one does.
+        bool choosing = _options.NumberOfClusters == 0;
+        int largestK = choosing ? _options.MaximumNumberOfClusters : _options.NumberOfClusters;
+        string option = choosing ? nameof(DeepClusterOptions.MaximumNumberOfClusters) : nameof(DeepClusterOptions.NumberOfClusters);
+        if (data.Rows < largestK)
+            throw new ArgumentOutOfRangeException(option, largestK,
+                $"{option} ({largestK}) must not exceed the number of training rows ({data.Rows}) in column '{_options.FeatureColumnName}'.");
 
-        int distinct = data.CountDistinctRows(_options.NumberOfClusters);
-        if (distinct < _options.NumberOfClusters)
-            throw new ArgumentOutOfRangeException(nameof(DeepClusterOptions.NumberOfClusters), _options.NumberOfClusters,
-                $"NumberOfClusters ({_options.NumberOfClusters}) exceeds the number of distinct rows ({distinct}) in column '{_options.FeatureColumnName}': identical rows always share a cluster.");
+        int distinct = data.CountDistinctRows(largestK);
+        if (distinct < largestK)
+            throw new ArgumentOutOfRangeException(option, largestK,
+                $"{option} ({largestK}) exceeds the number of distinct rows ({distinct}) in column '{_options.FeatureColumnName}': identical rows always share a cluster.");
 
         // Without an explicit seed, draw one from the context: MLContext(seed) then fixes the whole run.
         int seed = _options.Seed ?? host.Rand.Next();
@@ -65,7 +69,9 @@ public sealed class DeepClusterEstimator : IEstimator<DeepClusterTransformer>
         var chain = ScoringChain.Build(_catalog, settings, trained, _options, input.Schema);
         // ML.NET's k-means scorer numbers the clusters in its own order; everything the user reads after Fit follows it.
         history.Renumber(chain.ClusterOrder);
-        return new DeepClusterTransformer(chain, _options.Clone(), history);
+        var fitted = _options.Clone();
+        fitted.NumberOfClusters = trained.NumberOfClusters;   // the chosen K, when Fit chose it
+        return new DeepClusterTransformer(chain, fitted, history);
     }
 
     /// <summary>The schema a fitted model will output: the input columns plus Embedding, SoftAssignment, Score and PredictedClusterId.</summary>

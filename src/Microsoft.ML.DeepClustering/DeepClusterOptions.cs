@@ -10,8 +10,23 @@ public sealed class DeepClusterOptions
     /// <summary>Input column: a known-size vector of <see cref="float"/> (for images, the output of ExtractPixels). Default "Features".</summary>
     public string FeatureColumnName = "Features";
 
-    /// <summary>Number of clusters K (at least 2, at most the number of training rows). Default 10.</summary>
+    /// <summary>
+    /// Number of clusters K (at least 2, at most the number of training rows). Default 10. 0 lets Fit choose K from
+    /// <see cref="MinimumNumberOfClusters"/>..<see cref="MaximumNumberOfClusters"/>: it pretrains once, seeds every
+    /// candidate K on the embedding, scores each with <see cref="ClusterCountCriterion"/>, and self-trains the chosen
+    /// one only. <see cref="DeepClusterTrainingHistory.ClusterCountCandidates"/> keeps every candidate's score; the
+    /// fitted model has exactly the chosen K. The choice is a suggestion from the data, not a fact about it.
+    /// </summary>
     public int NumberOfClusters = 10;
+
+    /// <summary>The smallest K considered when <see cref="NumberOfClusters"/> is 0 (at least 2). Default 2.</summary>
+    public int MinimumNumberOfClusters = 2;
+
+    /// <summary>The largest K considered when <see cref="NumberOfClusters"/> is 0 (at least <see cref="MinimumNumberOfClusters"/>, at most the number of training rows). Default 20.</summary>
+    public int MaximumNumberOfClusters = 20;
+
+    /// <summary>How candidate values of K are compared when <see cref="NumberOfClusters"/> is 0. Default DaviesBouldin (docs/benchmarks.md, "Choosing K").</summary>
+    public ClusterCountCriterion ClusterCountCriterion = ClusterCountCriterion.DaviesBouldin;
 
     /// <summary>Output column: the cluster id as a key of <see cref="uint"/> with exactly K values (1..K). Default "PredictedClusterId".</summary>
     public string PredictedClusterIdColumnName = "PredictedClusterId";
@@ -187,6 +202,9 @@ public sealed class DeepClusterOptions
     public TimeSpan CheckpointInterval = TimeSpan.FromMinutes(1);
 
     /// <summary>A copy that later changes to this instance do not reach (the estimator keeps one).</summary>
+    /// <summary>K, or the largest candidate while K is still to be chosen: what the output schema is shaped for before Fit.</summary>
+    internal int NumberOfClustersForSchema => NumberOfClusters > 0 ? NumberOfClusters : MaximumNumberOfClusters;
+
     internal DeepClusterOptions Clone()
     {
         var copy = (DeepClusterOptions)MemberwiseClone();
@@ -232,6 +250,17 @@ public enum PretrainingOptimizer
     Adam,
     /// <summary>SGD with momentum, as DEC-Keras and FcDEC-DA pretrain the dense network.</summary>
     Sgd,
+}
+
+/// <summary>How Fit compares candidate numbers of clusters on the pretrained embedding (<see cref="DeepClusterOptions.NumberOfClusters"/> = 0).</summary>
+public enum ClusterCountCriterion
+{
+    /// <summary>Davies–Bouldin index: the mean over clusters of the worst ratio of within-cluster scatter to centroid separation. The lowest wins.</summary>
+    DaviesBouldin,
+    /// <summary>Mean silhouette (Rousseeuw 1987) on a sample of at most 2,000 rows. The highest wins.</summary>
+    Silhouette,
+    /// <summary>Calinski–Harabasz index: between- over within-cluster dispersion, each per degree of freedom. The highest wins; on autoencoder embeddings it favours K = 2 (docs/benchmarks.md).</summary>
+    CalinskiHarabasz,
 }
 
 /// <summary>How centroids are seeded on the pretrained embedding.</summary>

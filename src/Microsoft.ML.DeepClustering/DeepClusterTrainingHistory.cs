@@ -26,9 +26,25 @@ public enum SelfTrainingStopReason
 /// <param name="EmptyClusters">Clusters with no rows at this update.</param>
 public sealed record SelfTrainingUpdate(int Step, double Loss, double LabelChangeFraction, int SmallestClusterSize = 0, int EmptyClusters = 0);
 
+/// <summary>One candidate number of clusters, when Fit chose K (<see cref="DeepClusterOptions.NumberOfClusters"/> = 0).</summary>
+/// <param name="NumberOfClusters">The candidate K.</param>
+/// <param name="Score">Its <see cref="DeepClusterOptions.ClusterCountCriterion"/> on the pretrained embedding, seeded as the fixed-K fit would seed it.</param>
+/// <param name="Inertia">The seeding's inertia (sum of squared distances to the nearest centroid).</param>
+/// <param name="ClusterSizes">Rows per seeded cluster, largest first.</param>
+/// <param name="Chosen">Whether this candidate won.</param>
+public sealed record ClusterCountCandidate(int NumberOfClusters, double Score, double Inertia, IReadOnlyList<int> ClusterSizes, bool Chosen);
+
 /// <summary>What happened during <c>Fit</c>: losses per epoch, k-means restarts, label changes per update, timings.</summary>
 public sealed class DeepClusterTrainingHistory
 {
+    /// <summary>
+    /// Every candidate K, smallest first, with its score, when Fit chose K (<see cref="DeepClusterOptions.NumberOfClusters"/>
+    /// = 0); empty when K was given. The chosen one has <see cref="ClusterCountCandidate.Chosen"/> set, and the other fields
+    /// of this history describe it.
+    /// </summary>
+    public IReadOnlyList<ClusterCountCandidate> ClusterCountCandidates { get; internal set; } = Array.Empty<ClusterCountCandidate>();
+    /// <summary>The criterion the candidates were scored with, or null when K was given.</summary>
+    public ClusterCountCriterion? ClusterCountCriterion { get; internal set; }
     /// <summary>Mean reconstruction MSE of each pretraining epoch.</summary>
     public IReadOnlyList<double> PretrainLosses { get; internal set; } = Array.Empty<double>();
     /// <summary>Inertia (sum of squared distances to the nearest centroid) of each k-means++ restart.</summary>

@@ -20,7 +20,16 @@ internal static class InputChecks
         if (outputs.Distinct(StringComparer.Ordinal).Count() != outputs.Length)
             throw new ArgumentException($"The output column names must differ; found {string.Join(", ", outputs.Select(o => $"'{o}'"))}.", nameof(options));
 
-        Positive(options.NumberOfClusters - 1, nameof(options.NumberOfClusters), options.NumberOfClusters, "at least 2");
+        if (options.NumberOfClusters != 0)
+            Positive(options.NumberOfClusters - 1, nameof(options.NumberOfClusters), options.NumberOfClusters, "at least 2 (or 0 to choose K)");
+        else
+        {
+            Positive(options.MinimumNumberOfClusters - 1, nameof(options.MinimumNumberOfClusters), options.MinimumNumberOfClusters, "at least 2");
+            if (options.MaximumNumberOfClusters < options.MinimumNumberOfClusters)
+                throw new ArgumentOutOfRangeException(nameof(options.MaximumNumberOfClusters), options.MaximumNumberOfClusters,
+                    $"MaximumNumberOfClusters ({options.MaximumNumberOfClusters}) must be at least MinimumNumberOfClusters ({options.MinimumNumberOfClusters}).");
+            Defined(options.ClusterCountCriterion, nameof(options.ClusterCountCriterion));
+        }
         // A cast integer that names no member would otherwise fall through to some default branch unnoticed.
         Defined(options.Architecture, nameof(options.Architecture));
         Defined(options.PretrainOptimizer, nameof(options.PretrainOptimizer));

@@ -106,7 +106,7 @@ internal sealed class ScoringChain : IDisposable
         var standIn = new TrainedModel(
             new[] { new DenseLayer(1, options.EmbeddingDimension, new float[options.EmbeddingDimension], new float[options.EmbeddingDimension]) },
             Array.Empty<DenseLayer>(),
-            Enumerable.Range(0, options.NumberOfClusters).Select(i => Enumerable.Repeat((float)i, options.EmbeddingDimension).ToArray()).ToArray(),
+            Enumerable.Range(0, options.NumberOfClustersForSchema).Select(i => Enumerable.Repeat((float)i, options.EmbeddingDimension).ToArray()).ToArray(),
             options.Alpha,
             new[] { 1 });
         var names = OnnxColumnNames.From(options);
@@ -127,7 +127,7 @@ internal sealed class ScoringChain : IDisposable
             builder.AddColumn(options.FeatureColumnName, new VectorDataViewType(NumberDataViewType.Single, 1));
             onnxEstimator.Fit(new EmptyDataView(builder.ToSchema())).Dispose();
 
-            shape = KMeansHead.Estimator(options.NumberOfClusters, options.EmbeddingColumnName).GetOutputSchema(shape);
+            shape = KMeansHead.Estimator(options.NumberOfClustersForSchema, options.EmbeddingColumnName).GetOutputSchema(shape);
             foreach (var estimator in RenameEstimators(catalog, options))
                 shape = estimator.GetOutputSchema(shape);
             return shape;

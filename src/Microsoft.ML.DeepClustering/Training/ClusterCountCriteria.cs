@@ -8,6 +8,31 @@ namespace Microsoft.ML.DeepClustering.Training;
 /// </summary>
 internal static class ClusterCountCriteria
 {
+    /// <summary>Rows the silhouette is computed on: its cost is quadratic in them.</summary>
+    public const int SilhouetteSampleSize = 2000;
+
+    /// <summary>At most <see cref="SilhouetteSampleSize"/> row indices, in order, drawn with <paramref name="seed"/>: the same sample for every candidate K.</summary>
+    public static int[] SilhouetteSample(int rows, int seed)
+    {
+        var random = new Random(seed);
+        var indices = Enumerable.Range(0, rows).ToArray();
+        random.Shuffle(indices);
+        return indices.Take(SilhouetteSampleSize).Order().ToArray();
+    }
+
+    /// <summary>The criterion's value for one partition.</summary>
+    public static double Score(ClusterCountCriterion criterion, float[][] rows, int[] labels, float[][] centroids, int[] sample) => criterion switch
+    {
+        ClusterCountCriterion.DaviesBouldin => DaviesBouldin(rows, labels, centroids),
+        ClusterCountCriterion.Silhouette => Silhouette(rows, labels, centroids.Length, sample),
+        ClusterCountCriterion.CalinskiHarabasz => CalinskiHarabasz(rows, labels, centroids),
+        _ => throw new ArgumentOutOfRangeException(nameof(criterion), criterion, $"Unknown ClusterCountCriterion {criterion}."),
+    };
+
+    /// <summary>Whether <paramref name="score"/> beats <paramref name="best"/>: lower for Davies–Bouldin, higher for the others; a tie does not.</summary>
+    public static bool IsBetter(ClusterCountCriterion criterion, double score, double best) =>
+        criterion == ClusterCountCriterion.DaviesBouldin ? score < best : score > best;
+
     /// <summary>
     /// Mean silhouette (Rousseeuw 1987) of the rows in <paramref name="sample"/>, distances taken within the sample,
     /// as scikit-learn's <c>silhouette_score(sample_size=…)</c> does: s(i) = (b − a) / max(a, b), a the mean distance

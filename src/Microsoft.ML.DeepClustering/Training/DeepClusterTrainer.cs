@@ -19,6 +19,9 @@ internal static class DeepClusterTrainer
 
     private sealed record SeedingOutcome(List<double> Inertias, int BestRestart, int[] Assignments, TimeSpan Time);
 
+    /// <summary>The chosen K's seeding, and every candidate's score (when Fit chose K).</summary>
+    private sealed record ClusterCountChoice(Tensor Centroids, SeedingOutcome Seeding, List<ClusterCountCandidate> Candidates);
+
     /// <param name="Result">Null when self-training was skipped (MaxIterations = 0).</param>
     /// <param name="Labels">Every row's cluster under the model handed out (argmax q, float32).</param>
     /// <param name="Time">Wall time of the stage, the final labelling pass included.</param>
@@ -30,7 +33,8 @@ internal static class DeepClusterTrainer
         var runtime = ChooseRuntime(options, settings);
         if (NativeEnvironment.DescribeOnce(TorchRuntime.TuneNativeAllocator()) is string tuning)
             log(tuning);
-        log($"Training on {runtime.Device} with {runtime.Threads} CPU thread(s), {runtime.Precision} products, seed {seed}: {data.Rows} rows of {data.Columns} features, K = {options.NumberOfClusters}.");
+        string k = options.NumberOfClusters > 0 ? $"K = {options.NumberOfClusters}" : $"K to choose from {options.MinimumNumberOfClusters}–{options.MaximumNumberOfClusters} by {options.ClusterCountCriterion}";
+        log($"Training on {runtime.Device} with {runtime.Threads} CPU thread(s), {runtime.Precision} products, seed {seed}: {data.Rows} rows of {data.Columns} features, {k}.");
 
         using var threadScope = TorchRuntime.UseThreads(runtime.Threads);
         bool convolutional = options.Architecture == AutoencoderArchitecture.Convolutional;
@@ -57,7 +61,8 @@ internal static class DeepClusterTrainer
         var checkpointing = options.CheckpointPath is null ? null
             : new Pretraining.Checkpointing(options.CheckpointPath, PretrainingCheckpoint.SettingsOf(data, options, seed, runtime.Precision, imageShape));
         var pretraining = Pretrain(autoencoder, x, context, checkpointing);
-        var (seeded, seeding) = Seed(autoencoder, x, context);
+        var choice = options.NumberOfClusters == 0 ? ChooseNumberOfClusters(autoencoder, x, context) : null;
+        var (seeded, seeding) = choice is null ? Seed(autoencoder, x, context) : (choice.Centroids, choice.Seeding);
         using var centroids = new Parameter(seeded.detach().clone());
         seeded.Dispose();
         var selfTraining = SelfTrain(autoencoder, centroids, x, context);
@@ -75,7 +80,13 @@ internal static class DeepClusterTrainer
             centroidRows,
             options.Alpha,
             data.Dimensions);
-        return (model, History(data.Rows, seed, options.NumberOfClusters, runtime, pretraining, seeding, selfTraining));
+        var history = History(data.Rows, seed, context.Options.NumberOfClusters, runtime, pretraining, seeding, selfTraining);
+        if (choice is not null)
+        {
+            history.ClusterCountCandidates = choice.Candidates;
+            history.ClusterCountCriterion = options.ClusterCountCriterion;
+        }
+        return (model, history);
     }
 
     private static RuntimeChoice ChooseRuntime(DeepClusterOptions options, MLContextSettings settings)
@@ -99,17 +110,67 @@ internal static class DeepClusterTrainer
     private static (Tensor Centroids, SeedingOutcome Outcome) Seed(Autoencoder autoencoder, Tensor x, TrainingContext context)
     {
         var clock = Stopwatch.StartNew();
-        KMeansSeeding.Result seeding;
-        int[] assignments;
-        using (var noGrad = no_grad())
-        using (var z = SelfTraining.Embed(autoencoder, x))
-        {
-            seeding = context.Options.Seeding == SeedingMethod.Spectral ? SpectralSeeding.Run(z, context) : KMeansSeeding.Run(z, context);
-            assignments = KMeansSeeding.Assign(z, seeding.Centroids);
-        }
+        using var noGrad = no_grad();
+        using var z = SelfTraining.Embed(autoencoder, x);
+        return SeedOn(z, context, clock);
+    }
+
+    private static (Tensor Centroids, SeedingOutcome Outcome) SeedOn(Tensor z, TrainingContext context, Stopwatch clock)
+    {
+        var seeding = context.Options.Seeding == SeedingMethod.Spectral ? SpectralSeeding.Run(z, context) : KMeansSeeding.Run(z, context);
+        var assignments = KMeansSeeding.Assign(z, seeding.Centroids);
         var outcome = new SeedingOutcome(seeding.Inertias, seeding.BestRestart, assignments, clock.Elapsed);
-        context.Log($"{context.Options.Seeding} seeding: best k-means inertia {seeding.Inertia:G6} (restart {seeding.BestRestart + 1} of {seeding.Inertias.Count}).");
+        context.Log($"{context.Options.Seeding} seeding, K = {context.Options.NumberOfClusters}: best k-means inertia {seeding.Inertia:G6} (restart {seeding.BestRestart + 1} of {seeding.Inertias.Count}).");
         return (seeding.Centroids, outcome);
+    }
+
+    /// <summary>
+    /// Stage 2 when K is to be chosen: every candidate K is seeded on the same embedding, each from the generator state
+    /// pretraining left (so a candidate's seeding is the fixed-K fit's, whatever the order of candidates), and scored
+    /// with <see cref="DeepClusterOptions.ClusterCountCriterion"/>; the best one's seeding, and the generator state after
+    /// it, carry on into self-training. Ties go to the smaller K.
+    /// </summary>
+    private static ClusterCountChoice ChooseNumberOfClusters(Autoencoder autoencoder, Tensor x, TrainingContext context)
+    {
+        var clock = Stopwatch.StartNew();
+        var options = context.Options;
+        using var noGrad = no_grad();
+        using var z = SelfTraining.Embed(autoencoder, x);
+        var rows = ToRows(z);
+        int[] sample = ClusterCountCriteria.SilhouetteSample(rows.Length, context.Seed);
+        using var afterPretraining = context.Generator.get_state();
+        var candidates = new List<(int K, double Score, double Inertia, int[] Sizes)>();
+        Tensor? best = null, bestState = null;
+        SeedingOutcome? bestOutcome = null;
+        int bestK = 0;
+        double bestScore = double.NaN;
+        for (int k = options.MinimumNumberOfClusters; k <= options.MaximumNumberOfClusters; k++)
+        {
+            context.Generator.set_state(afterPretraining);
+            context.UseNumberOfClusters(k);
+            var (centroids, outcome) = SeedOn(z, context, clock);
+            var centroidRows = ToRows(centroids);
+            double score = ClusterCountCriteria.Score(options.ClusterCountCriterion, rows, outcome.Assignments, centroidRows, sample);
+            double inertia = ClusterCountCriteria.Inertia(rows, outcome.Assignments, centroidRows);
+            var sizes = ClusterCountCriteria.Counts(outcome.Assignments, k).OrderDescending().ToArray();
+            candidates.Add((k, score, inertia, sizes));
+            context.Log($"K = {k}: {options.ClusterCountCriterion} {score:F4}, inertia {inertia:G6}, clusters of {string.Join(", ", sizes)}.");
+            if (best is null || ClusterCountCriteria.IsBetter(options.ClusterCountCriterion, score, bestScore))
+            {
+                best?.Dispose();
+                bestState?.Dispose();
+                (best, bestOutcome, bestK, bestScore) = (centroids, outcome, k, score);
+                bestState = context.Generator.get_state();
+            }
+            else
+                centroids.Dispose();
+        }
+        context.Generator.set_state(bestState!);
+        bestState!.Dispose();
+        context.UseNumberOfClusters(bestK);
+        context.Log($"Chose K = {bestK} of {options.MinimumNumberOfClusters}–{options.MaximumNumberOfClusters} by {options.ClusterCountCriterion} ({bestScore:F4}): a suggestion from the embedding, not a fact about the data.");
+        return new ClusterCountChoice(best!, bestOutcome! with { Time = clock.Elapsed },
+            candidates.Select(c => new ClusterCountCandidate(c.K, c.Score, c.Inertia, c.Sizes, c.K == bestK)).ToList());
     }
 
     /// <summary>Stage 3, <see cref="SelfTraining"/> (skipped when MaxIterations is 0), then every row's label under the final model.</summary>

@@ -9,7 +9,8 @@ internal sealed class TrainingContext : IDisposable
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly Action<string> _log;
 
-    public DeepClusterOptions Options { get; }
+    /// <summary>The options the stages read; while Fit chooses K, each candidate's K (<see cref="UseNumberOfClusters"/>).</summary>
+    public DeepClusterOptions Options { get; private set; }
     public Device Device { get; }
     public int Seed { get; }
     /// <summary>The only source of randomness for batch orders and k-means++ draws, so that a seed fixes the run.</summary>
@@ -33,6 +34,16 @@ internal sealed class TrainingContext : IDisposable
     }
 
     public TimeSpan Elapsed => _clock.Elapsed;
+
+    /// <summary>From now on the stages read K = <paramref name="k"/> (a copy of the options; the user's are never changed).</summary>
+    public void UseNumberOfClusters(int k)
+    {
+        if (Options.NumberOfClusters == k)
+            return;
+        var options = Options.Clone();
+        options.NumberOfClusters = k;
+        Options = options;
+    }
 
     public void Report(DeepClusterStage stage, int step, int total, double loss, double? labelChange, IReadOnlyList<int>? assignments = null)
     {

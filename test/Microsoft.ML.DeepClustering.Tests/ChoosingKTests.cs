@@ -1,0 +1,131 @@
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.DeepClustering.Tests;
+
+/// <summary>NumberOfClusters = 0: Fit pretrains once, seeds and scores every candidate K, and self-trains the chosen one.</summary>
+public class ChoosingKTests
+{
+    private const int Blobs = 5;
+
+    private sealed class Row
+    {
+        [VectorType(8)] public float[] Features { get; set; } = Array.Empty<float>();
+        public int Label { get; set; }
+    }
+
+    /// <summary>400 rows around <see cref="Blobs"/> centres 12 standard deviations apart in 8 dimensions.</summary>
+    private static IDataView BlobData(MLContext ml)
+    {
+        var random = new Random(3);
+        double Normal() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+        var centres = Enumerable.Range(0, Blobs).Select(b => Enumerable.Range(0, 8).Select(d => d == b ? 12.0 : 0.0).ToArray()).ToArray();
+        var rows = Enumerable.Range(0, 400).Select(i => new Row
+        {
+            Label = i % Blobs,
+            Features = centres[i % Blobs].Select(c => (float)((c + Normal()) / 12)).ToArray(),
+        }).ToList();
+        return ml.Data.LoadFromEnumerable(rows);
+    }
+
+    private static DeepClusterOptions Choosing(ClusterCountCriterion criterion) => new()
+    {
+        NumberOfClusters = 0, MinimumNumberOfClusters = 2, MaximumNumberOfClusters = 9, ClusterCountCriterion = criterion,
+        HiddenLayers = new[] { 32 }, EmbeddingDimension = 4, PretrainEpochs = 60, BatchSize = 64,
+        KMeansInitializations = 5, MaxIterations = 60, UpdateInterval = 20, Seed = 1,
+    };
+
+    [Theory]
+    [InlineData(ClusterCountCriterion.DaviesBouldin)]
+    [InlineData(ClusterCountCriterion.Silhouette)]
+    public void BlobsWithAKnownKAreCountedExactly(ClusterCountCriterion criterion)
+    {
+        var ml = new MLContext(seed: 1);
+        var data = BlobData(ml);
+        using var model = ml.Transforms.DeepCluster(Choosing(criterion)).Fit(data);
+
+        Assert.Equal(Blobs, model.NumberOfClusters);
+        Assert.Equal(Blobs, model.Options.NumberOfClusters);
+        var history = model.History;
+        Assert.Equal(criterion, history.ClusterCountCriterion);
+        Assert.Equal(Enumerable.Range(2, 8), history.ClusterCountCandidates.Select(c => c.NumberOfClusters));
+        Assert.Equal(Blobs, history.ClusterCountCandidates.Single(c => c.Chosen).NumberOfClusters);
+        Assert.All(history.ClusterCountCandidates, c => Assert.Equal(400, c.ClusterSizes.Sum()));
+        Assert.All(history.ClusterCountCandidates, c => Assert.Equal(c.NumberOfClusters, c.ClusterSizes.Count));
+        // Inertia falls as K grows (each candidate is the best of several restarts).
+        Assert.True(history.ClusterCountCandidates[^1].Inertia < history.ClusterCountCandidates[0].Inertia);
+
+        var scored = model.Transform(data);
+        Assert.Equal(Blobs, ((VectorDataViewType)scored.Schema["Score"].Type).Size);
+        var labels = data.GetColumn<int>("Label").ToArray();
+        Assert.Equal(1.0, ClusteringQuality.Accuracy(labels, TestData.KeyColumn(scored, "PredictedClusterId")));
+    }
+
+    [Fact]
+    public void ARangeOfOneCandidateIsTheFixedKFitBitForBit()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = BlobData(ml);
+        var fixedOptions = Choosing(ClusterCountCriterion.DaviesBouldin);
+        fixedOptions.NumberOfClusters = 4;   // not the true K: the choice must not matter
+        var rangeOptions = Choosing(ClusterCountCriterion.DaviesBouldin);
+        rangeOptions.MinimumNumberOfClusters = rangeOptions.MaximumNumberOfClusters = 4;
+
+        using var fixedK = ml.Transforms.DeepCluster(fixedOptions).Fit(data);
+        using var ranged = ml.Transforms.DeepCluster(rangeOptions).Fit(data);
+
+        Assert.Equal(fixedK.Centroids, ranged.Centroids);
+        Assert.Equal(fixedK.History.SeedingAssignments, ranged.History.SeedingAssignments);
+        Assert.Equal(fixedK.History.SelfTrainingUpdates, ranged.History.SelfTrainingUpdates);
+        Assert.Equal(TestData.Column(fixedK.Transform(data), "Embedding"), TestData.Column(ranged.Transform(data), "Embedding"));
+        Assert.Empty(fixedK.History.ClusterCountCandidates);
+        Assert.True(ranged.History.ClusterCountCandidates.Single().Chosen);
+    }
+
+    [Fact]
+    public void CandidatesDoNotDependOnTheRange()
+    {
+        // Each candidate is seeded from the same generator state, so K = 3 scores the same in 2..4 as in 3..6.
+        var ml = new MLContext(seed: 1);
+        var data = BlobData(ml);
+        var narrow = Choosing(ClusterCountCriterion.Silhouette);
+        narrow.MinimumNumberOfClusters = 2;
+        narrow.MaximumNumberOfClusters = 4;
+        narrow.MaxIterations = 0;
+        var wide = Choosing(ClusterCountCriterion.Silhouette);
+        wide.MinimumNumberOfClusters = 3;
+        wide.MaximumNumberOfClusters = 6;
+        wide.MaxIterations = 0;
+        using var a = ml.Transforms.DeepCluster(narrow).Fit(data);
+        using var b = ml.Transforms.DeepCluster(wide).Fit(data);
+        var inA = a.History.ClusterCountCandidates.Single(c => c.NumberOfClusters == 3);
+        var inB = b.History.ClusterCountCandidates.Single(c => c.NumberOfClusters == 3);
+        Assert.Equal(inA.Score, inB.Score);
+        Assert.Equal(inA.Inertia, inB.Inertia);
+        Assert.Equal(inA.ClusterSizes, inB.ClusterSizes);
+    }
+
+    [Fact]
+    public void BadRangesAreNamed()
+    {
+        var ml = new MLContext(seed: 1);
+        var tooSmall = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.DeepCluster(new DeepClusterOptions { NumberOfClusters = 0, MinimumNumberOfClusters = 1 }));
+        Assert.Equal(nameof(DeepClusterOptions.MinimumNumberOfClusters), tooSmall.ParamName);
+        Assert.Contains("at least 2", tooSmall.Message);
+
+        var inverted = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.DeepCluster(new DeepClusterOptions { NumberOfClusters = 0, MinimumNumberOfClusters = 8, MaximumNumberOfClusters = 5 }));
+        Assert.Equal(nameof(DeepClusterOptions.MaximumNumberOfClusters), inverted.ParamName);
+        Assert.Contains("MinimumNumberOfClusters (8)", inverted.Message);
+
+        var negative = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.DeepCluster(new DeepClusterOptions { NumberOfClusters = -3 }));
+        Assert.Equal(nameof(DeepClusterOptions.NumberOfClusters), negative.ParamName);
+        Assert.Contains("0 to choose K", negative.Message);
+
+        var options = TestData.TinyOptions();
+        options.NumberOfClusters = 0;
+        options.MaximumNumberOfClusters = 500;
+        var data = TestData.Mnist(ml, 100);
+        var tooMany = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.DeepCluster(options).Fit(data));
+        Assert.Equal(nameof(DeepClusterOptions.MaximumNumberOfClusters), tooMany.ParamName);
+        Assert.Contains("number of training rows (100)", tooMany.Message);
+    }
+}
