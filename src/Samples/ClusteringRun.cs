@@ -62,6 +62,21 @@ public sealed class ClusteringRun
         return _settings.ScoreModelPath is null ? Train(input) : Score(input, _settings.ScoreModelPath);
     }
 
+    /// <summary>When training chose K: every candidate's score, the pick marked, and what the pick is.</summary>
+    private void PrintClusterCountCandidates(DeepClusterTrainingHistory history)
+    {
+        if (history.ClusterCountCandidates.Count == 0 || history.ClusterCountCriterion is not ClusterCountCriterion criterion)
+            return;
+        var table = new Table().AddColumns("K", Report.Pictures.ClusterCountPicture.Name(criterion), "inertia", "cluster sizes", "");
+        foreach (var c in history.ClusterCountCandidates)
+            table.AddRow(c.NumberOfClusters.ToString(), c.Score.ToString("F4", CultureInfo.InvariantCulture), c.Inertia.ToString("G5", CultureInfo.InvariantCulture),
+                Markup.Escape(string.Join(" ", c.ClusterSizes)), c.Chosen ? "[bold]← chosen[/]" : "");
+        _console.Write(table);
+        var chosen = history.ClusterCountCandidates.Single(c => c.Chosen);
+        _console.MarkupLineInterpolated($"[bold]K = {chosen.NumberOfClusters}[/], by the {Report.Pictures.ClusterCountPicture.Name(criterion)} of the embedding.");
+        _console.MarkupLine("A suggestion from the data: check the montage; --k fixes K.");
+    }
+
     private SampleInput LoadInput()
     {
         var s = _settings;
@@ -77,7 +92,7 @@ public sealed class ClusteringRun
         var options = BuildOptions(input);
         string network = NetworkDescription.Layers(options, input.Shape.Size);
         _console.MarkupLineInterpolated(
-            $"[bold]Training:[/] preset {_settings.Preset}, K = {options.NumberOfClusters}, network {network}, {options.PretrainEpochs} epochs, {options.KMeansInitializations} k-means restarts, at most {options.MaxIterations:N0} self-training steps, seed {options.Seed}");
+            $"[bold]Training:[/] preset {_settings.Preset}, K = {(options.NumberOfClusters > 0 ? options.NumberOfClusters.ToString() : $"chosen from {options.MinimumNumberOfClusters}–{options.MaximumNumberOfClusters} by {options.ClusterCountCriterion}")}, network {network}, {options.PretrainEpochs} epochs, {options.KMeansInitializations} k-means restarts, at most {options.MaxIterations:N0} self-training steps, seed {options.Seed}");
         if (options.CheckpointPath is { } checkpoint)
         {
             if (File.Exists(checkpoint))
@@ -114,7 +129,7 @@ public sealed class ClusteringRun
                 OutputDirectory = _settings.OutputDirectory,
                 MLContext = _ml,
                 Input = input,
-                Run = RunInfo(options, cancelledDuring: null),
+                Run = RunInfo(model.Options, cancelledDuring: null),   // K as chosen, when training chose it
                 Scored = model.Transform(features),
                 Model = model,
                 ModelToSave = toSave,
@@ -122,6 +137,7 @@ public sealed class ClusteringRun
                 ExtraModelPath = _settings.ModelPath,
                 Curves = TrainingCurves.From(history, options),
             };
+            PrintClusterCountCandidates(model.History);
             _console.WriteLine("Writing the report...");
             Result = ReportWriter.Write(request, _cancellation);
             PrintSummary(Result, model.History);
@@ -308,6 +324,14 @@ public sealed class ClusteringRun
         options.FeatureColumnName = SampleColumns.Features;
         // With labels, K defaults to the number of classes: the metrics then compare like with like.
         options.NumberOfClusters = _settings.NumberOfClusters ?? (input.Labels is { Count: >= 2 } labels ? labels.Count : options.NumberOfClusters);
+        if (_settings.ClusterCountRange is var (minimum, maximum))
+        {
+            options.NumberOfClusters = 0;
+            options.MinimumNumberOfClusters = minimum;
+            options.MaximumNumberOfClusters = maximum;
+            if (maximum > input.Count)
+                throw new UserInputException($"--k {minimum}-{maximum} reaches {maximum} clusters, more than the {input.Count} images to cluster: lower the range or give more images.");
+        }
         if (_settings.PretrainEpochs is int epochs)
             options.PretrainEpochs = epochs;
         if (_settings.MaxIterations is int steps)

@@ -33,6 +33,22 @@ public static class Program
         }
     }
 
+    /// <summary>--k: a number (at least 2), "auto" (2–20), or "MIN-MAX" (2 ≤ MIN ≤ MAX); null when not given.</summary>
+    public static (int? Fixed, (int, int)? Range, string? Error) ParseK(string? text)
+    {
+        if (text is null)
+            return (null, null, null);
+        text = text.Trim();
+        if (text.Equals("auto", StringComparison.OrdinalIgnoreCase))
+            return (null, (2, 20), null);
+        var parts = text.Split('-');
+        if (parts.Length == 1 && int.TryParse(parts[0], out int k))
+            return k >= 2 ? (k, null, null) : (null, null, $"--k must be at least 2; found {k}.");
+        if (parts.Length == 2 && int.TryParse(parts[0], out int min) && int.TryParse(parts[1], out int max))
+            return min >= 2 && max >= min ? (null, (min, max), null) : (null, null, $"--k {text}: a range needs 2 ≤ MIN ≤ MAX.");
+        return (null, null, $"--k takes a number of clusters, 'auto' or a range such as 5-15; found '{text}'.");
+    }
+
     /// <summary>
     /// The terminal as Spectre.Console detects it; when stdout is redirected (CI logs, a file, a pipe), a plain
     /// console: no colour codes, no live redrawing, no wrapping at 80 columns.
@@ -147,10 +163,12 @@ internal sealed class SamplesCommand
         AllowMultipleArgumentsPerToken = true,
     };
 
-    private readonly Option<int?> _k = new("--k")
+    private readonly Option<string?> _k = new("--k")
     {
-        HelpName = "K",
-        Description = "Number of clusters. Default: the number of classes when the input has labels, else 10.",
+        HelpName = "K|auto|MIN-MAX",
+        Description = "Number of clusters. Default: the number of classes when the input has labels, else 10. " +
+                      "'auto' lets training choose K from 2 to 20, '5-15' from a range of your own: it prints each candidate's score " +
+                      "and the report draws them; the pick is a suggestion from the data.",
     };
 
     private readonly Option<int?> _epochs = new("--epochs")
@@ -251,7 +269,11 @@ internal sealed class SamplesCommand
         foreach (var option in new Option[] { _images, _idx, _k, _epochs, _preset, _seed, _size, _color, _out, _model, _score, _maxRows, _threads, _maxIterations, _checkpoint })
             Root.Options.Add(option);
 
-        AtLeast(_k, 2);
+        _k.Validators.Add(result =>
+        {
+            if (Program.ParseK(result.GetValueOrDefault<string?>()) is { Error: string error })
+                result.AddError(error);
+        });
         AtLeast(_epochs, 0);
         AtLeast(_maxRows, 1);
         AtLeast(_threads, 1);
@@ -281,12 +303,14 @@ internal sealed class SamplesCommand
     {
         var idx = result.GetValue(_idx);
         var size = result.GetValue(_size);
+        var k = Program.ParseK(result.GetValue(_k));
         return new SampleSettings
         {
             ImagesDirectory = result.GetValue(_images),
             IdxImagesPath = idx is { Length: > 0 } ? idx[0] : null,
             IdxLabelsPath = idx is { Length: > 1 } ? idx[1] : null,
-            NumberOfClusters = result.GetValue(_k),
+            NumberOfClusters = k.Fixed,
+            ClusterCountRange = k.Range,
             PretrainEpochs = result.GetValue(_epochs),
             Preset = result.GetValue(_preset)!.Trim().ToLowerInvariant(),
             Seed = result.GetValue(_seed),

@@ -12,8 +12,11 @@ public sealed record SampleSettings
     /// <summary>The IDX label file that goes with <see cref="IdxImagesPath"/>, if any.</summary>
     public string? IdxLabelsPath { get; init; }
 
-    /// <summary>Number of clusters; null: the number of classes when labels are known, else the preset's.</summary>
+    /// <summary>Number of clusters; null: the number of classes when labels are known, else the preset's; ignored when <see cref="ClusterCountRange"/> is set.</summary>
     public int? NumberOfClusters { get; init; }
+
+    /// <summary>Let training choose K in this range (--k auto is 2–20, --k 5-15 its own); null: K is fixed.</summary>
+    public (int Minimum, int Maximum)? ClusterCountRange { get; init; }
 
     /// <summary>Pretraining epochs; null keeps the preset's.</summary>
     public int? PretrainEpochs { get; init; }

@@ -183,6 +183,49 @@ public class SamplesReportTests
     private static string Unwrapped(string text) => System.Text.RegularExpressions.Regex.Replace(text, @"\s+", " ");
 
     /// <summary>Parses the command line as the app does, shrinks the network, runs in-process.</summary>
+    [Fact]
+    public void ARangeOfKPrintsTheCandidatesAndDrawsTheChoice()
+    {
+        string dir = TestData.NewTempDirectory();
+        try
+        {
+            string output = Path.Combine(dir, "out");
+            var (code, log) = RunApp(new[] { "--max-rows", "300", "--k", "2-4", "--epochs", "2", "--max-iterations", "20", "--out", output });
+
+            Assert.True(code == ExitCodes.Success, log);
+            Assert.Contains("chosen from 2–4 by DaviesBouldin", log);
+            Assert.Single(log.Split('\n'), line => line.Contains("← chosen"));
+            Assert.Contains("A suggestion from the data", log);
+            AssertSanePicture(Path.Combine(output, "choose-k.png"));
+            string html = File.ReadAllText(Path.Combine(output, "report.html"));
+            Assert.Contains("src=\"choose-k.png\"", html);
+            Assert.Contains("a suggestion from the data, not a fact about it", html);
+            using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "metrics.json")));
+            int k = metrics.RootElement.GetProperty("NumberOfClusters").GetInt32();
+            Assert.InRange(k, 2, 4);
+            Assert.All(File.ReadAllLines(Path.Combine(output, "assignments.csv")).Skip(1), line => Assert.InRange(int.Parse(line.Split(',')[1]), 1, k));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("7", 7, 0, 0, null)]
+    [InlineData("auto", null, 2, 20, null)]
+    [InlineData(" 5-15 ", null, 5, 15, null)]
+    [InlineData("1", null, 0, 0, "--k must be at least 2; found 1.")]
+    [InlineData("9-4", null, 0, 0, "--k 9-4: a range needs 2 ≤ MIN ≤ MAX.")]
+    [InlineData("many", null, 0, 0, "--k takes a number of clusters, 'auto' or a range such as 5-15; found 'many'.")]
+    public void KTakesANumberAutoOrARange(string text, int? k, int minimum, int maximum, string? error)
+    {
+        var parsed = Program.ParseK(text);
+        Assert.Equal(k, parsed.Fixed);
+        Assert.Equal(minimum == 0 ? null : ((int, int)?)(minimum, maximum), parsed.Range);
+        Assert.Equal(error, parsed.Error);
+    }
+
     private static (int Code, string Log) RunApp(string[] args)
     {
         var log = new StringWriter();

@@ -22,12 +22,13 @@ public static class ReportWriter
     public const string ConfusionFile = "confusion-matrix.png";
     public const string EmbeddingFile = "embedding.png";
     public const string CurvesFile = "training-curves.png";
+    public const string ClusterCountFile = "choose-k.png";
 
     /// <summary>
     /// Files an earlier run may have left that this run would not rewrite: removed so that the folder never mixes
     /// two runs. Models are never removed (--score may be reading out/model.zip).
     /// </summary>
-    private static readonly string[] Replaceable = { AssignmentsFile, MontageFile, CentroidsFile, ConfusionFile, EmbeddingFile, CurvesFile };
+    private static readonly string[] Replaceable = { AssignmentsFile, MontageFile, CentroidsFile, ConfusionFile, EmbeddingFile, CurvesFile, ClusterCountFile };
 
     public static ReportResult Write(ReportRequest request, CancellationToken cancellation = default)
     {
@@ -99,6 +100,14 @@ public static class ReportWriter
             using var picture = TrainingCurvesPicture.Draw(curves, request.Run.Cancelled);
             Drawing.SavePng(picture, PathOf(CurvesFile));
             files.Add(new ReportFile(CurvesFile, "Training curves", "Left: reconstruction MSE per pretraining epoch. Right: share of rows changing cluster at each self-training update (log scale) against the stopping tolerance.", true));
+        }
+        if (request.Model?.History is { ClusterCountCandidates.Count: > 0, ClusterCountCriterion: ClusterCountCriterion criterion } chose)
+        {
+            using var picture = ClusterCountPicture.Draw(chose.ClusterCountCandidates, criterion);
+            Drawing.SavePng(picture, PathOf(ClusterCountFile));
+            int k = chose.ClusterCountCandidates.Single(c => c.Chosen).NumberOfClusters;
+            files.Add(new ReportFile(ClusterCountFile, "Choosing K",
+                $"K = {k} is what the {ClusterCountPicture.Name(criterion)} of the pretrained embedding suggests among {chose.ClusterCountCandidates.Count} candidates: a suggestion from the data, not a fact about it. Check the samples of each cluster, and fix K with --k if another number suits your purpose.", true));
         }
 
         foreach (string stale in Replaceable.Where(name => files.All(f => f.Name != name)))
