@@ -17,9 +17,5 @@ for name in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-uby
   mv "$dest/$name.gz.partial" "$dest/$name.gz"
 done
 # The IDX headers say how many images each file holds: 60000 + 10000.
-for name in train-images-idx3-ubyte t10k-images-idx3-ubyte; do
-  # gzip stops with SIGPIPE once head has its 8 bytes; under pipefail that status is expected, not a failure.
-  header=$(gzip -dc "$dest/$name.gz" | head -c 8 | od -An -tu1 || true)
-  count=$(echo "$header" | awk '{print $5*16777216+$6*65536+$7*256+$8}')
-  echo "$dest/$name.gz: $count images"
-done
+. "$root/build/idx-counts.sh"
+print_idx_counts "$dest"

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML.Data;
 using Microsoft.ML.DeepClustering.Onnx;
@@ -56,7 +55,7 @@ public sealed class ImageFeaturesTests : IDisposable
         // package (so has no DnnImageModels folder): the same clusters and scores.
         string zip = Path.Combine(_folder, "photos.zip");
         ml.Model.Save(model, data.Schema, zip);
-        var lines = Probe(zip, _images.Select(i => i.Path));
+        var lines = TestData.RunModelLoadProbe(new[] { zip, "--images" }.Concat(_images.Select(i => i.Path)));
         var scores = TestData.Column(scored, "Score");
         for (int i = 0; i < _images.Count; i++)
         {
@@ -139,20 +138,6 @@ public sealed class ImageFeaturesTests : IDisposable
         Assert.Contains("StandardDeviation", std.Message);
         Assert.Contains("ImagePathColumnName", Assert.Throws<ArgumentException>(() =>
             ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { ImagePathColumnName = " " })).Message);
-    }
-
-    private static List<string> Probe(string zip, IEnumerable<string> paths)
-    {
-        string probe = Path.Combine(AppContext.BaseDirectory, "ModelLoadProbe.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string arg in new[] { probe, zip, "--images" }.Concat(paths))
-            start.ArgumentList.Add(arg);
-        using var process = Process.Start(start)!;
-        var errors = process.StandardError.ReadToEndAsync();
-        string output = process.StandardOutput.ReadToEnd();
-        Assert.True(process.WaitForExit(120_000), "the probe finished");
-        Assert.True(process.ExitCode == 0, $"probe exit {process.ExitCode}: {errors.Result}");
-        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')).Select(l => l.Trim()).ToList();
     }
 
     private string Write(string name, SKBitmap bitmap, bool grayscale = false)

@@ -33,6 +33,8 @@ public class PackagingTests(ITestOutputHelper output)
             string sources = CopySources(repo, Path.Combine(work, "src"));
             Dotnet(work, "pack", Path.Combine(sources, "src/Microsoft.ML.DeepClustering"), "-c", "Release", "-o", feed, $"-p:Version={version}");
             Dotnet(work, "pack", Path.Combine(sources, "src/Samples"), "-c", "Release", "-o", feed, $"-p:Version={version}");
+            Dotnet(work, "pack", Path.Combine(sources, "src/Microsoft.ML.DeepClustering.ImageFeatures"), "-c", "Release", "-o", feed, $"-p:Version={version}");
+            AssertImageFeaturesPackage(Path.Combine(feed, $"MLNet.DeepClustering.ImageFeatures.{version}.nupkg"), version);
             AssertLibraryPackage(Path.Combine(feed, $"MLNet.DeepClustering.{version}.nupkg"));
             Assert.True(File.Exists(Path.Combine(feed, $"MLNet.DeepClustering.{version}.snupkg")), "the symbols package");
 
@@ -69,7 +71,7 @@ public class PackagingTests(ITestOutputHelper output)
             // The version is unique to this run: leave no copy of it in the NuGet cache.
             string cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
                 ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-            foreach (string id in new[] { "mlnet.deepclustering", "mlnet.deepclustering.tool", "mlnet.deepclustering.tool.linux-x64" })
+            foreach (string id in new[] { "mlnet.deepclustering", "mlnet.deepclustering.imagefeatures", "mlnet.deepclustering.tool", "mlnet.deepclustering.tool.linux-x64" })
             {
                 string cached = Path.Combine(cache, id, version);
                 if (Directory.Exists(cached))
@@ -93,6 +95,22 @@ public class PackagingTests(ITestOutputHelper output)
         string text = nuspec.ReadToEnd();
         foreach (string expected in new[] { "<license type=\"expression\">MIT</license>", "<readme>README.md</readme>", "id=\"TorchSharp\"", "id=\"libtorch-cpu-linux-x64\"" })
             Assert.Contains(expected, text);
+    }
+
+    /// <summary>
+    /// The image-features package depends on the library at the same version, and on the ResNet18 package without
+    /// excluding its build assets: those copy the network's weights next to the user's application.
+    /// </summary>
+    private static void AssertImageFeaturesPackage(string path, string version)
+    {
+        using var package = ZipFile.OpenRead(path);
+        Assert.NotNull(package.GetEntry("lib/net10.0/Microsoft.ML.DeepClustering.ImageFeatures.dll"));
+        using var nuspec = new StreamReader(package.GetEntry("MLNet.DeepClustering.ImageFeatures.nuspec")!.Open());
+        string text = nuspec.ReadToEnd();
+        Assert.Contains($"<dependency id=\"MLNet.DeepClustering\" version=\"{version}\"", text);
+        var resnet = Regex.Match(text, "<dependency id=\"Microsoft.ML.DnnImageFeaturizer.ResNet18\"[^>]*>");
+        Assert.True(resnet.Success, text);
+        Assert.DoesNotContain("exclude", resnet.Value);
     }
 
     /// <summary>
@@ -150,7 +168,7 @@ public class PackagingTests(ITestOutputHelper output)
     {
         foreach (string file in new[] { "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props", "global.json", "README.md", "LICENSE" })
             CopyFile(Path.Combine(repo, file), Path.Combine(destination, file));
-        foreach (string folder in new[] { "build", "data/mnist", "src/Microsoft.ML.DeepClustering", "src/Samples" })
+        foreach (string folder in new[] { "build", "data/mnist", "src/Microsoft.ML.DeepClustering", "src/Microsoft.ML.DeepClustering.ImageFeatures", "src/Samples" })
             foreach (string file in Directory.EnumerateFiles(Path.Combine(repo, folder), "*", SearchOption.AllDirectories))
             {
                 string relative = Path.GetRelativePath(repo, file);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -74,25 +73,14 @@ public class SaveLoadTests(SmallModelFixture fixture)
             string features = Path.Combine(dir, "features.bin");
             File.WriteAllBytes(features, rows.SelectMany(r => r).SelectMany(BitConverter.GetBytes).ToArray());
 
-            string probe = Path.Combine(AppContext.BaseDirectory, "ModelLoadProbe.dll");
-            Assert.True(File.Exists(probe), $"{probe} is built with the tests");
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var arg in new[] { probe, path, features, rows.Length.ToString(CultureInfo.InvariantCulture), "784" })
-                start.ArgumentList.Add(arg);
-            using var process = Process.Start(start)!;
-            string output = process.StandardOutput.ReadToEnd();
-            string errors = process.StandardError.ReadToEnd();
-            Assert.True(process.WaitForExit(120_000), "the probe finished");
-            Assert.True(process.ExitCode == 0, $"probe exit {process.ExitCode}: {errors}");
-
-            var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')).ToArray();
+            var lines = TestData.RunModelLoadProbe(new[] { path, features, rows.Length.ToString(CultureInfo.InvariantCulture), "784" });
             Assert.Equal(rows.Length, lines.Length);
             // Cluster ids as Transform gives them; Score exactly as the fitted chain (what was saved) gives it.
             var ids = TestData.KeyColumn(fixture.Model.Transform(fixture.Data), "PredictedClusterId");
             var scores = TestData.Column(fixture.Model.TransformThroughChain(fixture.Data), "Score");
             for (int i = 0; i < rows.Length; i++)
             {
-                var parts = lines[i].Trim().Split(' ');
+                var parts = lines[i].Split(' ');
                 Assert.Equal(ids[i], uint.Parse(parts[0], CultureInfo.InvariantCulture));
                 Assert.Equal(scores[i], parts.Skip(1).Select(p => float.Parse(p, CultureInfo.InvariantCulture)).ToArray());
             }

@@ -106,6 +106,27 @@ internal static class TestData
         Directory.CreateDirectory(path);
         return path;
     }
+
+    /// <summary>
+    /// Runs ModelLoadProbe, built with the tests, which loads a saved model with ML.NET alone (it references neither
+    /// this library nor its packages), and returns its output lines without the comments (#); fails the test on a
+    /// non-zero exit.
+    /// </summary>
+    public static string[] RunModelLoadProbe(IEnumerable<string> args)
+    {
+        string probe = Path.Combine(AppContext.BaseDirectory, "ModelLoadProbe.dll");
+        Assert.True(File.Exists(probe), $"{probe} is built with the tests");
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string arg in args.Prepend(probe))
+            start.ArgumentList.Add(arg);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var errors = process.StandardError.ReadToEndAsync();
+        string output = process.StandardOutput.ReadToEnd();
+        Assert.True(process.WaitForExit(120_000), "the probe finished");
+        Assert.True(process.ExitCode == 0, $"probe exit {process.ExitCode}: {errors.Result}");
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')).Select(l => l.Trim()).ToArray();
+    }
+
 }
 
 /// <summary>
