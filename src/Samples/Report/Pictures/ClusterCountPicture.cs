@@ -15,14 +15,15 @@ internal static class ClusterCountPicture
 
     public static SKBitmap Draw(IReadOnlyList<ClusterCountCandidate> candidates, ClusterCountCriterion criterion)
     {
-        var (bitmap, canvas) = Drawing.NewCanvas(Margin * 2 + PanelWidth, HeaderHeight + PanelHeight + Margin);
+        var chosen = candidates.Single(c => c.Chosen);
+        string better = criterion == ClusterCountCriterion.DaviesBouldin ? "lowest" : "highest";
+        string title = $"Choosing K: {Name(criterion)} suggests K = {chosen.NumberOfClusters}";
+        string subtitle = $"Each candidate seeded on the pretrained embedding; the {better} score wins. A suggestion, not a fact about the data.";
+        var (bitmap, canvas) = Drawing.NewCanvas(Math.Max(Margin * 2 + PanelWidth, Drawing.HeaderWidth(title, subtitle, Margin)), HeaderHeight + PanelHeight + Margin);
         using (canvas)
         {
-            var chosen = candidates.Single(c => c.Chosen);
-            string better = criterion == ClusterCountCriterion.DaviesBouldin ? "lowest" : "highest";
-            Drawing.Text(canvas, $"Choosing K: {Name(criterion)} suggests K = {chosen.NumberOfClusters}", Margin, 28, 20, Drawing.Ink, bold: true);
-            Drawing.Text(canvas, $"Each candidate seeded on the pretrained embedding; the {better} score wins. A suggestion, not a fact about the data.",
-                Margin, 48, 13, Drawing.Muted);
+            Drawing.Text(canvas, title, Margin, 28, 20, Drawing.Ink, bold: true);
+            Drawing.Text(canvas, subtitle, Margin, 48, 13, Drawing.Muted);
             var panel = new SKRect(Margin, HeaderHeight, Margin + PanelWidth, HeaderHeight + PanelHeight);
             Drawing.Text(canvas, Name(criterion) + $" ({better} is best)", panel.Left, panel.Top + 16, 14, Drawing.Ink, bold: true);
             var plot = LinePlot.PlotArea(panel);
