@@ -51,7 +51,8 @@ public static class ImageFeaturesCatalog
         {
             raw = backbone.OutputName;
             chain = chain.Append(catalog.ExtractPixels(PixelsColumn, ImageColumn, scaleImage: 1f / 255))
-                .Append(catalog.ApplyOnnxModel(new[] { backbone.InputName }, new[] { PixelsColumn }, PreprocessingModel(backbone, PixelsColumn)))
+                .Append(catalog.ApplyOnnxModel(new[] { backbone.InputName }, new[] { PixelsColumn },
+                    PreprocessingModel(backbone, PixelsColumn, CatalogEnvironment.Settings(env).TempFilePath)))
                 .Append(catalog.ApplyOnnxModel(new[] { backbone.OutputName }, new[] { backbone.InputName }, backbone.ModelPath));
             temporary.Add(backbone.InputName);
         }
@@ -100,10 +101,10 @@ public static class ImageFeaturesCatalog
 
     /// <summary>
     /// A small ONNX graph, pixels [batch, 3, H, W] in 0..1 → (pixels − mean) / std per channel, named as the backbone's
-    /// input. Written once per content to the temp folder (the name is its hash), where ApplyOnnxModel reads it; the
-    /// fitted transformer keeps its bytes.
+    /// input. Written once per content to the MLContext's temp folder (<c>MLContext.TempFilePath</c>; the name is its
+    /// hash, so fitting again reuses it), where ApplyOnnxModel reads it; the fitted transformer keeps its bytes.
     /// </summary>
-    private static string PreprocessingModel(OnnxImageBackbone backbone, string pixelsName)
+    private static string PreprocessingModel(OnnxImageBackbone backbone, string pixelsName, string tempFolder)
     {
         var graph = new OnnxGraph("deepclustering_image_normalisation");
         string pixels = graph.FloatInput(pixelsName, 3, backbone.ImageHeight, backbone.ImageWidth);
@@ -113,7 +114,8 @@ public static class ImageFeaturesCatalog
         graph.Node("Div", new[] { centred, std }, output: backbone.InputName);
         graph.Output(backbone.InputName, Onnx.Proto.TensorProto.Types.DataType.Float, 3, backbone.ImageHeight, backbone.ImageWidth);
         byte[] bytes = graph.ToModelBytes("Per-channel image normalisation for an ONNX backbone.", new Dictionary<string, string>());
-        string path = Path.Combine(Path.GetTempPath(), $"DeepClustering-image-normalisation-{Convert.ToHexString(SHA256.HashData(bytes))[..16]}.onnx");
+        Directory.CreateDirectory(tempFolder);
+        string path = Path.Combine(tempFolder, $"DeepClustering-image-normalisation-{Convert.ToHexString(SHA256.HashData(bytes))[..16]}.onnx");
         if (!File.Exists(path))
         {
             string partial = path + "." + Guid.NewGuid().ToString("N");

@@ -44,7 +44,7 @@ public class PackagingTests(ITestOutputHelper output)
                 $"<configuration><packageSources><add key=\"local\" value=\"{feed}\" /></packageSources></configuration>");
             Dotnet(app, "new", "console", "--name", "app", "--output", ".");
             Dotnet(app, "add", "package", "MLNet.DeepClustering", "--version", version);
-            Dotnet(app, "add", "package", "Microsoft.ML.ImageAnalytics");
+            Dotnet(app, "add", "package", "Microsoft.ML.ImageAnalytics", "--version", "5.0.1");   // as the README's Install says
             File.WriteAllText(Path.Combine(app, "Program.cs"), ReadmeExample(repo));
             var labels = WriteDigitPngs(Path.Combine(app, "photos"));
 
