@@ -14,7 +14,7 @@ namespace Microsoft.ML.DeepClustering.Benchmarks;
 /// </summary>
 internal static class PhotoBenchmark
 {
-    public static int Run(string[] categories, int[] seeds, int? epochs)
+    public static int Run(string[] categories, int[] seeds, int? epochs, int[]? hiddenLayers, int? embeddingDimension)
     {
         string stamps = Find("tuxpaint-stamps") ?? throw new DirectoryNotFoundException("The photos need data/tuxpaint-stamps/: run build/fetch-tuxpaint-stamps.sh.");
         var files = categories.SelectMany((c, label) => OnWhite(stamps, c).Select(f => new PhotoRow { ImagePath = f, Label = label })).ToList();
@@ -41,6 +41,8 @@ internal static class PhotoBenchmark
             options.NumberOfClusters = categories.Length;
             options.Seed = seed;
             if (epochs is int e) options.PretrainEpochs = e;
+            if (hiddenLayers is not null) options.HiddenLayers = hiddenLayers;
+            if (embeddingDimension is int d) options.EmbeddingDimension = d;
             using var model = seeded.Transforms.DeepCluster(options).Fit(featurized);
             var elapsed = clock.Elapsed;
             Print("ResNet18 + ImageFeatures(): seeding", seed, labels, model.History.SeedingAssignments.Select(a => (uint)(a + 1)).ToArray(), model.History.PretrainingTime + model.History.SeedingTime);

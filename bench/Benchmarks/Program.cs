@@ -2,7 +2,7 @@ using Microsoft.ML.DeepClustering;
 using Microsoft.ML.DeepClustering.Benchmarks;
 
 // dotnet run --project bench/Benchmarks -c Release -- choose-k [--datasets blobs,mnist-test,fashion-test] [--seeds 1,2,3] [--preset recommended] [--epochs N] [--k-range 2-20] [--max-rows N] [--checkpoint-dir DIR]
-// dotnet run --project bench/Benchmarks -c Release -- photos [--categories animals,food,plants,vehicles,town] [--seeds 1,2,3] [--epochs N]
+// dotnet run --project bench/Benchmarks -c Release -- photos [--categories animals,food,plants,vehicles,town] [--seeds 1,2,3] [--epochs N] [--hidden 500,500,2000|none] [--embedding E]
 // dotnet run --project bench/Benchmarks -c Release -- speed [--dataset mnist-full] [--epochs 3]
 // dotnet run --project bench/Benchmarks -c Release -- quality [--methods a,b] [--datasets mnist-test,mnist-full] [--seeds 1,2,3] [--epochs N] [--max-iterations N] [--update-interval T] [--max-rows N] [--progress] [--checkpoint-dir DIR] [--threads N] [--schedule constant|cosine] [--seeding kmeans|spectral]
 string? Arg(string name) => Array.IndexOf(args, name) is int i && i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
@@ -26,13 +26,14 @@ switch (command)
             Arg("--preset") ?? "recommended", IntArg("--epochs"), range[0], range[1], IntArg("--max-rows"), Arg("--checkpoint-dir"));
     case "photos":
         return PhotoBenchmark.Run((Arg("--categories") ?? "animals,food,plants,vehicles,town").Split(','),
-            (Arg("--seeds") ?? "1,2,3").Split(',').Select(int.Parse).ToArray(), IntArg("--epochs"));
+            (Arg("--seeds") ?? "1,2,3").Split(',').Select(int.Parse).ToArray(), IntArg("--epochs"),
+            Arg("--hidden") is string hidden ? hidden == "none" ? [] : hidden.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray() : null, IntArg("--embedding"));
     case "speed":
         return SpeedBenchmark.Run(Arg("--dataset") ?? "mnist-full", IntArg("--max-rows"), IntArg("--epochs") ?? 3);
     default:
         Console.WriteLine("Benchmarks: speed [--dataset mnist-full|mnist-test] [--max-rows N] [--epochs N]");
         Console.WriteLine("Benchmarks: choose-k [--datasets blobs," + string.Join(",", MnistSets.Names) + "] [--seeds 1,2,3] [--preset recommended] [--epochs N] [--k-range 2-20] [--max-rows N] [--checkpoint-dir DIR]");
-        Console.WriteLine("Benchmarks: photos [--categories animals,food,plants,vehicles,town] [--seeds 1,2,3] [--epochs N]");
+        Console.WriteLine("Benchmarks: photos [--categories animals,food,plants,vehicles,town] [--seeds 1,2,3] [--epochs N] [--hidden 500,500,2000|none] [--embedding E]");
         Console.WriteLine("Benchmarks: quality [--methods " + string.Join(",", DeepClusterPresets.Names) + "] [--datasets mnist-test,mnist-full] [--seeds 1,2,3] [--epochs N] [--max-iterations N] [--update-interval T] [--max-rows N] [--progress] [--checkpoint-dir DIR] [--threads N] [--schedule constant|cosine] [--seeding kmeans|spectral]");
         return command == "help" ? 0 : 2;
 }
