@@ -7,9 +7,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 dest="${1:-$root/data/fashion-mnist}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-(cd "$work" && apt-get download dataset-fashion-mnist >/dev/null 2>&1) || {
-  echo "apt-get download dataset-fashion-mnist failed: run 'apt-get update' first (as root), or use a Debian/Ubuntu host" >&2; exit 1; }
-dpkg-deb -x "$work"/dataset-fashion-mnist_*.deb "$work/x"
+. "$root/build/debian-package.sh"
+unpack_debian_package dataset-fashion-mnist "$work"
 mkdir -p "$dest"
 for name in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
   src="$work/x/usr/share/datasets/fashion-mnist/$name.gz"

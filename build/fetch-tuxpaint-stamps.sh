@@ -8,9 +8,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 dest="${1:-$root/data/tuxpaint-stamps}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-(cd "$work" && apt-get download tuxpaint-stamps-default >/dev/null 2>&1) || {
-  echo "apt-get download tuxpaint-stamps-default failed: run 'apt-get update' first (as root), or use a Debian/Ubuntu host" >&2; exit 1; }
-dpkg-deb -x "$work"/tuxpaint-stamps-default_*.deb "$work/x"
+. "$root/build/debian-package.sh"
+unpack_debian_package tuxpaint-stamps-default "$work"
 stamps="$work/x/usr/share/tuxpaint/stamps"
 [ -d "$stamps" ] || { echo "tuxpaint-stamps-default has no usr/share/tuxpaint/stamps" >&2; exit 1; }
 # Unpacked beside the destination and renamed over it: an interrupted fetch leaves no half-filled folder behind.

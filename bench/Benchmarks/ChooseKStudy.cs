@@ -18,7 +18,6 @@ namespace Microsoft.ML.DeepClustering.Benchmarks;
 internal static class ChooseKStudy
 {
     private const int Restarts = 5;
-    private const int SilhouetteSample = 2000;
     private const int GapReferences = 5;
     private const int StabilityPairs = 3;
 
@@ -80,7 +79,7 @@ internal static class ChooseKStudy
     private static Dictionary<string, int> Study(float[][] rows, int seed, int minK, int maxK)
     {
         var random = new Random(seed);
-        int[] sample = Sample(rows.Length, Math.Min(SilhouetteSample, rows.Length), random);
+        int[] sample = Sample(rows.Length, Math.Min(ClusterCountCriteria.SilhouetteSampleSize, rows.Length), random);
         var references = Enumerable.Range(0, GapReferences).Select(b => UniformReference(rows, new Random(seed * 7919 + b))).ToArray();
         var scores = new Dictionary<string, Dictionary<int, double>>();
         foreach (string c in Criteria) scores[c] = new();

@@ -62,13 +62,13 @@ internal static class MnistSets
     private static string? FindFull() =>
         Find("mnist-full", "train-images-idx3-ubyte.gz") ?? Find(Path.Combine("..", "shared", "data", "mnist"), "train-images-idx3-ubyte.gz");
 
-    /// <summary>data/<paramref name="folder"/> holding <paramref name="file"/>, looked for from the working directory and the app's folder upwards.</summary>
-    private static string? Find(string folder, string file)
+    /// <summary>data/<paramref name="folder"/> holding <paramref name="entry"/> (a file or a folder), looked for from the working directory and the app's folder upwards.</summary>
+    internal static string? Find(string folder, string entry)
     {
         foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
                 foreach (var candidate in new[] { Path.Combine(dir.FullName, "data", folder), Path.Combine(dir.FullName, folder) })
-                    if (File.Exists(Path.Combine(candidate, file)))
+                    if (Path.Exists(Path.Combine(candidate, entry)))
                         return Path.GetFullPath(candidate);
         return null;
     }

@@ -16,7 +16,7 @@ internal static class PhotoBenchmark
 {
     public static int Run(string[] categories, int[] seeds, int? epochs, int[]? hiddenLayers, int? embeddingDimension)
     {
-        string stamps = Find("tuxpaint-stamps") ?? throw new DirectoryNotFoundException("The photos need data/tuxpaint-stamps/: run build/fetch-tuxpaint-stamps.sh.");
+        string stamps = MnistSets.Find("tuxpaint-stamps", categories[0]) ?? throw new DirectoryNotFoundException("The photos need data/tuxpaint-stamps/: run build/fetch-tuxpaint-stamps.sh.");
         var files = categories.SelectMany((c, label) => OnWhite(stamps, c).Select(f => new PhotoRow { ImagePath = f, Label = label })).ToList();
         Console.WriteLine($"{files.Count} images of {categories.Length} kinds ({string.Join(", ", categories.Select(c => $"{c} {files.Count(f => f.Label == Array.IndexOf(categories, c))}"))}), on white; largest class {files.GroupBy(f => f.Label).Max(g => g.Count()) / (double)files.Count:F3}");
 
@@ -87,15 +87,6 @@ internal static class PhotoBenchmark
             result.Add(output);
         }
         return result;
-    }
-
-    private static string? Find(string folder)
-    {
-        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-                if (Directory.Exists(Path.Combine(dir.FullName, "data", folder)))
-                    return Path.Combine(dir.FullName, "data", folder);
-        return null;
     }
 
     private sealed class PhotoRow

@@ -151,6 +151,7 @@ internal static class DeepClusterTrainer
             var (centroids, outcome) = SeedOn(z, context, clock);
             var centroidRows = ToRows(centroids);
             double score = ClusterCountCriteria.Score(options.ClusterCountCriterion, rows, outcome.Assignments, centroidRows, sample);
+            // In the embedding, whatever the seeding: spectral seeding's own inertia is measured in its spectral space.
             double inertia = ClusterCountCriteria.Inertia(rows, outcome.Assignments, centroidRows);
             var sizes = ClusterCountCriteria.Counts(outcome.Assignments, k).OrderDescending().ToArray();
             candidates.Add((k, score, inertia, sizes));
