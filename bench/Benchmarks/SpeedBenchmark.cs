@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.DeepClustering.Benchmarks;
 
 /// <summary>
-/// Issue 5's figures in one run, so that ratios compare like with like on a noisy machine: the machine's float32
+/// The speed figures of docs/benchmarks.md in one run, so that ratios compare like with like on a noisy machine: the machine's float32
 /// GEMM throughput (the limit), seconds per pretraining epoch of the DEC autoencoder at 1 and at all threads,
 /// self-training seconds per update interval, k-means seeding time, scoring rows/s through the fitted transformer
 /// and through the saved .zip, and peak working set.

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.DeepClustering.Tests;
 
-/// <summary>Issue 6: what users break: degenerate training, memory, threads, half-written files.</summary>
+/// <summary>What users break: degenerate training, memory, threads, half-written files.</summary>
 public class ReliabilityTests
 {
     private sealed class DigitInput

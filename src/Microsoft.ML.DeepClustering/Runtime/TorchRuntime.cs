@@ -55,8 +55,8 @@ internal static class TorchRuntime
     /// The precision training uses. The convolutional network trains in float32 whatever is asked: with bfloat16
     /// (transposed) convolutions, ConvDEC-DA's pretraining on MNIST-test diverged at epoch 26 (MSE 0.017 to 2e6;
     /// docs/benchmarks.md). For the dense network, <see cref="TrainingPrecision.Auto"/> means bfloat16 products on a
-    /// CPU whose instruction set computes them natively (measured on this project's AMD EPYC with AVX512_BF16: a
-    /// 256×2000 by 2000×500 product at 4.4× the float32 rate), float32 on GPUs and on other CPUs, where bfloat16 is
+    /// CPU whose instruction set computes them natively (on an AMD EPYC Zen 5 with AVX512_BF16 a 256×2000 by
+    /// 2000×500 product runs at 4.4× the float32 rate), float32 on GPUs and on other CPUs, where bfloat16 is
     /// emulated and slower.
     /// </summary>
     public static TrainingPrecision ResolvePrecision(TrainingPrecision requested, AutoencoderArchitecture architecture, DeviceType device, bool cpuHasBFloat16) =>

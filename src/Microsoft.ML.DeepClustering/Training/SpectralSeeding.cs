@@ -73,8 +73,8 @@ internal static class SpectralSeeding
             using var scope = NewDisposeScope();
             int count = (int)Math.Min(blocksPerRestart, Math.Max(1, n / width - 1));
             // The Krylov blocks are written side by side into one basis allocated per restart. Concatenating the blocks
-            // so far at every step kept each copy alive until the restart ended: about 2 GB of copies per restart on
-            // 70,000 rows, most of spectral seeding's peak memory.
+            // so far at every step would keep each copy alive until the restart ends: on 70,000 rows about 2 GB of
+            // copies per restart, which would be most of spectral seeding's peak memory.
             var basis = empty(n, count * width, device: s.device);
             basis.narrow(1, 0, width).copy_(y);
             y.Dispose();
