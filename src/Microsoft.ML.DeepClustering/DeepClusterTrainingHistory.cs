@@ -34,6 +34,18 @@ public sealed record SelfTrainingUpdate(int Step, double Loss, double LabelChang
 /// <param name="Chosen">Whether this candidate won.</param>
 public sealed record ClusterCountCandidate(int NumberOfClusters, double Score, double Inertia, IReadOnlyList<int> ClusterSizes, bool Chosen);
 
+/// <summary>
+/// Self-training judged where it cannot flatter itself: the mean silhouette, on the same sample of at most 2,000 rows,
+/// of the seeding's partition and of the final one, in the pretrained embedding and in the input features.
+/// </summary>
+/// <param name="SeedingSilhouette">The seeding's partition, in the pretrained embedding.</param>
+/// <param name="FinalSilhouette">Self-training's partition, in the pretrained embedding.</param>
+/// <param name="SeedingInputSilhouette">The seeding's partition, in the input features.</param>
+/// <param name="FinalInputSilhouette">Self-training's partition, in the input features.</param>
+/// <param name="FinalIsWorse">Whether the final partition scores clearly worse (<see cref="DeepClusterOptions.SelfTrainingSafeguard"/>).</param>
+/// <param name="KeptSeeding">Whether Fit handed out the seeding's model for that reason.</param>
+public sealed record SelfTrainingVerdict(double SeedingSilhouette, double FinalSilhouette, double SeedingInputSilhouette, double FinalInputSilhouette, bool FinalIsWorse, bool KeptSeeding);
+
 /// <summary>What happened during <c>Fit</c>: losses per epoch, k-means restarts, label changes per update, timings.</summary>
 public sealed class DeepClusterTrainingHistory
 {
@@ -45,6 +57,8 @@ public sealed class DeepClusterTrainingHistory
     public IReadOnlyList<ClusterCountCandidate> ClusterCountCandidates { get; internal set; } = Array.Empty<ClusterCountCandidate>();
     /// <summary>The criterion the candidates were scored with, or null when K was given.</summary>
     public ClusterCountCriterion? ClusterCountCriterion { get; internal set; }
+    /// <summary>Self-training judged against the seeding in spaces it does not change; null when self-training was skipped.</summary>
+    public SelfTrainingVerdict? SelfTrainingVerdict { get; internal set; }
     /// <summary>Mean reconstruction MSE of each pretraining epoch.</summary>
     public IReadOnlyList<double> PretrainLosses { get; internal set; } = Array.Empty<double>();
     /// <summary>Inertia (sum of squared distances to the nearest centroid) of each k-means++ restart.</summary>

@@ -36,6 +36,10 @@ internal static class InputChecks
         Defined(options.Seeding, nameof(options.Seeding));
         Defined(options.SelfTrainingOptimizer, nameof(options.SelfTrainingOptimizer));
         Defined(options.SelfTrainingLearningRateSchedule, nameof(options.SelfTrainingLearningRateSchedule));
+        Defined(options.SelfTrainingSafeguard, nameof(options.SelfTrainingSafeguard));
+        if (!(options.SelfTrainingSafeguardMargin >= -1 && options.SelfTrainingSafeguardMargin <= 1))
+            throw new ArgumentOutOfRangeException(nameof(options.SelfTrainingSafeguardMargin), options.SelfTrainingSafeguardMargin,
+                $"SelfTrainingSafeguardMargin is a difference of silhouettes, between -1 and 1; found {options.SelfTrainingSafeguardMargin}.");
         Defined(options.Precision, nameof(options.Precision));
         if (options.HiddenLayers is null)
             throw new ArgumentNullException(nameof(options.HiddenLayers), "HiddenLayers must be an array of layer widths (it may be empty).");

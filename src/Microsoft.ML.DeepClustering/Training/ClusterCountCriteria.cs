@@ -39,20 +39,25 @@ internal static class ClusterCountCriteria
     /// from i to the other members of its cluster, b the smallest mean distance from i to another cluster's members.
     /// A row alone in its cluster (within the sample) scores 0.
     /// </summary>
-    public static double Silhouette(float[][] rows, int[] labels, int k, int[] sample)
+    public static double Silhouette(float[][] rows, int[] labels, int k, int[] sample) =>
+        Silhouette((a, b) => Math.Sqrt(SquaredDistance(rows[sample[a]], rows[sample[b]])), sample.Select(i => labels[i]).ToArray(), k);
+
+    /// <summary>The same mean silhouette from the m × m distances of m rows (row-major), <paramref name="labels"/> being those rows' clusters.</summary>
+    public static double Silhouette(float[] distances, int[] labels, int k) =>
+        Silhouette((a, b) => distances[a * labels.Length + b], labels, k);
+
+    private static double Silhouette(Func<int, int, double> distance, int[] labels, int k)
     {
-        int m = sample.Length;
+        int m = labels.Length;
         var sums = new double[k];
-        var counts = new int[k];
-        foreach (int i in sample)
-            counts[labels[i]]++;
+        var counts = Counts(labels, k);
         double total = 0;
-        foreach (int i in sample)
+        for (int i = 0; i < m; i++)
         {
             Array.Clear(sums);
-            foreach (int j in sample)
+            for (int j = 0; j < m; j++)
                 if (j != i)
-                    sums[labels[j]] += Math.Sqrt(SquaredDistance(rows[i], rows[j]));
+                    sums[labels[j]] += distance(i, j);
             int own = labels[i];
             if (counts[own] <= 1)
                 continue;

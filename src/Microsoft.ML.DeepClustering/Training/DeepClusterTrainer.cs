@@ -64,8 +64,13 @@ internal static class DeepClusterTrainer
         var choice = options.NumberOfClusters == 0 ? ChooseNumberOfClusters(autoencoder, x, context) : null;
         var (seeded, seeding) = choice is null ? Seed(autoencoder, x, context) : (choice.Centroids, choice.Seeding);
         using var centroids = new Parameter(seeded.detach().clone());
+        // What the safeguard needs to judge self-training afterwards, and to hand out the seeding's model instead.
+        var before = options.MaxIterations > 0 ? SeedingState.Capture(autoencoder, seeded, x, options.SelfTrainingSafeguard == SelfTrainingSafeguard.KeepBetter) : null;
         seeded.Dispose();
         var selfTraining = SelfTrain(autoencoder, centroids, x, context);
+        SelfTrainingVerdict? verdict = null;
+        if (before is not null)
+            (verdict, selfTraining) = Judge(before, seeding, selfTraining, x, context);
 
         // Never hand out a model that cannot score: the guards above restore a healthy state, so this means a bug or
         // non-finite pretraining (the features were checked finite on the way in).
@@ -74,13 +79,12 @@ internal static class DeepClusterTrainer
             throw new InvalidOperationException(
                 "Training produced non-finite centroids. Lower PretrainLearningRate or SelfTrainingLearningRate, or check that the features are on a sensible scale (for pixels, [0, 1]).");
 
-        var model = new TrainedModel(
-            autoencoder.CopyEncoder(),
-            autoencoder.CopyDecoder(),
-            centroidRows,
-            options.Alpha,
-            data.Dimensions);
+        var model = verdict?.KeptSeeding == true
+            ? new TrainedModel(before!.Encoder!, before.Decoder!, before.Centroids!, options.Alpha, data.Dimensions)
+            : new TrainedModel(autoencoder.CopyEncoder(), autoencoder.CopyDecoder(), centroidRows, options.Alpha, data.Dimensions);
+        before?.Dispose();
         var history = History(data.Rows, seed, context.Options.NumberOfClusters, runtime, pretraining, seeding, selfTraining);
+        history.SelfTrainingVerdict = verdict;
         if (choice is not null)
         {
             history.ClusterCountCandidates = choice.Candidates;
@@ -195,6 +199,57 @@ internal static class DeepClusterTrainer
             labels = IndexTensors.ToInt32Array(argmax);
         }
         return new SelfTrainingOutcome(result, labels, clock.Elapsed);
+    }
+
+    /// <summary>
+    /// The pretrained embedding in float32 (as the saved model scores), and, for <see cref="SelfTrainingSafeguard.KeepBetter"/>,
+    /// the seeding's model in managed memory: self-training changes the encoder in place.
+    /// </summary>
+    private sealed class SeedingState : IDisposable
+    {
+        public required Tensor Embedding { get; init; }
+        public IReadOnlyList<NetworkLayer>? Encoder { get; init; }
+        public IReadOnlyList<NetworkLayer>? Decoder { get; init; }
+        public float[][]? Centroids { get; init; }
+
+        public static SeedingState Capture(Autoencoder autoencoder, Tensor centroids, Tensor x, bool keepModel)
+        {
+            bool bfloat16 = autoencoder.BFloat16Products;
+            autoencoder.BFloat16Products = false;
+            var embedding = SelfTraining.Embed(autoencoder, x);
+            autoencoder.BFloat16Products = bfloat16;
+            embedding.MoveToOuterDisposeScope();
+            return new SeedingState
+            {
+                Embedding = embedding,
+                Encoder = keepModel ? autoencoder.CopyEncoder() : null,
+                Decoder = keepModel ? autoencoder.CopyDecoder() : null,
+                Centroids = keepModel ? ToRows(centroids) : null,
+            };
+        }
+
+        public void Dispose() => Embedding.Dispose();
+    }
+
+    /// <summary>
+    /// The safeguard (<see cref="DeepClusterOptions.SelfTrainingSafeguard"/>): silhouettes of the seeding's and the final
+    /// partition where self-training cannot flatter itself (<see cref="SelfTrainingCheck"/>).
+    /// </summary>
+    private static (SelfTrainingVerdict Verdict, SelfTrainingOutcome Outcome) Judge(SeedingState before, SeedingOutcome seeding, SelfTrainingOutcome selfTraining, Tensor x, TrainingContext context)
+    {
+        int k = context.Options.NumberOfClusters;
+        var sample = ClusterCountCriteria.SilhouetteSample((int)x.shape[0], context.Seed);
+        var scores = SelfTrainingCheck.Measure(before.Embedding, x, seeding.Assignments, selfTraining.Labels, k, sample);
+        bool worse = SelfTrainingCheck.IsClearlyWorse(scores, context.Options.SelfTrainingSafeguardMargin);
+        bool keep = worse && before.Encoder is not null;
+        context.Log($"Self-training judged on {sample.Length} rows: silhouette in the pretrained embedding {scores.SeedingInEmbedding:F4} (seeding) → {scores.FinalInEmbedding:F4} (final), " +
+            $"in the input {scores.SeedingInInput:F4} → {scores.FinalInInput:F4}." +
+            (worse ? keep ? " Clearly worse: Fit keeps the seeding's model (SelfTrainingSafeguard = KeepBetter)." : " Clearly worse than the seeding; SelfTrainingSafeguard = KeepBetter would keep the seeding's model." : ""));
+        var verdict = new SelfTrainingVerdict(scores.SeedingInEmbedding, scores.FinalInEmbedding, scores.SeedingInInput, scores.FinalInInput, worse, keep);
+        if (!keep)
+            return (verdict, selfTraining);
+        using var centroids = tensor(before.Centroids!.SelectMany(row => row).ToArray(), new long[] { k, before.Centroids![0].Length }).to(before.Embedding.device);
+        return (verdict, selfTraining with { Labels = KMeansSeeding.Assign(before.Embedding, centroids) });
     }
 
     /// <summary>What the stages did, in the form users read it (numbered in training order; the estimator renumbers).</summary>
