@@ -21,10 +21,12 @@ internal static class ChooseKStudy
     private const int GapReferences = 5;
     private const int StabilityPairs = 3;
 
-    private static readonly string[] Criteria = ["silhouette", "calinski-harabasz", "davies-bouldin", "bic", "gap", "stability"];
+    private static readonly string[] AllCriteria = ["silhouette", "calinski-harabasz", "davies-bouldin", "bic", "gap", "stability"];
+    private static string[] Criteria = AllCriteria;
 
-    public static int Run(string[] datasets, int[] seeds, string preset, int? epochs, int minK, int maxK, int? maxRows, string? checkpointDir)
+    public static int Run(string[] datasets, int[] seeds, string preset, int? epochs, int minK, int maxK, int? maxRows, string? checkpointDir, string[]? criteria = null)
     {
+        Criteria = criteria ?? AllCriteria;
         var exact = Criteria.ToDictionary(c => c, _ => 0);
         var near = Criteria.ToDictionary(c => c, _ => 0);
         int runs = 0;
@@ -80,29 +82,36 @@ internal static class ChooseKStudy
     {
         var random = new Random(seed);
         int[] sample = Sample(rows.Length, Math.Min(ClusterCountCriteria.SilhouetteSampleSize, rows.Length), random);
-        var references = Enumerable.Range(0, GapReferences).Select(b => UniformReference(rows, new Random(seed * 7919 + b))).ToArray();
+        var references = !Criteria.Contains("gap") ? [] : Enumerable.Range(0, GapReferences).Select(b => UniformReference(rows, new Random(seed * 7919 + b))).ToArray();
         var scores = new Dictionary<string, Dictionary<int, double>>();
-        foreach (string c in Criteria) scores[c] = new();
+        foreach (string c in AllCriteria) scores[c] = new();
         var gapSd = new Dictionary<int, double>();
+        bool Wants(string c) => Criteria.Contains(c);
         Console.WriteLine($"{"K",3} {"inertia",12} {"silhouette",10} {"CH",10} {"DB",7} {"BIC",12} {"gap",7} {"gap sd",7} {"stability",9}  sizes");
         for (int k = minK; k <= maxK; k++)
         {
             var (labels, centroids, inertia) = KMeans(rows, k, Restarts, new Random(seed * 1000 + k));
-            scores["silhouette"][k] = ClusterCountCriteria.Silhouette(rows, labels, k, sample);
-            scores["calinski-harabasz"][k] = ClusterCountCriteria.CalinskiHarabasz(rows, labels, centroids);
-            scores["davies-bouldin"][k] = -ClusterCountCriteria.DaviesBouldin(rows, labels, centroids);   // negated: every score is better higher
-            scores["bic"][k] = ClusterCountCriteria.Bic(rows, labels, centroids);
-            var referenceLogs = references.Select((r, b) => Math.Log(KMeans(r, k, 1, new Random(seed * 31 + b * 1000 + k)).Inertia)).ToArray();
-            double meanLog = referenceLogs.Average();
-            scores["gap"][k] = meanLog - Math.Log(inertia);
-            gapSd[k] = Math.Sqrt(referenceLogs.Select(l => (l - meanLog) * (l - meanLog)).Average()) * Math.Sqrt(1 + 1.0 / GapReferences);
-            scores["stability"][k] = Stability(rows, k, new Random(seed * 4099 + k));
+            double Score(string c, Func<double> f) => scores[c][k] = Wants(c) ? f() : double.NaN;
+            Score("silhouette", () => ClusterCountCriteria.Silhouette(rows, labels, k, sample));
+            Score("calinski-harabasz", () => ClusterCountCriteria.CalinskiHarabasz(rows, labels, centroids));
+            Score("davies-bouldin", () => -ClusterCountCriteria.DaviesBouldin(rows, labels, centroids));   // negated: every score is better higher
+            Score("bic", () => ClusterCountCriteria.Bic(rows, labels, centroids));
+            gapSd[k] = double.NaN;
+            Score("gap", () =>
+            {
+                var referenceLogs = references.Select((r, b) => Math.Log(KMeans(r, k, 1, new Random(seed * 31 + b * 1000 + k)).Inertia)).ToArray();
+                double meanLog = referenceLogs.Average();
+                gapSd[k] = Math.Sqrt(referenceLogs.Select(l => (l - meanLog) * (l - meanLog)).Average()) * Math.Sqrt(1 + 1.0 / GapReferences);
+                return meanLog - Math.Log(inertia);
+            });
+            Score("stability", () => Stability(rows, k, new Random(seed * 4099 + k)));
             var sizes = ClusterCountCriteria.Counts(labels, k).OrderByDescending(s => s);
             Console.WriteLine($"{k,3} {inertia,12:F1} {scores["silhouette"][k],10:F4} {scores["calinski-harabasz"][k],10:F1} {-scores["davies-bouldin"][k],7:F3} {scores["bic"][k],12:F0} {scores["gap"][k],7:F3} {gapSd[k],7:F3} {scores["stability"][k],9:F3}  {string.Join(" ", sizes)}");
         }
         var picks = Criteria.Where(c => c != "gap").ToDictionary(c => c, c => scores[c].MaxBy(p => p.Value).Key);
         // Tibshirani's rule: the smallest K with Gap(K) ≥ Gap(K+1) − s(K+1).
-        picks["gap"] = Enumerable.Range(minK, maxK - minK).FirstOrDefault(k => scores["gap"][k] >= scores["gap"][k + 1] - gapSd[k + 1], maxK);
+        if (Criteria.Contains("gap"))
+            picks["gap"] = Enumerable.Range(minK, maxK - minK).FirstOrDefault(k => scores["gap"][k] >= scores["gap"][k + 1] - gapSd[k + 1], maxK);
         return picks;
     }
 

@@ -11,12 +11,12 @@ namespace Microsoft.ML.DeepClustering.Benchmarks;
 /// </summary>
 internal static class QualityBenchmark
 {
-    public static int Run(string[] methods, string[] datasets, int[] seeds, int? epochs, int? maxIterations, int? updateInterval, int? maxRows, bool progress, string? checkpointDirectory, int? threads, LearningRateSchedule? schedule, SeedingMethod? seeding)
+    public static int Run(string[] methods, string[] datasets, int[] seeds, int? epochs, int? maxIterations, int? updateInterval, int? maxRows, bool progress, string? checkpointDirectory, int? threads, LearningRateSchedule? schedule, SeedingMethod? seeding, string? settings = null)
     {
         Console.WriteLine($"# Quality benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {Environment.OSVersion}");
         // "seeded ACC" is the same run's autoencoder + k-means result (History.SeedingAssignments), before self-training.
-        Console.WriteLine("| method | dataset | rows | seed | epochs | T | self-training steps (stop) | seeded ACC | ACC | NMI | ARI | pretrain / seed / self-train (s) | time (s) | peak working set (MB) |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| method | dataset | rows | seed | epochs | T | self-training steps (stop) | seeded ACC | seeded NMI | ACC | NMI | ARI | silhouette, pretrained embedding / input (seeding → final) | pretrain / seed / self-train (s) | time (s) | peak working set (MB) |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var dataset in datasets)
             foreach (var method in methods)
                 foreach (var seed in seeds)
@@ -34,6 +34,7 @@ internal static class QualityBenchmark
                     if (schedule is LearningRateSchedule s) options.SelfTrainingLearningRateSchedule = s;
                     // Seeding is not part of the checkpoint, so a finished pretraining can be seeded both ways.
                     if (seeding is SeedingMethod how) options.Seeding = how;
+                    OptionSettings.Apply(options, settings);
                     // Cache row order is the training order, so the seeding assignments and the self-training
                     // assignments of the progress reports line up with the labels.
                     var labels = data.GetColumn<float>("Label").Select(label => (int)label).ToArray();
@@ -55,17 +56,21 @@ internal static class QualityBenchmark
                     double seconds = clock.Elapsed.TotalSeconds;
                     var metrics = ClusteringQuality.Evaluate(model.Transform(data), "Label", "PredictedClusterId");
                     var h = model.History;
-                    double seededAccuracy = ClusteringQuality.Accuracy(labels, h.SeedingAssignments.ToArray());
+                    var seededMetrics = ClusteringQuality.Evaluate(labels, h.SeedingAssignments.Select(a => (uint)(a + 1)).ToArray());
                     // A resumed run says so: its times cover only the epochs this process ran.
                     string epochsRun = h.PretrainingResumedAfterEpoch == 0 ? $"{options.PretrainEpochs}"
                         : $"{options.PretrainEpochs} (resumed after {h.PretrainingResumedAfterEpoch})";
                     string methodShown = method
                         + (seeding is SeedingMethod chosen && chosen != DeepClusterPresets.Get(method).Seeding ? $", {chosen.ToString().ToLowerInvariant()} seeding" : "")
-                        + (options.SelfTrainingLearningRateSchedule == LearningRateSchedule.Constant ? "" : $", {options.SelfTrainingLearningRateSchedule.ToString().ToLowerInvariant()} rate");
+                        + (options.SelfTrainingLearningRateSchedule == LearningRateSchedule.Constant ? "" : $", {options.SelfTrainingLearningRateSchedule.ToString().ToLowerInvariant()} rate")
+                        + (settings is null ? "" : $", {settings}");
                     Console.WriteLine($"| {methodShown} | {dataset} | {rows} | {seed} | {epochsRun} | {options.UpdateInterval} | {h.SelfTrainingSteps} ({h.StopReason}) | " +
-                        $"{seededAccuracy:F4} | {metrics.Accuracy:F4} | {metrics.NormalizedMutualInformation:F4} | {metrics.AdjustedRandIndex:F4} | " +
+                        $"{seededMetrics.Accuracy:F4} | {seededMetrics.NormalizedMutualInformation:F4} | {metrics.Accuracy:F4} | {metrics.NormalizedMutualInformation:F4} | {metrics.AdjustedRandIndex:F4} | {Verdict(h.SelfTrainingVerdict)} | " +
                         $"{h.PretrainingTime.TotalSeconds:F0} / {h.SeedingTime.TotalSeconds:F0} / {h.SelfTrainingTime.TotalSeconds:F0} | {seconds:F0} | {Process.GetCurrentProcess().PeakWorkingSet64 / (1 << 20)} |");
                 }
         return 0;
     }
+
+    private static string Verdict(SelfTrainingVerdict? v) => v is null ? "" :
+        $"{v.SeedingSilhouette:F3} → {v.FinalSilhouette:F3} / {v.SeedingInputSilhouette:F3} → {v.FinalInputSilhouette:F3}{(v.KeptSeeding ? " (kept seeding)" : v.FinalIsWorse ? " (worse)" : "")}";
 }
