@@ -52,11 +52,12 @@ public sealed record FeatureChoice(FeatureRoute Route, string Reason)
         if (pixelOptionsGiven)
             return new FeatureChoice(FeatureRoute.Pixels, $"--size or --color set the pixel autoencoder's input; {toResNet}");
 
+        // Spread over the whole listing, which is class by class: the first files would all come from one subfolder.
         var sampled = new List<(int Width, int Height, bool Colour)>();
-        int step = Math.Max(1, files.Count / SampleSize);
-        for (int i = 0; i < files.Count && sampled.Count < SampleSize; i += step)
+        int samples = Math.Min(files.Count, SampleSize);
+        for (int k = 0; k < samples; k++)
         {
-            if (Inspect(files[i]) is { } image)
+            if (Inspect(files[(int)((long)k * files.Count / samples)]) is { } image)
                 sampled.Add(image);
         }
         if (sampled.Count == 0)
