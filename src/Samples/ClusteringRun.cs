@@ -217,6 +217,7 @@ public sealed class ClusteringRun
 
         ITransformer loaded;
         DataViewSchema modelInput;
+        ShrunkPhotos? shrunk = null;
         try
         {
             loaded = _ml.Model.Load(modelPath, out modelInput);
@@ -246,7 +247,9 @@ public sealed class ClusteringRun
                     Shape = new ImageShape(1, 1, shape.Size),
                     Description = ImageFolderInput.Describe(input.Count, input.Source ?? "", "featurized by the model", input.Labels),
                 };
-                // The network runs here, one image at a time: show it, as training does.
+                // The network runs here, one image at a time, on the photos shrunk as in training: show it, as training does.
+                shrunk = ShrinkPhotos(input);
+                scored = loaded.Transform(WithShrunkPhotos(input, shrunk));
                 rows = TrainingDisplay.For(_console).RunCounted("Featurizing and assigning", input.Count, "images",
                     progress => ScoredRows.Read(scored, input.Labels is not null, _cancellation, progress));
             }
@@ -295,6 +298,7 @@ public sealed class ClusteringRun
         finally
         {
             (loaded as IDisposable)?.Dispose();
+            shrunk?.Dispose();
         }
     }
 
@@ -367,8 +371,10 @@ public sealed class ClusteringRun
     /// </summary>
     private (ITransformer Featurizer, IDataView Features) Featurize(SampleInput input)
     {
-        var featurizer = input.Preprocessing!.Fit(input.Data);
-        var cached = _ml.Data.Cache(featurizer.Transform(input.Data));
+        using var shrunk = ShrinkPhotos(input);
+        var data = WithShrunkPhotos(input, shrunk);
+        var featurizer = input.Preprocessing!.Fit(data);
+        var cached = _ml.Data.Cache(featurizer.Transform(data));
         TrainingDisplay.For(_console).RunCounted("Featurizing", input.Count, "images", progress =>
         {
             var column = cached.Schema[SampleColumns.Features];
@@ -387,6 +393,21 @@ public sealed class ClusteringRun
         });
         return (featurizer, cached);
     }
+
+    /// <summary>Large photos shrunk before ResNet18 (<see cref="ShrunkPhotos"/>), with a progress line: it opens every file.</summary>
+    private ShrunkPhotos ShrinkPhotos(SampleInput input)
+    {
+        var shrunk = TrainingDisplay.For(_console).RunCounted("Preparing", input.Count, "images",
+            progress => ShrunkPhotos.Make(input.FilePaths!, _ml.TempFilePath, progress, _cancellation));
+        if (shrunk.Copies > 0)
+            _console.MarkupLineInterpolated($"{shrunk.Copies:N0} of {input.Count:N0} images are larger than {ShrunkPhotos.CopyAbove} px (shorter side): ResNet18 reads them shrunk to {ShrunkPhotos.ShorterSide} px.");
+        return shrunk;
+    }
+
+    /// <summary>The input's rows, each large photo's path replaced by its shrunk copy's.</summary>
+    private IDataView WithShrunkPhotos(SampleInput input, ShrunkPhotos shrunk) => shrunk.Copies == 0
+        ? input.Data
+        : ImageFolderInput.DataView(_ml, shrunk.Paths, input.Labels is null ? null : input.Data.GetColumn<float>(SampleColumns.Label).Select(l => (int)l).ToList());
 
     private DeepClusterOptions BuildOptions(SampleInput input, string preset)
     {

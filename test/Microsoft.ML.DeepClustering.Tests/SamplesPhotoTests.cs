@@ -27,6 +27,9 @@ public sealed class SamplesPhotoTests : IDisposable
     [Fact]
     public void ResNet18RouteSeparatesTwoKindsOfPhotoDrawsThemAndItsModelScoresTheSameInAFreshProcess()
     {
+        // One camera-sized photo, which the app shrinks before ResNet18, in training and in scoring alike.
+        TestPhotos.Save(Path.Combine(_photos, "suns", "sun-large.jpg"), TestPhotos.Sun(1600, 1200, new Random(3)));
+        int count = 2 * PerGroup + 1;
         string output = Path.Combine(_folder, "out");
         string zip = Path.Combine(_folder, "photos.zip");
         var (code, log) = RunApp(new[] { "--images", _photos, "--features", "resnet18", "--epochs", "30", "--max-iterations", "100", "--model", zip, "--out", output });
@@ -35,13 +38,14 @@ public sealed class SamplesPhotoTests : IDisposable
         string text = Unwrapped(log);
         Assert.Contains("Features: resnet18 (as --features asks)", text);
         Assert.Contains("preset image-features", text);
-        Assert.Contains($"Featurizing {2 * PerGroup}/{2 * PerGroup} images", text);
+        Assert.Contains($"Featurizing {count}/{count} images", text);
+        Assert.Contains($"1 of {count} images are larger than 896 px (shorter side): ResNet18 reads them shrunk to 448 px.", text);
         using (var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "metrics.json"))))
         {
             var root = metrics.RootElement;
             Assert.Equal("resnet18", root.GetProperty("Features").GetString());
-            Assert.Equal(2 * PerGroup, root.GetProperty("Rows").GetInt32());
-            // Suns and stripes are far apart in ResNet18's features: at most 3 of the 32 pictures in the other group's cluster.
+            Assert.Equal(count, root.GetProperty("Rows").GetInt32());
+            // Suns and stripes are far apart in ResNet18's features: at most 3 of the 33 pictures in the other group's cluster.
             Assert.InRange(root.GetProperty("Purity").GetDouble(), 0.9, 1.0);
             Assert.True(root.GetProperty("TimingsSeconds").GetProperty("featurize").GetDouble() > 0);
         }
@@ -63,6 +67,7 @@ public sealed class SamplesPhotoTests : IDisposable
         string scored = Path.Combine(_folder, "scored");
         string scoreLog = TestData.RunBuiltProgram("deepcluster.dll", new[] { "--score", "photos.zip", "--images", _photos, "--out", scored }, alone);
         Assert.Contains("Featurizing and assigning", scoreLog);
+        Assert.Contains("ResNet18 reads them shrunk to 448 px", scoreLog);
         Assert.Equal(ClusterColumn(Path.Combine(output, "assignments.csv")), ClusterColumn(Path.Combine(scored, "assignments.csv")));
         Assert.InRange(PixelsNear(Path.Combine(scored, "clusters.png"), TestPhotos.SunColour), 500, int.MaxValue);
     }

@@ -89,11 +89,9 @@ public static class ImageFolderInput
 
         // Absolute paths, so that a saved model finds the images wherever it is loaded (LoadImages combines its
         // folder with a relative path only).
-        IDataView data = labelled
-            ? mlContext.Data.LoadFromEnumerable(rows.Select(r => new LabelledImageRow { ImagePath = r.Path, Label = r.Label }).ToList())
-            : mlContext.Data.LoadFromEnumerable(rows.Select(r => new ImageRow { ImagePath = r.Path }).ToList());
-
         var paths = rows.Select(r => r.Path).ToList();
+        var data = DataView(mlContext, paths, labelled ? rows.Select(r => r.Label).ToList() : null);
+
         var choice = chooseFeatures?.Invoke(paths);
         bool resnet = choice?.Route == FeatureRoute.ResNet18;
         // On the ResNet18 route the Features are not pixels: the shape is one row of 512, for the network's input size.
@@ -117,6 +115,11 @@ public static class ImageFolderInput
             Notes = notes,
         };
     }
+
+    /// <summary>One row per file: ImagePath, and Label when <paramref name="labels"/> are given (one per file).</summary>
+    public static IDataView DataView(MLContext mlContext, IReadOnlyList<string> paths, IReadOnlyList<int>? labels) => labels is null
+        ? mlContext.Data.LoadFromEnumerable(paths.Select(p => new ImageRow { ImagePath = p }).ToList())
+        : mlContext.Data.LoadFromEnumerable(paths.Select((p, i) => new LabelledImageRow { ImagePath = p, Label = labels[i] }).ToList());
 
     /// <summary>How the ResNet18 route reads each image, for <see cref="Describe"/>.</summary>
     public const string ResNet18Resizing = "each resized to 224×224 colour for ResNet18 (512 features)";
