@@ -45,12 +45,16 @@ public abstract class TrainingDisplay
 /// <summary>Spectre.Console progress bars, one per stage, with the loss or label-change fraction in the description.</summary>
 internal sealed class LiveTrainingDisplay(IAnsiConsole console) : TrainingDisplay
 {
-    public override T Run<T>(DeepClusterOptions options, string readingWhat, Func<IProgress<DeepClusterProgress>, T> train) =>
+    /// <summary>Bars that stay on screen when done: description, bar, percentage, elapsed time, spinner.</summary>
+    private Spectre.Console.Progress ProgressBars() =>
         console.Progress()
             .AutoClear(false)
             .HideCompleted(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-                new ElapsedTimeColumn(), new SpinnerColumn())
+                new ElapsedTimeColumn(), new SpinnerColumn());
+
+    public override T Run<T>(DeepClusterOptions options, string readingWhat, Func<IProgress<DeepClusterProgress>, T> train) =>
+        ProgressBars()
             .Start(context =>
             {
                 var bars = new Bars(context, options, readingWhat);
@@ -72,11 +76,7 @@ internal sealed class LiveTrainingDisplay(IAnsiConsole console) : TrainingDispla
             });
 
     public override T RunCounted<T>(string verb, int total, string unit, Func<IProgress<int>, T> work) =>
-        console.Progress()
-            .AutoClear(false)
-            .HideCompleted(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-                new ElapsedTimeColumn(), new SpinnerColumn())
+        ProgressBars()
             .Start(context =>
             {
                 var line = new CountLine(verb, total, unit);
