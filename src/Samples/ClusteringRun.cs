@@ -59,6 +59,8 @@ public sealed class ClusteringRun
         _console.MarkupLineInterpolated($"[bold]Input:[/] {input.Description}");
         foreach (var note in input.Notes)
             _console.MarkupLineInterpolated($"[yellow]Note:[/] {note}");
+        if (input.FeatureChoice is { } choice)
+            _console.MarkupLineInterpolated($"[bold]Features:[/] {choice.Describe()}");
         return _settings.ScoreModelPath is null ? Train(input) : Score(input, _settings.ScoreModelPath);
     }
 
@@ -81,18 +83,30 @@ public sealed class ClusteringRun
     {
         var s = _settings;
         if (s.ImagesDirectory is not null)
-            return ImageFolderInput.Load(_ml, s.ImagesDirectory, s.Width, s.Height, s.Color, s.MaxRows);
+        {
+            var (width, height) = s.Size ?? (ImageFolderInput.DefaultSide, ImageFolderInput.DefaultSide);
+            // --score: the saved model brings its own features, so there is nothing to choose.
+            Func<IReadOnlyList<string>, FeatureChoice>? choose = s.ScoreModelPath is not null ? null
+                : s.Features is { } route ? _ => new FeatureChoice(route, "as --features asks")
+                : files => FeatureChoice.Choose(files, pixelOptionsGiven: s.Size is not null || s.Color);
+            return ImageFolderInput.Load(_ml, s.ImagesDirectory, width, height, s.Color, s.MaxRows, choose);
+        }
         if (s.IdxImagesPath is not null)
             return IdxInput.Load(_ml, s.IdxImagesPath, s.IdxLabelsPath, s.MaxRows);
         return DefaultMnistInput.Load(_ml, s.MaxRows);
     }
 
+    /// <summary>--preset, else the route's own: image-features for ResNet18's features, recommended for pixels.</summary>
+    private static string PresetFor(SampleSettings settings, SampleInput input) =>
+        settings.Preset ?? (input.HasPhotoFeatures ? "image-features" : "recommended");
+
     private int Train(SampleInput input)
     {
-        var options = BuildOptions(input);
+        string preset = PresetFor(_settings, input);
+        var options = BuildOptions(input, preset);
         string network = NetworkDescription.Layers(options, input.Shape.Size);
         _console.MarkupLineInterpolated(
-            $"[bold]Training:[/] preset {_settings.Preset}, K = {(options.NumberOfClusters > 0 ? options.NumberOfClusters.ToString() : $"chosen from {options.MinimumNumberOfClusters}–{options.MaximumNumberOfClusters} by {options.ClusterCountCriterion}")}, network {network}, {options.PretrainEpochs} epochs, {options.KMeansInitializations} k-means restarts, at most {options.MaxIterations:N0} self-training steps, seed {options.Seed}");
+            $"[bold]Training:[/] preset {preset}, K = {(options.NumberOfClusters > 0 ? options.NumberOfClusters.ToString() : $"chosen from {options.MinimumNumberOfClusters}–{options.MaximumNumberOfClusters} by {options.ClusterCountCriterion}")}, network {network}, {options.PretrainEpochs} epochs, {options.KMeansInitializations} k-means restarts, at most {options.MaxIterations:N0} self-training steps, seed {options.Seed}");
         if (options.CheckpointPath is { } checkpoint)
         {
             if (File.Exists(checkpoint))
@@ -102,12 +116,22 @@ public sealed class ClusteringRun
         }
 
         // A folder's images are decoded once: the cache keeps the extracted Features for training and scoring.
-        ITransformer? preprocessing = input.Preprocessing?.Fit(input.Data);
-        IDataView features = preprocessing is null ? input.Data : _ml.Data.Cache(preprocessing.Transform(input.Data));
+        ITransformer? preprocessing;
+        IDataView features;
+        if (input.HasPhotoFeatures)
+        {
+            (preprocessing, features) = Measure("featurize", () => Featurize(input));
+        }
+        else
+        {
+            preprocessing = input.Preprocessing?.Fit(input.Data);
+            features = preprocessing is null ? input.Data : _ml.Data.Cache(preprocessing.Transform(input.Data));
+        }
 
         var recorder = new TrainingRecorder();
         options.Progress = recorder;
-        string reading = input.Kind == InputKind.ImageFolder ? $"Decoding {input.Count:N0} images" : $"Reading {input.Count:N0} rows";
+        string reading = input.HasPhotoFeatures ? $"Reading {input.Count:N0} feature vectors"
+            : input.Kind == InputKind.ImageFolder ? $"Decoding {input.Count:N0} images" : $"Reading {input.Count:N0} rows";
         DeepClusterTransformer? model = null;
         try
         {
@@ -129,7 +153,7 @@ public sealed class ClusteringRun
                 OutputDirectory = _settings.OutputDirectory,
                 MLContext = _ml,
                 Input = input,
-                Run = RunInfo(model.Options, cancelledDuring: null),   // K as chosen, when training chose it
+                Run = RunInfo(preset, model.Options, cancelledDuring: null),   // K as chosen, when training chose it
                 Scored = model.Transform(features),
                 Model = model,
                 ModelToSave = toSave,
@@ -145,7 +169,7 @@ public sealed class ClusteringRun
         }
         catch (OperationCanceledException) when (_cancellation.IsCancellationRequested)
         {
-            return WriteCancelled(input, options, recorder, model, preprocessing);
+            return WriteCancelled(input, preset, options, recorder, model, preprocessing);
         }
         catch (Exception e) when (ExplainImageFailure(input, e) is { } explained)
         {
@@ -161,7 +185,7 @@ public sealed class ClusteringRun
     /// After Ctrl+C: the curves recorded so far (or the History, if Fit had finished), a metrics.json that says
     /// "cancelled", and a report.html that shows them; the trained model too when there is one.
     /// </summary>
-    private int WriteCancelled(SampleInput input, DeepClusterOptions options, TrainingRecorder recorder, DeepClusterTransformer? model, ITransformer? preprocessing)
+    private int WriteCancelled(SampleInput input, string preset, DeepClusterOptions options, TrainingRecorder recorder, DeepClusterTransformer? model, ITransformer? preprocessing)
     {
         string during = model is null ? recorder.Describe() : "writing the report";
         _console.MarkupLineInterpolated($"[yellow]Stopped (Ctrl+C) during {during}.[/] Writing what was done so far...");
@@ -170,7 +194,7 @@ public sealed class ClusteringRun
             OutputDirectory = _settings.OutputDirectory,
             MLContext = _ml,
             Input = input,
-            Run = RunInfo(options, during),
+            Run = RunInfo(preset, options, during),
             Model = model,
             ModelToSave = model is null ? null : WholeModel(preprocessing, model),
             ModelInputSchema = input.Data.Schema,
@@ -193,6 +217,7 @@ public sealed class ClusteringRun
 
         ITransformer loaded;
         DataViewSchema modelInput;
+        ShrunkPhotos? shrunk = null;
         try
         {
             loaded = _ml.Model.Load(modelPath, out modelInput);
@@ -209,7 +234,26 @@ public sealed class ClusteringRun
             if (scored.Schema.GetColumnOrNull(SampleColumns.SoftAssignment) is null || scored.Schema.GetColumnOrNull(SampleColumns.Embedding) is null)
                 throw new UserInputException($"The model '{modelPath}' is not a deep clustering model (it adds no SoftAssignment and Embedding columns).");
             var shape = ShapeOf(scored.Schema, input.Shape);
-            if (modelInput.GetColumnOrNull(SampleColumns.ImagePath) is not null)
+            ScoredRows? rows = null;
+            if (modelInput.GetColumnOrNull(SampleColumns.ImagePath) is not null && scored.Schema.GetColumnOrNull(SampleColumns.Image)?.Type is not ImageDataViewType)
+            {
+                // A model that reads image files but keeps no Image column made its Features with a network
+                // (FeaturizeImages drops its image columns): they are not pixels, and the report draws the files.
+                if (_settings.Size is not null || _settings.Color)
+                    _console.MarkupLine("[yellow]Note:[/] the model computes its features from the images itself; --size and --color do not apply.");
+                input = input with
+                {
+                    FeatureChoice = new FeatureChoice(FeatureRoute.ResNet18, "as the saved model was trained"),
+                    Shape = new ImageShape(1, 1, shape.Size),
+                    Description = ImageFolderInput.Describe(input.Count, input.Source ?? "", "featurized by the model", input.Labels),
+                };
+                // The network runs here, one image at a time, on the photos shrunk as in training: show it, as training does.
+                shrunk = ShrinkPhotos(input);
+                scored = loaded.Transform(WithShrunkPhotos(input, shrunk));
+                rows = TrainingDisplay.For(_console).RunCounted("Featurizing and assigning", input.Count, "images",
+                    progress => ScoredRows.Read(scored, input.Labels is not null, _cancellation, progress));
+            }
+            else if (modelInput.GetColumnOrNull(SampleColumns.ImagePath) is not null)
             {
                 // The saved pipeline resizes (and converts) images itself, to what it was trained on.
                 if (shape != input.Shape)
@@ -229,6 +273,7 @@ public sealed class ClusteringRun
                 Input = input,
                 Run = new RunInfo { Mode = "score", Seed = _settings.Seed, ScoredWith = Path.GetFullPath(modelPath), Timings = _timings, Clock = _clock },
                 Scored = scored,
+                Rows = rows,
             };
             Result = ReportWriter.Write(request, _cancellation);
             PrintSummary(Result, history: null);
@@ -253,6 +298,7 @@ public sealed class ClusteringRun
         finally
         {
             (loaded as IDisposable)?.Dispose();
+            shrunk?.Dispose();
         }
     }
 
@@ -318,9 +364,54 @@ public sealed class ClusteringRun
         _ => new TransformerChain<ITransformer>(preprocessing, model),
     };
 
-    private DeepClusterOptions BuildOptions(SampleInput input)
+    /// <summary>
+    /// ResNet18 over every image, once, into a cache that training, the report and the model's scoring all read; a
+    /// progress line as it goes, since one image takes tens of milliseconds. Fit first opens every file, so an image
+    /// that does not decode is named before any featurizing.
+    /// </summary>
+    private (ITransformer Featurizer, IDataView Features) Featurize(SampleInput input)
     {
-        var options = DeepClusterPresets.Get(_settings.Preset);
+        using var shrunk = ShrinkPhotos(input);
+        var data = WithShrunkPhotos(input, shrunk);
+        var featurizer = input.Preprocessing!.Fit(data);
+        var cached = _ml.Data.Cache(featurizer.Transform(data));
+        TrainingDisplay.For(_console).RunCounted("Featurizing", input.Count, "images", progress =>
+        {
+            var column = cached.Schema[SampleColumns.Features];
+            // Every column at once: the cache fills them all in this one pass over the images.
+            using var cursor = cached.GetRowCursor(cached.Schema);
+            var getter = cursor.GetGetter<VBuffer<float>>(column);
+            VBuffer<float> buffer = default;
+            int done = 0;
+            while (cursor.MoveNext())
+            {
+                _cancellation.ThrowIfCancellationRequested();
+                getter(ref buffer);
+                progress.Report(++done);
+            }
+            return done;
+        });
+        return (featurizer, cached);
+    }
+
+    /// <summary>Large photos shrunk before ResNet18 (<see cref="ShrunkPhotos"/>), with a progress line: it opens every file.</summary>
+    private ShrunkPhotos ShrinkPhotos(SampleInput input)
+    {
+        var shrunk = TrainingDisplay.For(_console).RunCounted("Preparing", input.Count, "images",
+            progress => ShrunkPhotos.Make(input.FilePaths!, _ml.TempFilePath, progress, _cancellation));
+        if (shrunk.Copies > 0)
+            _console.MarkupLineInterpolated($"{shrunk.Copies:N0} of {input.Count:N0} images are larger than {ShrunkPhotos.CopyAbove} px (shorter side): ResNet18 reads them shrunk to {ShrunkPhotos.ShorterSide} px.");
+        return shrunk;
+    }
+
+    /// <summary>The input's rows, each large photo's path replaced by its shrunk copy's.</summary>
+    private IDataView WithShrunkPhotos(SampleInput input, ShrunkPhotos shrunk) => shrunk.Copies == 0
+        ? input.Data
+        : ImageFolderInput.DataView(_ml, shrunk.Paths, input.Labels is null ? null : input.Data.GetColumn<float>(SampleColumns.Label).Select(l => (int)l).ToList());
+
+    private DeepClusterOptions BuildOptions(SampleInput input, string preset)
+    {
+        var options = DeepClusterPresets.Get(preset);
         options.FeatureColumnName = SampleColumns.Features;
         // With labels, K defaults to the number of classes: the metrics then compare like with like.
         options.NumberOfClusters = _settings.NumberOfClusters ?? (input.Labels is { Count: >= 2 } labels ? labels.Count : options.NumberOfClusters);
@@ -345,10 +436,10 @@ public sealed class ClusteringRun
         return options;
     }
 
-    private RunInfo RunInfo(DeepClusterOptions options, string? cancelledDuring) => new()
+    private RunInfo RunInfo(string preset, DeepClusterOptions options, string? cancelledDuring) => new()
     {
         Mode = "train",
-        Preset = _settings.Preset,
+        Preset = preset,
         Seed = _settings.Seed,
         Options = options,
         CancelledDuring = cancelledDuring,

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using Microsoft.ML.DeepClustering.Samples.Input;
 using Spectre.Console;
 
 namespace Microsoft.ML.DeepClustering.Samples;
@@ -155,6 +156,15 @@ internal sealed class SamplesCommand
                       "the subfolder names are the true labels and the report scores the clusters against them (ACC, NMI, ARI, confusion matrix).",
     };
 
+    private readonly Option<string?> _features = new("--features")
+    {
+        HelpName = "resnet18|pixels",
+        Description = "What to cluster for --images: 'resnet18', 512 features of ResNet18 pretrained on ImageNet (for photos, any size; " +
+                      "the image-features preset unless --preset is given), or 'pixels', the images' own pixels at --size (the pixel autoencoder). " +
+                      "Default: chosen from a sample of the images, resnet18 when most have colour or they are larger than " +
+                      "64 px, pixels for small grayscale images; --size or --color choose pixels. The choice and its reason are printed.",
+    };
+
     private readonly Option<string[]> _idx = new("--idx")
     {
         HelpName = "IMAGES [LABELS]",
@@ -177,11 +187,10 @@ internal sealed class SamplesCommand
         Description = "Autoencoder pretraining epochs (the longest stage). Default: the preset's (" + PresetDefaults(o => o.PretrainEpochs) + ").",
     };
 
-    private readonly Option<string> _preset = new("--preset")
+    private readonly Option<string?> _preset = new("--preset")
     {
         HelpName = "NAME",
         Description = PresetHelp(),
-        DefaultValueFactory = _ => "recommended",
     };
 
     private readonly Option<int> _seed = new("--seed")
@@ -194,14 +203,14 @@ internal sealed class SamplesCommand
     private readonly Option<int[]> _size = new("--size")
     {
         HelpName = "W H",
-        Description = "Resize images to W×H pixels before clustering (--images only; IDX files keep their size). Default: 28 28.",
+        Description = "Resize images to W×H pixels before clustering (--images on the pixel route only; IDX files keep their size). Default: 28 28.",
         Arity = new ArgumentArity(2, 2),
         AllowMultipleArgumentsPerToken = true,
     };
 
     private readonly Option<bool> _color = new("--color")
     {
-        Description = "Keep the red, green and blue channels (--images only); by default images are converted to grayscale.",
+        Description = "Keep the red, green and blue channels (--images on the pixel route only); by default images are converted to grayscale.",
     };
 
     private readonly Option<string> _out = new("--out", "-o")
@@ -255,18 +264,20 @@ internal sealed class SamplesCommand
     {
         Root = new RootCommand(
             "Deep clustering (DEC) of images with Microsoft.ML.DeepClustering: an autoencoder learns a compact embedding, k-means finds " +
-            "clusters in it, and self-training sharpens both. Writes an HTML report (samples of each cluster, decoded centroids, " +
+            "clusters in it, and self-training sharpens both; of the images' pixels, or, for photos, of ResNet18's features (--features). " +
+            "Writes an HTML report (samples of each cluster, decoded centroids, " +
             "embedding map, training curves, confusion matrix and ACC/NMI/ARI when labels are known) and the trained model.\n\n" +
             "Without an input option it clusters the MNIST test set that comes with it (10,000 digits) with the recommended settings.\n\n" +
             "Examples:\n" +
             "  deepcluster                                   MNIST test set, recommended preset, report in out/\n" +
             "  deepcluster --preset quick --max-rows 2000    a first look in a few minutes\n" +
-            "  deepcluster --images photos/ --size 64 64 --color --k 5 --out photos-report\n" +
+            "  deepcluster --images photos/ --k 5 --out photos-report    colour photos: ResNet18 features\n" +
+            "  deepcluster --images icons/ --features pixels --size 64 64 --color --k 5\n" +
             "  deepcluster --idx train-images.gz train-labels.gz --model digits.zip\n" +
             "  deepcluster --score digits.zip --images new-digits/\n\n" +
             "Ctrl+C stops training cleanly: the curves so far and a metrics.json marked \"cancelled\" are written (exit code 130). " +
             "Bad input gives one error line and exit code 1.");
-        foreach (var option in new Option[] { _images, _idx, _k, _epochs, _preset, _seed, _size, _color, _out, _model, _score, _maxRows, _threads, _maxIterations, _checkpoint })
+        foreach (var option in new Option[] { _images, _features, _idx, _k, _epochs, _preset, _seed, _size, _color, _out, _model, _score, _maxRows, _threads, _maxIterations, _checkpoint })
             Root.Options.Add(option);
 
         _k.Validators.Add(result =>
@@ -281,7 +292,7 @@ internal sealed class SamplesCommand
         _preset.Validators.Add(result =>
         {
             string? name = result.GetValueOrDefault<string>();
-            if (!DeepClusterPresets.Names.Contains(name?.Trim().ToLowerInvariant()))
+            if (name is not null && !DeepClusterPresets.Names.Contains(name.Trim().ToLowerInvariant()))
                 result.AddError($"Unknown preset '{name}'; expected one of: {string.Join(", ", DeepClusterPresets.Names)}.");
         });
         _size.Validators.Add(result =>
@@ -290,14 +301,43 @@ internal sealed class SamplesCommand
             if (size is { Length: 2 } && (size[0] < 1 || size[1] < 1 || size[0] > 1024 || size[1] > 1024))
                 result.AddError($"--size takes a width and a height between 1 and 1024; got {size[0]} {size[1]}.");
         });
+        _features.Validators.Add(result =>
+        {
+            string? text = result.GetValueOrDefault<string?>();
+            if (FeatureChoice.Parse(text) is null)
+                result.AddError($"--features takes resnet18 or pixels; found '{text}'.");
+        });
         Root.Validators.Add(result =>
         {
             if (result.GetResult(_images) is not null && result.GetResult(_idx) is not null)
                 result.AddError("Give either --images or --idx, not both.");
+            if (FeaturesConflict(result) is { } conflict)
+                result.AddError(conflict);
         });
     }
 
     public RootCommand Root { get; }
+
+    /// <summary>--features where it cannot apply: with --score (the model brings its own), and resnet18 with anything but --images, --size or --color.</summary>
+    private string? FeaturesConflict(CommandResult result)
+    {
+        if (result.GetResult(_features) is null || FeatureChoice.Parse(result.GetValue(_features)) is not { } route)
+            return null;
+        string given = $"--features {FeatureChoice.NameOf(route)}";
+        if (result.GetResult(_score) is not null)
+            return $"{given} applies when training; --score featurizes as the saved model was trained. Drop --features.";
+        if (route != FeatureRoute.ResNet18)
+            return null;
+        if (result.GetResult(_idx) is not null)
+            return $"{given} needs --images DIR (it featurizes image files); found --idx, whose images are clustered on their pixels.";
+        if (result.GetResult(_images) is null)
+            return $"{given} needs --images DIR (it featurizes image files); found no input, which clusters the MNIST digits on their pixels.";
+        if (result.GetResult(_size) is not null && result.GetValue(_size) is { Length: 2 } size)
+            return $"--size sets the pixel autoencoder's input, but {given} resizes every image to 224×224 itself; found --size {size[0]} {size[1]}. Drop --size, or use --features pixels.";
+        if (result.GetResult(_color) is not null)
+            return $"--color sets the pixel autoencoder's input, but {given} always reads colour; found --color. Drop --color, or use --features pixels.";
+        return null;
+    }
 
     public SampleSettings Bind(ParseResult result)
     {
@@ -312,10 +352,10 @@ internal sealed class SamplesCommand
             NumberOfClusters = k.Fixed,
             ClusterCountRange = k.Range,
             PretrainEpochs = result.GetValue(_epochs),
-            Preset = result.GetValue(_preset)!.Trim().ToLowerInvariant(),
+            Preset = result.GetValue(_preset)?.Trim().ToLowerInvariant(),
+            Features = FeatureChoice.Parse(result.GetValue(_features)),
             Seed = result.GetValue(_seed),
-            Width = size is { Length: 2 } ? size[0] : 28,
-            Height = size is { Length: 2 } ? size[1] : 28,
+            Size = size is { Length: 2 } ? (size[0], size[1]) : null,
             Color = result.GetValue(_color),
             OutputDirectory = result.GetValue(_out)!,
             ModelPath = result.GetValue(_model),
@@ -342,6 +382,7 @@ internal sealed class SamplesCommand
             ["dcec"] = "DCEC: convolutional autoencoder, decoder kept during self-training",
             ["conv-dec-da"] = "ConvDEC-DA: convolutional autoencoder with data augmentation",
             ["quick"] = "DEC with a short budget: a first look in minutes",
+            ["image-features"] = "for pretrained photo features, the default with --features resnet18: DEC's network as DEC-Keras ran it on STL-10's VGG features",
         };
         // The budgets are read from the presets themselves, so that this text cannot drift from the library.
         var parts = DeepClusterPresets.Names.Select(n =>
@@ -350,7 +391,8 @@ internal sealed class SamplesCommand
             string budget = o.MaxIterations == 0 ? $"{o.PretrainEpochs} epochs" : $"{o.PretrainEpochs} epochs, at most {o.MaxIterations:N0} self-training steps";
             return known.TryGetValue(n, out var what) ? $"{n} ({what}; {budget})" : $"{n} ({budget})";
         });
-        return "Starting settings, one of: " + string.Join("; ", parts) + ". --epochs, --k, --max-iterations and --threads override it.";
+        return "Starting settings, one of: " + string.Join("; ", parts) + ". --epochs, --k, --max-iterations and --threads override it. " +
+               "Default: recommended, or image-features on the ResNet18 route (--features).";
     }
 
     /// <summary>"recommended 100, dec 200, ..." for one option's default in each preset.</summary>

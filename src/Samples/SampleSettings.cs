@@ -21,17 +21,17 @@ public sealed record SampleSettings
     /// <summary>Pretraining epochs; null keeps the preset's.</summary>
     public int? PretrainEpochs { get; init; }
 
-    /// <summary>One of <see cref="DeepClusterPresets.Names"/>.</summary>
-    public string Preset { get; init; } = "recommended";
+    /// <summary>One of <see cref="DeepClusterPresets.Names"/>; null: the route's own, image-features on the ResNet18 route, recommended otherwise.</summary>
+    public string? Preset { get; init; }
+
+    /// <summary>--features: the route for an image folder; null chooses from the images (<see cref="Input.FeatureChoice.Choose"/>).</summary>
+    public Input.FeatureRoute? Features { get; init; }
 
     /// <summary>Seed of the MLContext and of training: same seed, same data, same threads, same result.</summary>
     public int Seed { get; init; } = 1;
 
-    /// <summary>Images are resized to this width (image folders only; IDX files keep their size).</summary>
-    public int Width { get; init; } = 28;
-
-    /// <summary>Images are resized to this height (image folders only).</summary>
-    public int Height { get; init; } = 28;
+    /// <summary>--size: images are resized to this width and height (pixel route of image folders only; IDX files keep their size); null: 28×28.</summary>
+    public (int Width, int Height)? Size { get; init; }
 
     /// <summary>Keep the three colour channels instead of converting to grayscale (image folders only).</summary>
     public bool Color { get; init; }

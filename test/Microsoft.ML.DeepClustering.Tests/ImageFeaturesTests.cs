@@ -7,26 +7,16 @@ using SkiaSharp;
 namespace Microsoft.ML.DeepClustering.Tests;
 
 /// <summary>
-/// The feature route on real image files: PNG and JPEG files of several sizes, in two groups any pretrained network
-/// tells apart (suns: warm discs on a sky; stripes: black-and-white bars, one of them a grayscale file), through
-/// FeaturizeImages and DeepCluster.
+/// The feature route on real image files (<see cref="TestPhotos"/>: suns and stripes, PNG and JPEG of several sizes,
+/// one grayscale), through FeaturizeImages and DeepCluster.
 /// </summary>
 public sealed class ImageFeaturesTests : IDisposable
 {
     private const int PerGroup = 10;
     private readonly string _folder = TestData.NewTempDirectory();
-    private readonly List<(string Path, int Group)> _images = new();
+    private readonly List<(string Path, int Group)> _images;
 
-    public ImageFeaturesTests()
-    {
-        var random = new Random(7);
-        for (int i = 0; i < PerGroup; i++)
-        {
-            int width = 48 + random.Next(80), height = 40 + random.Next(60);
-            _images.Add((Write($"sun{i}.{(i % 3 == 0 ? "jpg" : "png")}", Sun(width, height, random)), 0));
-            _images.Add((Write($"stripes{i}.png", Stripes(width, height, random), grayscale: i == 0), 1));
-        }
-    }
+    public ImageFeaturesTests() => _images = TestPhotos.Write(_folder, _folder, PerGroup);
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
@@ -77,7 +67,7 @@ public sealed class ImageFeaturesTests : IDisposable
         string modelPath = Path.Combine(_folder, "mean-colour.onnx");
         File.WriteAllBytes(modelPath, graph.ToModelBytes("test backbone", new Dictionary<string, string>()));
 
-        string red = Write("red.png", Solid(50, 30, new SKColor(255, 0, 0)));
+        string red = TestPhotos.Save(Path.Combine(_folder, "red.png"), TestPhotos.Solid(50, 30, new SKColor(255, 0, 0)));
         var ml = new MLContext(seed: 1);
         var featurizer = ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions
         {
@@ -130,7 +120,7 @@ public sealed class ImageFeaturesTests : IDisposable
             Backbone = new OnnxImageBackbone { ModelPath = Path.Combine(_folder, "nowhere.onnx") },
         }));
         Assert.Contains("Backbone.ModelPath", missing.Message);
-        string model = Write("any.png", Solid(8, 8, SKColors.Red));   // any existing file passes the path check
+        string model = TestPhotos.Save(Path.Combine(_folder, "any.png"), TestPhotos.Solid(8, 8, SKColors.Red));   // any existing file passes the path check
         var std = Assert.Throws<ArgumentException>(() => ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions
         {
             Backbone = new OnnxImageBackbone { ModelPath = model, StandardDeviation = [0.2f, 0f, 0.2f] },
@@ -138,47 +128,6 @@ public sealed class ImageFeaturesTests : IDisposable
         Assert.Contains("StandardDeviation", std.Message);
         Assert.Contains("ImagePathColumnName", Assert.Throws<ArgumentException>(() =>
             ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { ImagePathColumnName = " " })).Message);
-    }
-
-    private string Write(string name, SKBitmap bitmap, bool grayscale = false)
-    {
-        string path = Path.Combine(_folder, name);
-        using (bitmap)
-        {
-            using var image = grayscale ? bitmap.Copy(SKColorType.Gray8) : bitmap.Copy();
-            using var file = File.Create(path);
-            image.Encode(file, name.EndsWith(".jpg") ? SKEncodedImageFormat.Jpeg : SKEncodedImageFormat.Png, 95);
-        }
-        return path;
-    }
-
-    private static SKBitmap Sun(int width, int height, Random random)
-    {
-        // One sky and one sun colour: the pictures differ in size and in where the sun stands.
-        var bitmap = Solid(width, height, new SKColor(110, 190, 235));
-        using var canvas = new SKCanvas(bitmap);
-        using var paint = new SKPaint { Color = new SKColor(255, 190, 20), IsAntialias = true };
-        canvas.DrawCircle(width * (0.3f + 0.4f * (float)random.NextDouble()), height * (0.3f + 0.4f * (float)random.NextDouble()), Math.Min(width, height) * 0.3f, paint);
-        return bitmap;
-    }
-
-    private static SKBitmap Stripes(int width, int height, Random random)
-    {
-        var bitmap = Solid(width, height, SKColors.White);
-        using var canvas = new SKCanvas(bitmap);
-        // One stroke and spacing, so that every stripes picture has about the same mean gray.
-        using var paint = new SKPaint { Color = SKColors.Black, StrokeWidth = 3 };
-        float slant = height * (random.Next(2) == 0 ? 0.5f : -0.5f);
-        for (int x = -height; x < width + height; x += 8)
-            canvas.DrawLine(x, 0, x + slant, height, paint);
-        return bitmap;
-    }
-
-    private static SKBitmap Solid(int width, int height, SKColor colour)
-    {
-        var bitmap = new SKBitmap(width, height, SKColorType.Rgba8888, SKAlphaType.Premul);
-        bitmap.Erase(colour);
-        return bitmap;
     }
 
     private sealed class ImageRow

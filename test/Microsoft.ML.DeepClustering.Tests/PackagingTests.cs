@@ -36,6 +36,7 @@ public class PackagingTests(ITestOutputHelper output)
             Dotnet(work, "pack", Path.Combine(sources, "src/Microsoft.ML.DeepClustering.ImageFeatures"), "-c", "Release", "-o", feed, $"-p:Version={version}");
             AssertImageFeaturesPackage(Path.Combine(feed, $"MLNet.DeepClustering.ImageFeatures.{version}.nupkg"), version);
             AssertLibraryPackage(Path.Combine(feed, $"MLNet.DeepClustering.{version}.nupkg"));
+            AssertToolPackage(Path.Combine(feed, $"MLNet.DeepClustering.Tool.linux-x64.{version}.nupkg"));
             Assert.True(File.Exists(Path.Combine(feed, $"MLNet.DeepClustering.{version}.snupkg")), "the symbols package");
 
             string app = Path.Combine(work, "app");
@@ -95,6 +96,19 @@ public class PackagingTests(ITestOutputHelper output)
         string text = nuspec.ReadToEnd();
         foreach (string expected in new[] { "<license type=\"expression\">MIT</license>", "<readme>README.md</readme>", "id=\"TorchSharp\"", "id=\"libtorch-cpu-linux-x64\"" })
             Assert.Contains(expected, text);
+    }
+
+    /// <summary>
+    /// The tool carries ResNet18's weights where FeaturizeImages looks for them (DnnImageModels/ beside the app), and
+    /// nowhere else: not as content for projects, which the ResNet18 package's props would add.
+    /// </summary>
+    private static void AssertToolPackage(string path)
+    {
+        using var package = ZipFile.OpenRead(path);
+        var entries = package.Entries.Select(e => e.FullName).ToList();
+        Assert.Contains("tools/net10.0/linux-x64/DnnImageModels/ResNet18Onnx/ResNet18.onnx", entries);
+        Assert.Contains("tools/net10.0/linux-x64/Microsoft.ML.DeepClustering.ImageFeatures.dll", entries);
+        Assert.Single(entries, e => e.EndsWith("/ResNet18.onnx"));
     }
 
     /// <summary>

@@ -180,7 +180,7 @@ public class SamplesReportTests
         }
     }
 
-    private static string Unwrapped(string text) => System.Text.RegularExpressions.Regex.Replace(text, @"\s+", " ");
+    internal static string Unwrapped(string text) => System.Text.RegularExpressions.Regex.Replace(text, @"\s+", " ");
 
     /// <summary>Parses the command line as the app does, shrinks the network, runs in-process.</summary>
     [Fact]
@@ -226,7 +226,7 @@ public class SamplesReportTests
         Assert.Equal(error, parsed.Error);
     }
 
-    private static (int Code, string Log) RunApp(string[] args)
+    internal static (int Code, string Log) RunApp(string[] args)
     {
         var log = new StringWriter();
         int parse = Program.Parse(args, log, log, out var settings);
@@ -236,7 +236,7 @@ public class SamplesReportTests
     }
 
     /// <summary>A network small enough for a run in seconds on 2 cores.</summary>
-    private static SampleSettings Tiny(SampleSettings settings) => settings with
+    internal static SampleSettings Tiny(SampleSettings settings) => settings with
     {
         Threads = 2,
         ConfigureOptions = options =>
@@ -249,7 +249,7 @@ public class SamplesReportTests
         },
     };
 
-    private static IAnsiConsole TestConsole(TextWriter writer) => AnsiConsole.Create(new AnsiConsoleSettings
+    internal static IAnsiConsole TestConsole(TextWriter writer) => AnsiConsole.Create(new AnsiConsoleSettings
     {
         Ansi = AnsiSupport.No,
         ColorSystem = ColorSystemSupport.NoColors,
@@ -258,7 +258,7 @@ public class SamplesReportTests
     });
 
     /// <summary>Decodes the PNG and checks it is a real picture: big enough, and not a single flat colour.</summary>
-    private static void AssertSanePicture(string path)
+    internal static void AssertSanePicture(string path)
     {
         using var bitmap = SKBitmap.Decode(path);
         Assert.True(bitmap is not null, $"{path} does not decode as an image");
@@ -271,7 +271,7 @@ public class SamplesReportTests
     }
 
     /// <summary>MNIST digits of the given labels as 28×28 grayscale PNGs, one subfolder per class.</summary>
-    private static void WriteDigits(string root, (string Folder, int Digit) first, (string Folder, int Digit) second, int perClass)
+    internal static void WriteDigits(string root, (string Folder, int Digit) first, (string Folder, int Digit) second, int perClass)
     {
         var images = MnistIdx.ReadImages(TestData.ImagesPath);
         var labels = MnistIdx.ReadLabels(TestData.LabelsPath);

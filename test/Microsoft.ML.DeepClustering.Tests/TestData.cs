@@ -114,17 +114,30 @@ internal static class TestData
     /// </summary>
     public static string[] RunModelLoadProbe(IEnumerable<string> args)
     {
-        string probe = Path.Combine(AppContext.BaseDirectory, "ModelLoadProbe.dll");
-        Assert.True(File.Exists(probe), $"{probe} is built with the tests");
+        string output = RunBuiltProgram("ModelLoadProbe.dll", args);
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')).Select(l => l.Trim()).ToArray();
+    }
+
+    /// <summary>
+    /// Runs <paramref name="dll"/>, a program built with the tests (ModelLoadProbe, the samples app deepcluster.dll),
+    /// in a process of its own, started in <paramref name="workingDirectory"/> (default: the current one); fails the
+    /// test on a non-zero exit. Returns what it printed.
+    /// </summary>
+    public static string RunBuiltProgram(string dll, IEnumerable<string> args, string? workingDirectory = null)
+    {
+        string path = Path.Combine(AppContext.BaseDirectory, dll);
+        Assert.True(File.Exists(path), $"{path} is built with the tests");
         var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string arg in args.Prepend(probe))
+        if (workingDirectory is not null)
+            start.WorkingDirectory = workingDirectory;
+        foreach (string arg in args.Prepend(path))
             start.ArgumentList.Add(arg);
         using var process = System.Diagnostics.Process.Start(start)!;
         var errors = process.StandardError.ReadToEndAsync();
         string output = process.StandardOutput.ReadToEnd();
-        Assert.True(process.WaitForExit(120_000), "the probe finished");
-        Assert.True(process.ExitCode == 0, $"probe exit {process.ExitCode}: {errors.Result}");
-        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => !l.StartsWith('#')).Select(l => l.Trim()).ToArray();
+        Assert.True(process.WaitForExit(120_000), $"{dll} finished");
+        Assert.True(process.ExitCode == 0, $"{dll} exit {process.ExitCode}: {errors.Result}\n{output}");
+        return output;
     }
 
 }

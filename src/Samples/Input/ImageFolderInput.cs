@@ -23,7 +23,19 @@ public static class ImageFolderInput
         public float Label { get; set; }
     }
 
-    public static SampleInput Load(MLContext mlContext, string directory, int width, int height, bool color, int? maxRows)
+    /// <summary>The side images are resized to on the pixel route when --size is not given.</summary>
+    public const int DefaultSide = 28;
+
+    /// <summary>ResNet18's features per image (its global average pool).</summary>
+    public const int ResNet18Features = 512;
+
+    /// <summary>
+    /// Lists the folder and builds what turns each file into Features: <paramref name="chooseFeatures"/> picks the
+    /// route from the files that will be clustered (null: pixels, no choice made, as for --score, where the saved model
+    /// brings its own).
+    /// </summary>
+    public static SampleInput Load(MLContext mlContext, string directory, int width, int height, bool color, int? maxRows,
+        Func<IReadOnlyList<string>, FeatureChoice>? chooseFeatures = null)
     {
         string root = Path.GetFullPath(directory);
         if (!System.IO.Directory.Exists(root))
@@ -77,27 +89,40 @@ public static class ImageFolderInput
 
         // Absolute paths, so that a saved model finds the images wherever it is loaded (LoadImages combines its
         // folder with a relative path only).
-        IDataView data = labelled
-            ? mlContext.Data.LoadFromEnumerable(rows.Select(r => new LabelledImageRow { ImagePath = r.Path, Label = r.Label }).ToList())
-            : mlContext.Data.LoadFromEnumerable(rows.Select(r => new ImageRow { ImagePath = r.Path }).ToList());
+        var paths = rows.Select(r => r.Path).ToList();
+        var data = DataView(mlContext, paths, labelled ? rows.Select(r => r.Label).ToList() : null);
 
-        var shape = new ImageShape(color ? 3 : 1, height, width);
+        var choice = chooseFeatures?.Invoke(paths);
+        bool resnet = choice?.Route == FeatureRoute.ResNet18;
+        // On the ResNet18 route the Features are not pixels: the shape is one row of 512, for the network's input size.
+        var shape = resnet ? new ImageShape(1, 1, ResNet18Features) : new ImageShape(color ? 3 : 1, height, width);
         var labels = labelled ? LabelSet.FromNames(classes.Select(c => c.Name).ToList()) : null;
         return new SampleInput
         {
             Data = data,
             Kind = InputKind.ImageFolder,
-            Preprocessing = Pipeline(mlContext, width, height, color),
+            Preprocessing = resnet
+                ? mlContext.Transforms.FeaturizeImages(new ImageFeaturizerOptions { ImagePathColumnName = SampleColumns.ImagePath, OutputColumnName = SampleColumns.Features })
+                : Pipeline(mlContext, width, height, color),
+            FeatureChoice = choice,
             Shape = shape,
             Labels = labels,
             ItemNames = rows.Select(r => Path.GetRelativePath(root, r.Path).Replace('\\', '/')).ToList(),
             Count = rows.Count,
-            Description = Describe(rows.Count, root, $"resized to {shape}", labels),
+            Description = Describe(rows.Count, root, resnet ? ResNet18Resizing : $"resized to {shape}", labels),
             Source = root,
-            FilePaths = rows.Select(r => r.Path).ToList(),
+            FilePaths = paths,
             Notes = notes,
         };
     }
+
+    /// <summary>One row per file: ImagePath, and Label when <paramref name="labels"/> are given (one per file).</summary>
+    public static IDataView DataView(MLContext mlContext, IReadOnlyList<string> paths, IReadOnlyList<int>? labels) => labels is null
+        ? mlContext.Data.LoadFromEnumerable(paths.Select(p => new ImageRow { ImagePath = p }).ToList())
+        : mlContext.Data.LoadFromEnumerable(paths.Select((p, i) => new LabelledImageRow { ImagePath = p, Label = labels[i] }).ToList());
+
+    /// <summary>How the ResNet18 route reads each image, for <see cref="Describe"/>.</summary>
+    public const string ResNet18Resizing = "each resized to 224×224 colour for ResNet18 (512 features)";
 
     /// <summary>"300 images from /data/digits, resized to 28×28 grayscale, 3 classes from the subfolder names".</summary>
     public static string Describe(int count, string root, string resizing, LabelSet? labels) =>

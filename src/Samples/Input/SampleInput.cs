@@ -20,10 +20,22 @@ public sealed record SampleInput
 
     public required InputKind Kind { get; init; }
 
-    /// <summary>ML.NET's LoadImages → ResizeImages → ConvertToGrayscale → ExtractPixels for a folder; null for IDX.</summary>
+    /// <summary>
+    /// What makes a folder's Features: ML.NET's LoadImages → ResizeImages → ConvertToGrayscale → ExtractPixels on the
+    /// pixel route, FeaturizeImages on the ResNet18 route; null for IDX.
+    /// </summary>
     public IEstimator<ITransformer>? Preprocessing { get; init; }
 
-    /// <summary>The layout of the Features vector.</summary>
+    /// <summary>An image folder's route (pixels or ResNet18) and why it was taken; null for IDX files and for --score.</summary>
+    public FeatureChoice? FeatureChoice { get; init; }
+
+    /// <summary>
+    /// The Features are pretrained-network features, not pixels: the report draws the photos' files, and there is
+    /// no decoded centroid to draw.
+    /// </summary>
+    public bool HasPhotoFeatures => FeatureChoice?.Route == FeatureRoute.ResNet18;
+
+    /// <summary>The layout of the Features vector (on the ResNet18 route, one row of 512).</summary>
     public required ImageShape Shape { get; init; }
 
     /// <summary>The class names when the input has labels (a Label column), else null.</summary>

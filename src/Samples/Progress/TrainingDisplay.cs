@@ -16,17 +16,45 @@ public abstract class TrainingDisplay
     /// <paramref name="readingWhat"/> names the work done before the first report (reading/decoding the input).
     /// </summary>
     public abstract T Run<T>(DeepClusterOptions options, string readingWhat, Func<IProgress<DeepClusterProgress>, T> train);
+
+    /// <summary>
+    /// Runs <paramref name="work"/>, which reports how many of <paramref name="total"/> items it has done, showing
+    /// "Featurizing 300/1,000 images, 25/s" (<paramref name="verb"/>, <paramref name="unit"/>) as it goes.
+    /// </summary>
+    public abstract T RunCounted<T>(string verb, int total, string unit, Func<IProgress<int>, T> work);
+
+    /// <summary>
+    /// "Featurizing 300/1,000 images, 25/s": the rate counts from the first item done, since the first one also pays
+    /// for loading the network (seconds, against tens of milliseconds for each next one).
+    /// </summary>
+    internal sealed class CountLine(string verb, int total, string unit)
+    {
+        private readonly System.Diagnostics.Stopwatch _sinceFirst = new();
+
+        public string For(int done)
+        {
+            if (done >= 1 && !_sinceFirst.IsRunning)
+                _sinceFirst.Start();
+            double seconds = _sinceFirst.Elapsed.TotalSeconds;
+            string rate = done > 1 && seconds > 0 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $", {(done - 1) / seconds:0.#}/s") : "";
+            return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{verb} {done:N0}/{total:N0} {unit}{rate}");
+        }
+    }
 }
 
 /// <summary>Spectre.Console progress bars, one per stage, with the loss or label-change fraction in the description.</summary>
 internal sealed class LiveTrainingDisplay(IAnsiConsole console) : TrainingDisplay
 {
-    public override T Run<T>(DeepClusterOptions options, string readingWhat, Func<IProgress<DeepClusterProgress>, T> train) =>
+    /// <summary>Bars that stay on screen when done: description, bar, percentage, elapsed time, spinner.</summary>
+    private Spectre.Console.Progress ProgressBars() =>
         console.Progress()
             .AutoClear(false)
             .HideCompleted(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-                new ElapsedTimeColumn(), new SpinnerColumn())
+                new ElapsedTimeColumn(), new SpinnerColumn());
+
+    public override T Run<T>(DeepClusterOptions options, string readingWhat, Func<IProgress<DeepClusterProgress>, T> train) =>
+        ProgressBars()
             .Start(context =>
             {
                 var bars = new Bars(context, options, readingWhat);
@@ -45,6 +73,28 @@ internal sealed class LiveTrainingDisplay(IAnsiConsole console) : TrainingDispla
                 // After a cancellation the bars stay where training stopped.
                 bars.FinishAll();
                 return result;
+            });
+
+    public override T RunCounted<T>(string verb, int total, string unit, Func<IProgress<int>, T> work) =>
+        ProgressBars()
+            .Start(context =>
+            {
+                var line = new CountLine(verb, total, unit);
+                var task = context.AddTask(Markup.Escape(line.For(0)), maxValue: Math.Max(1, total));
+                try
+                {
+                    var result = work(new SynchronousProgress<int>(done =>
+                    {
+                        task.Description = Markup.Escape(line.For(done));
+                        task.Value = done;
+                    }));
+                    task.Value = task.MaxValue;
+                    return result;
+                }
+                finally
+                {
+                    task.StopTask();
+                }
             });
 
     private sealed class Bars
@@ -150,5 +200,21 @@ internal sealed class PlainTrainingDisplay(IAnsiConsole console) : TrainingDispl
     {
         console.WriteLine(readingWhat + "...");
         return train(new SynchronousProgress<DeepClusterProgress>(report => console.WriteLine("  " + report)));
+    }
+
+    /// <summary>A line at every tenth of the work and at its end: enough to see the rate in a log, few enough to read.</summary>
+    public override T RunCounted<T>(string verb, int total, string unit, Func<IProgress<int>, T> work)
+    {
+        var line = new CountLine(verb, total, unit);
+        int shownTenths = 0;
+        return work(new SynchronousProgress<int>(done =>
+        {
+            string text = line.For(done);
+            int tenths = total > 0 ? done * 10 / total : 10;
+            if (tenths <= shownTenths)
+                return;
+            shownTenths = tenths;
+            console.WriteLine("  " + text);
+        }));
     }
 }

@@ -23,6 +23,8 @@ internal static class MetricsJson
             json["CancelledDuring"] = run.CancelledDuring;
         json["Mode"] = run.Mode;
         json["Input"] = input.Description;
+        if (input.FeatureChoice is { } features)
+            json["Features"] = Input.FeatureChoice.NameOf(features.Route);
         json["Rows"] = content.Rows?.Count ?? input.Count;
 
         int? k = content.Rows?.NumberOfClusters ?? run.Options?.NumberOfClusters;

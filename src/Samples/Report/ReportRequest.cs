@@ -43,6 +43,12 @@ public sealed class ReportRequest
     /// <summary>The model's output on the input (columns PredictedClusterId, SoftAssignment, Embedding, Score, Features, Label?); null when no model was made.</summary>
     public IDataView? Scored { get; init; }
 
+    /// <summary>
+    /// <see cref="Scored"/> already read (--score reads it under a progress display when the model runs a network);
+    /// null: the writer reads it.
+    /// </summary>
+    public ScoredRows? Rows { get; init; }
+
     /// <summary>The trained model: centroids, decoder, ONNX export. Null in --score mode (a loaded .zip is a plain ML.NET chain) and after a cancellation.</summary>
     public DeepClusterTransformer? Model { get; init; }
 

@@ -59,7 +59,7 @@ public static class ReportWriter
         ClusteringMetrics? mlnet = null;
         if (request.Scored is not null)
         {
-            rows = ScoredRows.Read(request.Scored, withLabels, cancellation);
+            rows = request.Rows ?? ScoredRows.Read(request.Scored, withLabels, cancellation);
             AssignmentsCsv.Write(PathOf(AssignmentsFile), rows, input);
             files.Add(new ReportFile(AssignmentsFile, "Assignments", "One line per image: cluster id, top soft-assignment probability" + (withLabels ? ", true label." : "."), false));
 
@@ -70,9 +70,10 @@ public static class ReportWriter
 
             WriteMontage(request, rows, quality, PathOf(MontageFile));
             files.Add(new ReportFile(MontageFile, "Samples of each cluster",
-                $"Up to {ClusterMontage.SamplesPerCluster} members of each cluster, drawn at random.", true));
+                $"Up to {ClusterMontage.SamplesPerCluster} members of each cluster, drawn at random" + (input.HasPhotoFeatures ? ": the image files themselves, shrunk." : "."), true));
 
-            if (request.Model is not null)
+            // ResNet18's features decode to features, not to a picture.
+            if (request.Model is not null && !input.HasPhotoFeatures)
             {
                 var decoded = request.Model.DecodeCentroids();
                 var sizes = rows.ClusterSizes();
@@ -189,14 +190,27 @@ public static class ReportWriter
             members[rows.ClusterIds[i]].Add(i);
         var picked = members.ToDictionary(m => m.Key,
             m => m.Value.OrderBy(_ => random.Next()).Take(ClusterMontage.SamplesPerCluster).Order().ToList());
-        var features = ScoredRows.ReadFeatures(request.Scored!, picked.Values.SelectMany(p => p).ToHashSet());
-        var sizes = rows.ClusterSizes();
-        var samples = picked.OrderBy(p => p.Key)
-            .Select(p => new ClusterSamples(p.Key, sizes[p.Key - 1], p.Value.Select(i => features[i]).ToList(),
-                MajorityCaption(quality, request.Input.Labels, p.Key)))
-            .ToList();
-        using var picture = ClusterMontage.Draw(samples, request.Input.Shape);
-        Drawing.SavePng(picture, path);
+        var input = request.Input;
+        var rowsToDraw = picked.Values.SelectMany(p => p).ToHashSet();
+        // Photo features are not pixels: draw the files. Pixel features are what the model saw: draw those.
+        var pictures = input.HasPhotoFeatures && input.FilePaths is { } paths
+            ? rowsToDraw.ToDictionary(i => i, i => Thumbnail.Load(paths[i]))
+            : ScoredRows.ReadFeatures(request.Scored!, rowsToDraw).ToDictionary(p => p.Key, p => Drawing.ToBitmap(p.Value, input.Shape));
+        try
+        {
+            var sizes = rows.ClusterSizes();
+            var samples = picked.OrderBy(p => p.Key)
+                .Select(p => new ClusterSamples(p.Key, sizes[p.Key - 1], p.Value.Select(i => pictures[i]).ToList(),
+                    MajorityCaption(quality, input.Labels, p.Key)))
+                .ToList();
+            using var picture = ClusterMontage.Draw(samples, input.HasPhotoFeatures ? Thumbnail.Side : Drawing.DisplaySize(input.Shape));
+            Drawing.SavePng(picture, path);
+        }
+        finally
+        {
+            foreach (var bitmap in pictures.Values)
+                bitmap.Dispose();
+        }
     }
 
     private static void TryDelete(string path)

@@ -38,7 +38,8 @@ public sealed class ScoredRows
         return sizes;
     }
 
-    public static ScoredRows Read(IDataView scored, bool withLabels, CancellationToken cancellation)
+    /// <param name="rowsRead">Told the number of rows read so far, after each row (for a progress display); may be null.</param>
+    public static ScoredRows Read(IDataView scored, bool withLabels, CancellationToken cancellation, IProgress<int>? rowsRead = null)
     {
         var schema = scored.Schema;
         var idColumn = schema[SampleColumns.PredictedClusterId];
@@ -82,6 +83,7 @@ public sealed class ScoredRows
                 getLabel(ref label);
                 labels.Add((int)label);
             }
+            rowsRead?.Report(ids.Count);
         }
 
         return new ScoredRows

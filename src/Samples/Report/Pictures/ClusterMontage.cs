@@ -1,4 +1,3 @@
-using Microsoft.ML.DeepClustering.Samples.Input;
 using SkiaSharp;
 
 namespace Microsoft.ML.DeepClustering.Samples.Report.Pictures;
@@ -6,9 +5,9 @@ namespace Microsoft.ML.DeepClustering.Samples.Report.Pictures;
 /// <summary>The images of one cluster picked for the montage, and what to write beside them.</summary>
 /// <param name="ClusterId">1-based cluster id.</param>
 /// <param name="Size">Rows in the cluster.</param>
-/// <param name="Images">A few of its members' feature vectors.</param>
+/// <param name="Images">A few of its members as pictures (their pixels, or thumbnails of their files); the caller disposes them.</param>
 /// <param name="Caption">A line about its content when labels are known (e.g. "mostly 7 (94%)"), else null.</param>
-internal sealed record ClusterSamples(int ClusterId, int Size, IReadOnlyList<float[]> Images, string? Caption);
+internal sealed record ClusterSamples(int ClusterId, int Size, IReadOnlyList<SKBitmap> Images, string? Caption);
 
 /// <summary>
 /// clusters.png: one row per cluster — its id, size and colour at the left, then samples of its members. The
@@ -25,9 +24,9 @@ internal static class ClusterMontage
     private const string Title = "Samples of each cluster";
     private static readonly string Subtitle = $"Up to {SamplesPerCluster} members of each cluster, drawn at random; one row per cluster.";
 
-    public static SKBitmap Draw(IReadOnlyList<ClusterSamples> clusters, ImageShape shape)
+    /// <param name="cell">The side of each picture's square: <see cref="Drawing.DisplaySize"/> for pixels, <see cref="Thumbnail.Side"/> for photos.</param>
+    public static SKBitmap Draw(IReadOnlyList<ClusterSamples> clusters, int cell)
     {
-        int cell = Drawing.DisplaySize(shape);
         int rowHeight = Math.Max(cell, 58) + 2 * Gap;
         int width = Margin * 2 + LeftColumn + SamplesPerCluster * (cell + Gap);
         width = Math.Max(width, Drawing.HeaderWidth(Title, Subtitle, Margin));
@@ -62,9 +61,8 @@ internal static class ClusterMontage
                 float imageTop = top + (rowHeight - cell) / 2f;
                 for (int i = 0; i < cluster.Images.Count && i < SamplesPerCluster; i++)
                 {
-                    using var image = Drawing.ToBitmap(cluster.Images[i], shape);
                     float left = Margin + LeftColumn + i * (cell + Gap);
-                    Drawing.DrawImage(canvas, image, new SKRect(left, imageTop, left + cell, imageTop + cell));
+                    Drawing.DrawFitted(canvas, cluster.Images[i], new SKRect(left, imageTop, left + cell, imageTop + cell));
                 }
                 if (cluster.Images.Count == 0)
                     Drawing.Text(canvas, "(empty cluster)", Margin + LeftColumn, middle + 5, 13, Drawing.Muted);

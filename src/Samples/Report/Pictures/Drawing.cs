@@ -103,6 +103,20 @@ internal static class Drawing
         canvas.DrawBitmap(bitmap, destination, paint);
     }
 
+    /// <summary>
+    /// Draws an image as large as fits in <paramref name="cell"/> with its aspect kept, centred on white (so that a
+    /// photo's transparent parts and the cell's unused margins are white whatever is behind).
+    /// </summary>
+    public static void DrawFitted(SKCanvas canvas, SKBitmap bitmap, SKRect cell)
+    {
+        using (var white = new SKPaint { Color = SKColors.White })
+            canvas.DrawRect(cell, white);
+        float scale = Math.Min(cell.Width / bitmap.Width, cell.Height / bitmap.Height);
+        float width = bitmap.Width * scale, height = bitmap.Height * scale;
+        float left = cell.Left + (cell.Width - width) / 2, top = cell.Top + (cell.Height - height) / 2;
+        DrawImage(canvas, bitmap, new SKRect(left, top, left + width, top + height));
+    }
+
     /// <summary>The on-screen side of one small image: enlarged when tiny (MNIST's 28 px → 56), capped when large.</summary>
     public static int DisplaySize(ImageShape shape, int minimum = 56, int maximum = 96)
     {

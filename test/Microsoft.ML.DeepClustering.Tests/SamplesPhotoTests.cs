@@ -1,0 +1,128 @@
+using System.Text.Json;
+using Microsoft.ML.DeepClustering.Samples;
+using Microsoft.ML.DeepClustering.Samples.Input;
+using SkiaSharp;
+using static Microsoft.ML.DeepClustering.Tests.SamplesReportTests;
+
+namespace Microsoft.ML.DeepClustering.Tests;
+
+/// <summary>
+/// The samples app on photos (<see cref="TestPhotos"/>: suns and stripes, one subfolder each): the ResNet18 route,
+/// its report, its saved model scored by the app in another process, and the automatic choice of route.
+/// </summary>
+public sealed class SamplesPhotoTests : IDisposable
+{
+    private const int PerGroup = 16;
+    private readonly string _folder = TestData.NewTempDirectory();
+    private readonly string _photos;
+
+    public SamplesPhotoTests()
+    {
+        _photos = Path.Combine(_folder, "photos");
+        TestPhotos.Write(Path.Combine(_photos, "suns"), Path.Combine(_photos, "stripes"), PerGroup);
+    }
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public void ResNet18RouteSeparatesTwoKindsOfPhotoDrawsThemAndItsModelScoresTheSameInAFreshProcess()
+    {
+        // One camera-sized photo, which the app shrinks before ResNet18, in training and in scoring alike.
+        TestPhotos.Save(Path.Combine(_photos, "suns", "sun-large.jpg"), TestPhotos.Sun(1600, 1200, new Random(3)));
+        int count = 2 * PerGroup + 1;
+        string output = Path.Combine(_folder, "out");
+        string zip = Path.Combine(_folder, "photos.zip");
+        var (code, log) = RunApp(new[] { "--images", _photos, "--features", "resnet18", "--epochs", "30", "--max-iterations", "100", "--model", zip, "--out", output });
+
+        Assert.True(code == ExitCodes.Success, log);
+        string text = Unwrapped(log);
+        Assert.Contains("Features: resnet18 (as --features asks)", text);
+        Assert.Contains("preset image-features", text);
+        Assert.Contains($"Featurizing {count}/{count} images", text);
+        Assert.Contains($"1 of {count} images are larger than 896 px (shorter side): ResNet18 reads them shrunk to 448 px.", text);
+        using (var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "metrics.json"))))
+        {
+            var root = metrics.RootElement;
+            Assert.Equal("resnet18", root.GetProperty("Features").GetString());
+            Assert.Equal(count, root.GetProperty("Rows").GetInt32());
+            // Suns and stripes are far apart in ResNet18's features: at most 3 of the 33 pictures in the other group's cluster.
+            Assert.InRange(root.GetProperty("Purity").GetDouble(), 0.9, 1.0);
+            Assert.True(root.GetProperty("TimingsSeconds").GetProperty("featurize").GetDouble() > 0);
+        }
+
+        // The montage shows the files: their sky and sun colours, which no pixel-route picture of these features could have.
+        string montage = Path.Combine(output, "clusters.png");
+        AssertSanePicture(montage);
+        Assert.InRange(PixelsNear(montage, TestPhotos.Sky), 2_000, int.MaxValue);
+        Assert.InRange(PixelsNear(montage, TestPhotos.SunColour), 500, int.MaxValue);
+        string html = File.ReadAllText(Path.Combine(output, "report.html"));
+        Assert.Contains("src=\"clusters.png\"", html);
+        Assert.Contains("the image files themselves", html);
+        Assert.False(File.Exists(Path.Combine(output, "centroids.png")), "ResNet18 features decode to no picture");
+
+        // The zip alone, in a folder of its own, scored by the app in another process: the featurizer is inside.
+        string alone = Path.Combine(_folder, "alone");
+        Directory.CreateDirectory(alone);
+        File.Copy(zip, Path.Combine(alone, "photos.zip"));
+        string scored = Path.Combine(_folder, "scored");
+        string scoreLog = TestData.RunBuiltProgram("deepcluster.dll", new[] { "--score", "photos.zip", "--images", _photos, "--out", scored }, alone);
+        Assert.Contains("Featurizing and assigning", scoreLog);
+        Assert.Contains("ResNet18 reads them shrunk to 448 px", scoreLog);
+        Assert.Equal(ClusterColumn(Path.Combine(output, "assignments.csv")), ClusterColumn(Path.Combine(scored, "assignments.csv")));
+        Assert.InRange(PixelsNear(Path.Combine(scored, "clusters.png"), TestPhotos.SunColour), 500, int.MaxValue);
+    }
+
+    [Fact]
+    public void WithoutFeaturesColourPhotosTakeResNet18AndSmallGrayscaleImagesPixelsWithTheReasonPrinted()
+    {
+        var (photoCode, photoLog) = RunApp(new[] { "--images", _photos, "--epochs", "1", "--max-iterations", "0", "--out", Path.Combine(_folder, "photos-out") });
+        Assert.True(photoCode == ExitCodes.Success, photoLog);
+        // The stripes are black and white: half the sampled pictures (the suns) have colour, which is not most of them;
+        // their size (48 to 127 px, median above 64) is what chooses.
+        Assert.Matches(@"Features: resnet18 \(images are grayscale, \d+ of \d+ sampled, but larger than 64 px, median \d+×\d+; pass --features pixels for the pixel autoencoder\)", Unwrapped(photoLog));
+        Assert.Contains("preset image-features", Unwrapped(photoLog));
+
+        string suns = Path.Combine(_photos, "suns");
+        var (sunCode, sunLog) = RunApp(new[] { "--images", suns, "--k", "2", "--epochs", "1", "--max-iterations", "0", "--out", Path.Combine(_folder, "suns-out") });
+        Assert.True(sunCode == ExitCodes.Success, sunLog);
+        Assert.Contains($"Features: resnet18 (images are colour, {PerGroup} of {PerGroup} sampled, median ", Unwrapped(sunLog));
+
+        string digits = Path.Combine(_folder, "digits");
+        WriteDigits(digits, ("zero", 0), ("one", 1), perClass: 10);
+        var (digitCode, digitLog) = RunApp(new[] { "--images", digits, "--epochs", "1", "--max-iterations", "0", "--out", Path.Combine(_folder, "digits-out") });
+        Assert.True(digitCode == ExitCodes.Success, digitLog);
+        Assert.Contains("Features: pixels (images are small and grayscale, 20 of 20 sampled, median 28×28; pass --features resnet18 for pretrained ResNet18 features)", Unwrapped(digitLog));
+        Assert.Contains("preset recommended", Unwrapped(digitLog));
+        Assert.Contains("network 784-", digitLog);
+
+        // --size (or --color) is about pixels: with it, photos take the pixel route too.
+        var choice = FeatureChoice.Choose(Directory.GetFiles(suns), pixelOptionsGiven: true);
+        Assert.Equal(FeatureRoute.Pixels, choice.Route);
+        Assert.Contains("--size or --color", choice.Reason);
+    }
+
+    [Theory]
+    [InlineData("--features resnet18 --idx a.gz", "--features resnet18 needs --images DIR (it featurizes image files); found --idx")]
+    [InlineData("--features resnet18", "--features resnet18 needs --images DIR (it featurizes image files); found no input")]
+    [InlineData("--features resnet18 --images x --size 64 64", "found --size 64 64. Drop --size, or use --features pixels.")]
+    [InlineData("--features resnet18 --images x --color", "always reads colour; found --color. Drop --color, or use --features pixels.")]
+    [InlineData("--features pixels --score m.zip --images x", "--features pixels applies when training; --score featurizes as the saved model was trained.")]
+    [InlineData("--features vgg --images x", "--features takes resnet18 or pixels; found 'vgg'.")]
+    public void FeaturesWhereTheyCannotApplyAreNamed(string args, string expected)
+    {
+        var log = new StringWriter();
+        Assert.NotEqual(0, Program.Parse(args.Split(' '), log, log, out var settings));
+        Assert.Null(settings);
+        Assert.Contains(expected, log.ToString());
+    }
+
+    /// <summary>The cluster of each line of assignments.csv, header included, in order.</summary>
+    private static string[] ClusterColumn(string csv) => File.ReadAllLines(csv).Select(l => l.Split(',')[1]).ToArray();
+
+    /// <summary>Pixels of the picture within 12 levels of <paramref name="colour"/> in every channel.</summary>
+    private static int PixelsNear(string path, SKColor colour)
+    {
+        using var bitmap = SKBitmap.Decode(path);
+        return bitmap.Pixels.Count(p => Math.Abs(p.Red - colour.Red) <= 12 && Math.Abs(p.Green - colour.Green) <= 12 && Math.Abs(p.Blue - colour.Blue) <= 12);
+    }
+}
