@@ -14,7 +14,7 @@ namespace Microsoft.ML.DeepClustering.Benchmarks;
 /// </summary>
 internal static class PhotoBenchmark
 {
-    public static int Run(string[] categories, int[] seeds, int? epochs, int[]? hiddenLayers, int? embeddingDimension)
+    public static int Run(string[] categories, int[] seeds, int? epochs, int[]? hiddenLayers, int? embeddingDimension, string? settings = null)
     {
         string stamps = MnistSets.Find("tuxpaint-stamps", categories[0]) ?? throw new DirectoryNotFoundException("The photos need data/tuxpaint-stamps/: run build/fetch-tuxpaint-stamps.sh.");
         var files = categories.SelectMany((c, label) => OnWhite(stamps, c).Select(f => new PhotoRow { ImagePath = f, Label = label })).ToList();
@@ -27,6 +27,11 @@ internal static class PhotoBenchmark
         int count = featurized.GetColumn<int>("Label").Count();   // runs the featurizer once, into the cache
         Console.WriteLine($"ResNet18 features of {count} images: {clock.Elapsed.TotalSeconds:F1} s");
         var labels = files.Select(f => f.Label).ToArray();
+        // The pixel baseline: 32×32 colour thumbnails, what k-means sees without a network.
+        var pixels = ml.Data.Cache(ml.Transforms.LoadImages("Image", null, nameof(PhotoRow.ImagePath))
+            .Append(ml.Transforms.ResizeImages("Image", 32, 32))
+            .Append(ml.Transforms.ExtractPixels("Pixels", "Image", scaleImage: 1f / 255))
+            .Fit(data).Transform(data));
 
         Console.WriteLine($"{"method",-34} {"seed",4} {"ACC",7} {"NMI",7} {"ARI",7} {"time",8}");
         foreach (int seed in seeds)
@@ -35,6 +40,9 @@ internal static class PhotoBenchmark
             clock.Restart();
             var kmeans = seeded.Clustering.Trainers.KMeans(new Microsoft.ML.Trainers.KMeansTrainer.Options { NumberOfClusters = categories.Length, FeatureColumnName = "Features" }).Fit(featurized);
             Print("ResNet18 + ML.NET KMeans", seed, labels, Ids(kmeans.Transform(featurized), "PredictedLabel"), clock.Elapsed);
+            clock.Restart();
+            var pixelKMeans = seeded.Clustering.Trainers.KMeans(new Microsoft.ML.Trainers.KMeansTrainer.Options { NumberOfClusters = categories.Length, FeatureColumnName = "Pixels" }).Fit(pixels);
+            Print("32×32 pixels + ML.NET KMeans", seed, labels, Ids(pixelKMeans.Transform(pixels), "PredictedLabel"), clock.Elapsed);
 
             clock.Restart();
             var options = DeepClusterPresets.ImageFeatures();
@@ -43,10 +51,13 @@ internal static class PhotoBenchmark
             if (epochs is int e) options.PretrainEpochs = e;
             if (hiddenLayers is not null) options.HiddenLayers = hiddenLayers;
             if (embeddingDimension is int d) options.EmbeddingDimension = d;
+            OptionSettings.Apply(options, settings);
             using var model = seeded.Transforms.DeepCluster(options).Fit(featurized);
             var elapsed = clock.Elapsed;
             Print("ResNet18 + ImageFeatures(): seeding", seed, labels, model.History.SeedingAssignments.Select(a => (uint)(a + 1)).ToArray(), model.History.PretrainingTime + model.History.SeedingTime);
             Print("ResNet18 + ImageFeatures(): DEC", seed, labels, Ids(model.Transform(featurized), "PredictedClusterId"), elapsed);
+            if (model.History.SelfTrainingVerdict is { } v)
+                Console.WriteLine($"{"",34} {"",4} silhouette in the pretrained embedding {v.SeedingSilhouette:F3} → {v.FinalSilhouette:F3}, input {v.SeedingInputSilhouette:F3} → {v.FinalInputSilhouette:F3}{(v.KeptSeeding ? " (kept seeding)" : v.FinalIsWorse ? " (clearly worse)" : "")}");
         }
         return 0;
     }
