@@ -81,8 +81,11 @@ public static class DeepClusterPresets
     /// 10 minutes on 2 CPU cores: 120 pretraining epochs, then at most 3,000 self-training steps with the target
     /// updated every 30 steps, the interval DEC-DA's authors use on datasets of this size (140 on 70,000 images).
     /// Against T = 140 and 4,500 steps it scored higher on each of three seeds, in less time. The samples app uses it
-    /// by default; docs/benchmarks.md has its figures. For data that are not images, use <see cref="DecDa"/> without
-    /// augmentation or <see cref="Dec"/>.
+    /// by default; docs/benchmarks.md has its figures. Self-training is judged against the seeding afterwards and the
+    /// seeding's model kept when self-training made it clearly worse (<see cref="SelfTrainingSafeguard.KeepBetter"/>):
+    /// on Fashion-MNIST DEC's self-training lowered ACC on every seed measured, on MNIST it raised it by 8 points.
+    /// For images that are not digits, <see cref="ConvIdecSpectral"/> measured higher; for data that are not images,
+    /// use <see cref="DecDa"/> without augmentation or <see cref="Dec"/>.
     /// </summary>
     public static DeepClusterOptions Recommended()
     {
@@ -90,11 +93,30 @@ public static class DeepClusterPresets
         options.PretrainEpochs = 120;
         options.UpdateInterval = 30;
         options.MaxIterations = 3000;
+        options.SelfTrainingSafeguard = SelfTrainingSafeguard.KeepBetter;
+        return options;
+    }
+
+    /// <summary>
+    /// <see cref="Recommended"/>'s pretraining and budget with a manifold step for seeding and IDEC's self-training:
+    /// spectral clustering of the embedding's nearest-neighbour graph (N2D's lever, <see cref="SeedingMethod.Spectral"/>),
+    /// then self-training that keeps the decoder (MSE + 0.1·KL), which preserves the local structure DEC's KL alone
+    /// tears apart on classes that overlap. On Fashion-MNIST-test it scores higher than Recommended() and k-means; on
+    /// MNIST-test lower in ACC (a digit split, another merged), so it is not the default (docs/benchmarks.md).
+    /// </summary>
+    public static DeepClusterOptions ConvIdecSpectral()
+    {
+        var options = Recommended();
+        options.Seeding = SeedingMethod.Spectral;
+        options.IdecGamma = 0.1f;
+        // IDEC's self-training lowers the pretrained embedding's silhouette even where it helps (it reshapes the
+        // clusters while keeping the reconstruction), so the safeguard would take its gains for losses: report only.
+        options.SelfTrainingSafeguard = SelfTrainingSafeguard.Report;
         return options;
     }
 
     /// <summary>Preset names for command lines, case-insensitive.</summary>
-    public static IReadOnlyList<string> Names { get; } = new[] { "recommended", "dec", "idec", "dec-da", "dec-da-spectral", "ae-kmeans", "ae-kmeans-da", "dcec", "conv-dec-da", "quick", "image-features" };
+    public static IReadOnlyList<string> Names { get; } = new[] { "recommended", "dec", "idec", "dec-da", "dec-da-spectral", "ae-kmeans", "ae-kmeans-da", "dcec", "conv-dec-da", "quick", "image-features", "conv-idec-spectral" };
 
     /// <summary>The preset of that name (see <see cref="Names"/>).</summary>
     public static DeepClusterOptions Get(string name) => name?.Trim().ToLowerInvariant() switch
@@ -110,6 +132,7 @@ public static class DeepClusterPresets
         "conv-dec-da" => ConvDecDa(),
         "quick" => Quick(),
         "image-features" => ImageFeatures(),
+        "conv-idec-spectral" => ConvIdecSpectral(),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, $"Unknown preset '{name}'; expected one of {string.Join(", ", Names)}."),
     };
 }

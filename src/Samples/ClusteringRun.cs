@@ -475,6 +475,8 @@ public sealed class ClusteringRun
                 var other => $"{other} after {history.SelfTrainingSteps:N0} steps",
             };
             grid.AddRow(new Markup("[bold]Self-training[/]"), new Text(stop));
+            if (DescribeVerdict(history) is string verdict)
+                grid.AddRow(new Markup("[bold]Safeguard[/]"), new Text(verdict));
         }
         grid.AddRow(new Markup("[bold]Time[/]"), new Text(FormatTime(_clock.Elapsed)));
         grid.AddRow(new Markup("[bold]Report[/]"), new Markup($"[link]{Markup.Escape(result.HtmlPath)}[/]"));
@@ -488,6 +490,14 @@ public sealed class ClusteringRun
         _timings.Add((stage, clock.Elapsed));
         return result;
     }
+
+    /// <summary>The library's judgement of self-training against the seeding (History.SelfTrainingVerdict), in a sentence; null without self-training.</summary>
+    internal static string? DescribeVerdict(DeepClusterTrainingHistory history) => history.SelfTrainingVerdict is not { } v ? null :
+        string.Create(CultureInfo.InvariantCulture,
+            $"silhouette in the pretrained embedding {v.SeedingSilhouette:0.000} after seeding, {v.FinalSilhouette:0.000} after self-training: ") +
+        (v.KeptSeeding ? "clearly worse, so the model is the seeding's"
+            : v.FinalIsWorse ? "clearly worse, but the self-trained model was kept (SelfTrainingSafeguard = Report)"
+            : "the self-trained model is kept");
 
     internal static string FormatTime(TimeSpan time) => time.TotalSeconds < 60
         ? time.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture) + " s"

@@ -18,6 +18,20 @@ public class PresetTests
     }
 
     [Fact]
+    public void RecommendedKeepsTheBetterModelAndConvIdecSpectralAddsTheManifoldSeedingAndIdec()
+    {
+        var recommended = DeepClusterPresets.Recommended();
+        Assert.Equal(SelfTrainingSafeguard.KeepBetter, recommended.SelfTrainingSafeguard);
+        Assert.Equal((AutoencoderArchitecture.Convolutional, true, 120, 30, 3000), (recommended.Architecture, recommended.Augment, recommended.PretrainEpochs, recommended.UpdateInterval, recommended.MaxIterations));
+        Assert.Equal((SeedingMethod.KMeans, 0f), (recommended.Seeding, recommended.IdecGamma));
+
+        var manifold = DeepClusterPresets.ConvIdecSpectral();
+        Assert.Equal((SeedingMethod.Spectral, 0.1f, SelfTrainingSafeguard.Report), (manifold.Seeding, manifold.IdecGamma, manifold.SelfTrainingSafeguard));
+        Assert.Equal((recommended.Architecture, recommended.Augment, recommended.PretrainEpochs, recommended.UpdateInterval, recommended.MaxIterations),
+            (manifold.Architecture, manifold.Augment, manifold.PretrainEpochs, manifold.UpdateInterval, manifold.MaxIterations));
+    }
+
+    [Fact]
     public void EveryNamedPresetIsAFreshInstance()
     {
         foreach (var name in DeepClusterPresets.Names)

@@ -171,6 +171,8 @@ internal static class HtmlReport
                 // Reasons the library may add later (e.g. a collapsed cluster) are shown by name.
                 var other => $"{other} after {h.SelfTrainingSteps:N0} self-training steps",
             });
+            if (ClusteringRun.DescribeVerdict(h) is string verdict)
+                Row("Safeguard", verdict);
             Row("Device", $"{h.Device}, {h.NumberOfThreads} thread(s)");
         }
         if (request.Run.ScoredWith is not null)
