@@ -56,6 +56,9 @@ internal static class PhotoBenchmark
             var elapsed = clock.Elapsed;
             Print("ResNet18 + ImageFeatures(): seeding", seed, labels, model.History.SeedingAssignments.Select(a => (uint)(a + 1)).ToArray(), model.History.PretrainingTime + model.History.SeedingTime);
             Print("ResNet18 + ImageFeatures(): DEC", seed, labels, Ids(model.Transform(featurized), "PredictedClusterId"), elapsed);
+            if (model.History.ClusterCountCandidates.Count > 0)
+                Console.WriteLine($"{"",34} {"",4} chose K = {model.NumberOfClusters} of {categories.Length} kinds by {model.History.ClusterCountCriterion}: " +
+                    string.Join(", ", model.History.ClusterCountCandidates.Select(c => $"{c.NumberOfClusters}: {c.Score:F3}")));
             if (model.History.SelfTrainingVerdict is { } v)
                 Console.WriteLine($"{"",34} {"",4} silhouette in the pretrained embedding {v.SeedingSilhouette:F3} → {v.FinalSilhouette:F3}, input {v.SeedingInputSilhouette:F3} → {v.FinalInputSilhouette:F3}{(v.KeptSeeding ? " (kept seeding)" : v.FinalIsWorse ? " (clearly worse)" : "")}");
         }

@@ -18,10 +18,10 @@ public class PresetTests
     }
 
     [Fact]
-    public void RecommendedKeepsTheBetterModelAndConvIdecSpectralAddsTheManifoldSeedingAndIdec()
+    public void ConvIdecSpectralIsRecommendedWithTheManifoldSeedingAndIdec()
     {
         var recommended = DeepClusterPresets.Recommended();
-        Assert.Equal(SelfTrainingSafeguard.KeepBetter, recommended.SelfTrainingSafeguard);
+        Assert.Equal(SelfTrainingSafeguard.Report, recommended.SelfTrainingSafeguard);
         Assert.Equal((AutoencoderArchitecture.Convolutional, true, 120, 30, 3000), (recommended.Architecture, recommended.Augment, recommended.PretrainEpochs, recommended.UpdateInterval, recommended.MaxIterations));
         Assert.Equal((SeedingMethod.KMeans, 0f), (recommended.Seeding, recommended.IdecGamma));
 
