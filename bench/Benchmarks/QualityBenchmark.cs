@@ -63,7 +63,8 @@ internal static class QualityBenchmark
                     string methodShown = method
                         + (seeding is SeedingMethod chosen && chosen != DeepClusterPresets.Get(method).Seeding ? $", {chosen.ToString().ToLowerInvariant()} seeding" : "")
                         + (options.SelfTrainingLearningRateSchedule == LearningRateSchedule.Constant ? "" : $", {options.SelfTrainingLearningRateSchedule.ToString().ToLowerInvariant()} rate")
-                        + (settings is null ? "" : $", {settings}");
+                        + (settings is null ? "" : $", {settings}")
+                        + (h.ClusterCountCandidates.Count > 0 ? $", chose K = {model.NumberOfClusters} by {h.ClusterCountCriterion}" : "");
                     Console.WriteLine($"| {methodShown} | {dataset} | {rows} | {seed} | {epochsRun} | {options.UpdateInterval} | {h.SelfTrainingSteps} ({h.StopReason}) | " +
                         $"{seededMetrics.Accuracy:F4} | {seededMetrics.NormalizedMutualInformation:F4} | {metrics.Accuracy:F4} | {metrics.NormalizedMutualInformation:F4} | {metrics.AdjustedRandIndex:F4} | {Verdict(h.SelfTrainingVerdict)} | " +
                         $"{h.PretrainingTime.TotalSeconds:F0} / {h.SeedingTime.TotalSeconds:F0} / {h.SelfTrainingTime.TotalSeconds:F0} | {seconds:F0} | {Process.GetCurrentProcess().PeakWorkingSet64 / (1 << 20)} |");
