@@ -105,11 +105,7 @@ internal sealed unsafe class AllocationFreeAdam : IParameterOptimizer
         }
         finally
         {
-            for (int i = 0; i < _gradients.Length; i++)
-            {
-                _gradients[i]?.Dispose();
-                _gradients[i] = null;
-            }
+            SinglePassUpdate.DisposeGradients(_gradients);
         }
     }
 
@@ -129,8 +125,8 @@ internal sealed unsafe class AllocationFreeAdam : IParameterOptimizer
             for (; i <= length - Vector<float>.Count; i += Vector<float>.Count)
             {
                 var gi = Vector.Load(g + i);
-                var mi = MultiplyAdd(new Vector<float>(a1), gi, Vector.Load(m + i) * b1);
-                var vi = MultiplyAdd(a2 * gi, gi, Vector.Load(v + i) * b2);
+                var mi = SinglePassUpdate.MultiplyAdd(new Vector<float>(a1), gi, Vector.Load(m + i) * b1);
+                var vi = SinglePassUpdate.MultiplyAdd(a2 * gi, gi, Vector.Load(v + i) * b2);
                 var denominator = Vector.SquareRoot(vi) / new Vector<float>(c2Root) + new Vector<float>(eps);
                 (Vector.Load(p + i) + stepSize * mi / denominator).Store(p + i);
                 mi.Store(m + i);
@@ -140,19 +136,13 @@ internal sealed unsafe class AllocationFreeAdam : IParameterOptimizer
         for (; i < length; i++)
         {
             float gi = g[i];
-            float mi = MultiplyAdd(a1, gi, m[i] * b1);
-            float vi = MultiplyAdd(a2 * gi, gi, v[i] * b2);
+            float mi = SinglePassUpdate.MultiplyAdd(a1, gi, m[i] * b1);
+            float vi = SinglePassUpdate.MultiplyAdd(a2 * gi, gi, v[i] * b2);
             p[i] += stepSize * mi / (MathF.Sqrt(vi) / c2Root + eps);
             m[i] = mi;
             v[i] = vi;
         }
     }
-
-    private static Vector<float> MultiplyAdd(Vector<float> a, Vector<float> b, Vector<float> c) =>
-        SinglePassUpdate.HardwareFma ? Vector.FusedMultiplyAdd(a, b, c) : a * b + c;
-
-    private static float MultiplyAdd(float a, float b, float c) =>
-        SinglePassUpdate.HardwareFma ? MathF.FusedMultiplyAdd(a, b, c) : a * b + c;
 
     public void Dispose()
     {

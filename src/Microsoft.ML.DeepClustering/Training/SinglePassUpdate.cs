@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using TorchSharp;
@@ -29,6 +30,23 @@ internal sealed unsafe class SinglePassUpdate
     /// can; without it (where .NET would emulate the fused operation slowly) the kernels round twice.
     /// </summary>
     public static readonly bool HardwareFma = System.Runtime.Intrinsics.X86.Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported;
+
+    /// <summary>a·b + c, in one rounding where the CPU fuses them (<see cref="HardwareFma"/>).</summary>
+    public static Vector<float> MultiplyAdd(Vector<float> a, Vector<float> b, Vector<float> c) =>
+        HardwareFma ? Vector.FusedMultiplyAdd(a, b, c) : a * b + c;
+
+    /// <inheritdoc cref="MultiplyAdd(Vector{float}, Vector{float}, Vector{float})"/>
+    public static float MultiplyAdd(float a, float b, float c) => HardwareFma ? MathF.FusedMultiplyAdd(a, b, c) : a * b + c;
+
+    /// <summary>Disposes the gradient handles a step read (each read of <c>.grad</c> is a new native handle) and clears the slots.</summary>
+    public static void DisposeGradients(Tensor?[] gradients)
+    {
+        for (int i = 0; i < gradients.Length; i++)
+        {
+            gradients[i]?.Dispose();
+            gradients[i] = null;
+        }
+    }
 
     private readonly int _tensorsPerParameter;
     private readonly nint[] _pointers;
