@@ -30,8 +30,8 @@ internal sealed unsafe class AllocationFreeAdam : IParameterOptimizer
     private readonly Tensor?[] _denominator;
     private readonly bool _singlePass;
     private readonly SinglePassUpdate _update;
-    private readonly SinglePassUpdate.Kernel _kernel;
-    private readonly Tensor?[] _gradients;
+    private readonly Action<int, Tensor> _libtorchStep;
+    private double _correction1, _correction2Root;
     private float _b1, _a1, _b2, _a2, _c2Root, _eps, _stepSize;
     private readonly double _beta1;
     private readonly double _beta2;
@@ -59,14 +59,13 @@ internal sealed unsafe class AllocationFreeAdam : IParameterOptimizer
         _secondMoment = _parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
         // Only the libtorch path needs a denominator buffer; it is made on first use.
         _denominator = new Tensor?[_parameters.Length];
-        _gradients = new Tensor?[_parameters.Length];
         _singlePass = singlePass;
-        _update = new SinglePassUpdate(_parameters.Length, tensorsPerParameter: 4);
-        _kernel = Update;
+        _update = new SinglePassUpdate(_parameters, new[] { _firstMoment, _secondMoment }, Update);
+        _libtorchStep = LibtorchStep;
     }
 
-    /// <summary>Parameters the last step updated in the single pass (the rest took the libtorch path).</summary>
-    internal int SinglePassParameters { get; private set; }
+    /// <summary>Parameters the last step updated in the single pass (the rest took the libtorch operations).</summary>
+    internal int SinglePassParameters => _update.SinglePassParameters;
 
     /// <summary>Zeroes the gradients in place, so that the next backward pass accumulates into the same buffers.</summary>
     public void ZeroGrad() => Gradients.Zero(_parameters);
@@ -74,39 +73,22 @@ internal sealed unsafe class AllocationFreeAdam : IParameterOptimizer
     public void Step()
     {
         _step++;
-        double correction1 = 1 - Math.Pow(_beta1, _step);
-        double correction2Root = Math.Sqrt(1 - Math.Pow(_beta2, _step));
+        _correction1 = 1 - Math.Pow(_beta1, _step);
+        _correction2Root = Math.Sqrt(1 - Math.Pow(_beta2, _step));
+        // libtorch rounds its double scalars to the tensor's float32 before use; so does the single pass.
+        (_b1, _a1, _b2, _a2) = ((float)_beta1, (float)(1 - _beta1), (float)_beta2, (float)(1 - _beta2));
+        (_c2Root, _eps, _stepSize) = ((float)_correction2Root, (float)_epsilon, (float)(-LearningRate / _correction1));
         using var noGrad = no_grad();
-        _update.Clear();
-        SinglePassParameters = 0;
-        try
-        {
-            for (int i = 0; i < _parameters.Length; i++)
-            {
-                var grad = _gradients[i] = _parameters[i].grad;
-                if (grad is null)
-                    continue;
-                if (_singlePass && SinglePassUpdate.Applies(_parameters[i], grad, _firstMoment[i], _secondMoment[i]))
-                {
-                    _update.Add(_parameters[i], grad, _firstMoment[i], _secondMoment[i]);
-                    SinglePassParameters++;
-                    continue;
-                }
-                var denominator = _denominator[i] ??= zeros_like(_parameters[i]).DetachFromDisposeScope();
-                _firstMoment[i].mul_(_beta1).add_(grad, alpha: 1 - _beta1);
-                _secondMoment[i].mul_(_beta2).addcmul_(grad, grad, value: 1 - _beta2);
-                denominator.copy_(_secondMoment[i]).sqrt_().div_(correction2Root).add_(_epsilon);
-                _parameters[i].addcdiv_(_firstMoment[i], denominator, value: -LearningRate / correction1);
-            }
-            // libtorch rounds its double scalars to the tensor's float32 before use; so does this pass.
-            (_b1, _a1, _b2, _a2) = ((float)_beta1, (float)(1 - _beta1), (float)_beta2, (float)(1 - _beta2));
-            (_c2Root, _eps, _stepSize) = ((float)correction2Root, (float)_epsilon, (float)(-LearningRate / correction1));
-            _update.Run(_kernel, get_num_threads());
-        }
-        finally
-        {
-            SinglePassUpdate.DisposeGradients(_gradients);
-        }
+        _update.Step(_singlePass, _libtorchStep);
+    }
+
+    private void LibtorchStep(int i, Tensor grad)
+    {
+        var denominator = _denominator[i] ??= zeros_like(_parameters[i]).DetachFromDisposeScope();
+        _firstMoment[i].mul_(_beta1).add_(grad, alpha: 1 - _beta1);
+        _secondMoment[i].mul_(_beta2).addcmul_(grad, grad, value: 1 - _beta2);
+        denominator.copy_(_secondMoment[i]).sqrt_().div_(_correction2Root).add_(_epsilon);
+        _parameters[i].addcdiv_(_firstMoment[i], denominator, value: -LearningRate / _correction1);
     }
 
     /// <summary>

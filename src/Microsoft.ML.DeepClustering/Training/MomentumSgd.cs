@@ -22,8 +22,7 @@ internal sealed unsafe class MomentumSgd : IParameterOptimizer
     private readonly double _beta;
     private readonly bool _singlePass;
     private readonly SinglePassUpdate _update;
-    private readonly SinglePassUpdate.Kernel _kernel;
-    private readonly Tensor?[] _gradients;
+    private readonly Action<int, Tensor> _libtorchStep;
     private float _momentumFactor, _negativeRate;
 
     // singlePass: false updates every parameter with libtorch operations (tests compare the two paths).
@@ -34,14 +33,13 @@ internal sealed unsafe class MomentumSgd : IParameterOptimizer
         _beta = momentum;
         using var noGrad = no_grad();
         _momentum = _parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
-        _gradients = new Tensor?[_parameters.Length];
         _singlePass = singlePass;
-        _update = new SinglePassUpdate(_parameters.Length, tensorsPerParameter: 3);
-        _kernel = Update;
+        _update = new SinglePassUpdate(_parameters, new[] { _momentum }, Update);
+        _libtorchStep = LibtorchStep;
     }
 
-    /// <summary>Parameters the last step updated in the single pass (the rest took the libtorch path).</summary>
-    internal int SinglePassParameters { get; private set; }
+    /// <summary>Parameters the last step updated in the single pass (the rest took the libtorch operations).</summary>
+    internal int SinglePassParameters => _update.SinglePassParameters;
 
     public IReadOnlyList<Tensor> State => _momentum;
 
@@ -54,32 +52,15 @@ internal sealed unsafe class MomentumSgd : IParameterOptimizer
     public void Step()
     {
         Steps++;
+        (_momentumFactor, _negativeRate) = ((float)_beta, (float)-LearningRate);
         using var noGrad = no_grad();
-        _update.Clear();
-        SinglePassParameters = 0;
-        try
-        {
-            for (int i = 0; i < _parameters.Length; i++)
-            {
-                var grad = _gradients[i] = _parameters[i].grad;
-                if (grad is null)
-                    continue;
-                if (_singlePass && SinglePassUpdate.Applies(_parameters[i], grad, _momentum[i]))
-                {
-                    _update.Add(_parameters[i], grad, _momentum[i]);
-                    SinglePassParameters++;
-                    continue;
-                }
-                _momentum[i].mul_(_beta).add_(grad);
-                _parameters[i].add_(_momentum[i], alpha: -LearningRate);
-            }
-            (_momentumFactor, _negativeRate) = ((float)_beta, (float)-LearningRate);
-            _update.Run(_kernel, get_num_threads());
-        }
-        finally
-        {
-            SinglePassUpdate.DisposeGradients(_gradients);
-        }
+        _update.Step(_singlePass, _libtorchStep);
+    }
+
+    private void LibtorchStep(int i, Tensor grad)
+    {
+        _momentum[i].mul_(_beta).add_(grad);
+        _parameters[i].add_(_momentum[i], alpha: -LearningRate);
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.DeepClustering.Training;
@@ -12,9 +13,10 @@ namespace Microsoft.ML.DeepClustering.Training;
 /// libtorch operations streams each tensor through memory several times. The update of a large model is
 /// memory-bound, so the passes, not the arithmetic, set its time.
 /// <para>
-/// An optimizer adds the tensors of each parameter it can update this way (<see cref="Applies"/>), then calls
-/// <see cref="Run"/> with a kernel that updates a range of one parameter's elements. The ranges are cut into chunks
-/// that the threads share, so that a few large layers and many small biases spread evenly over the cores.
+/// An optimizer gives its parameters, its state tensors and a kernel that updates a range of one parameter's
+/// elements; each <see cref="Step"/> runs the kernel over the parameters it can read this way (<see cref="Applies"/>)
+/// and hands the others to the optimizer's libtorch operations. The ranges are cut into chunks that the threads
+/// share, so that a few large layers and many small biases spread evenly over the cores.
 /// </para>
 /// </summary>
 internal sealed unsafe class SinglePassUpdate
@@ -38,29 +40,68 @@ internal sealed unsafe class SinglePassUpdate
     /// <inheritdoc cref="MultiplyAdd(Vector{float}, Vector{float}, Vector{float})"/>
     public static float MultiplyAdd(float a, float b, float c) => HardwareFma ? MathF.FusedMultiplyAdd(a, b, c) : a * b + c;
 
-    /// <summary>Disposes the gradient handles a step read (each read of <c>.grad</c> is a new native handle) and clears the slots.</summary>
-    public static void DisposeGradients(Tensor?[] gradients)
-    {
-        for (int i = 0; i < gradients.Length; i++)
-        {
-            gradients[i]?.Dispose();
-            gradients[i] = null;
-        }
-    }
-
-    private readonly int _tensorsPerParameter;
+    private readonly Parameter[] _parameters;
+    private readonly Tensor[][] _state;
+    private readonly Kernel _kernel;
+    private readonly Tensor?[] _gradients;
+    private readonly Tensor[] _tensors;
     private readonly nint[] _pointers;
     private readonly long[] _lengths;
-    private readonly List<(int Tensor, long Start, long Length)> _chunks = new();
+    private readonly List<(int Parameter, long Start, long Length)> _chunks = new();
     private int _count;
 
-    /// <param name="capacity">Parameters at most per step.</param>
-    /// <param name="tensorsPerParameter">Tensors the kernel reads per parameter: the parameter, its gradient and the optimizer's state.</param>
-    public SinglePassUpdate(int capacity, int tensorsPerParameter)
+    /// <param name="parameters">The optimizer's parameters.</param>
+    /// <param name="state">The optimizer's state: <paramref name="state"/>[k][i] is its k-th tensor for parameter i, of the parameter's shape.</param>
+    /// <param name="kernel">The update of a range of elements; it gets the parameter, its gradient and the state tensors in that order.</param>
+    public SinglePassUpdate(Parameter[] parameters, Tensor[][] state, Kernel kernel)
     {
-        _tensorsPerParameter = tensorsPerParameter;
-        _pointers = new nint[capacity * tensorsPerParameter];
-        _lengths = new long[capacity];
+        _parameters = parameters;
+        _state = state;
+        _kernel = kernel;
+        _gradients = new Tensor?[parameters.Length];
+        _tensors = new Tensor[2 + state.Length];
+        _pointers = new nint[parameters.Length * _tensors.Length];
+        _lengths = new long[parameters.Length];
+    }
+
+    /// <summary>Parameters the last step updated in the single pass (the rest took the libtorch operations).</summary>
+    public int SinglePassParameters => _count;
+
+    /// <summary>
+    /// One optimizer step: the single pass for every parameter it can read (all of them when
+    /// <paramref name="singlePass"/>, none otherwise), <paramref name="libtorchStep"/> with the gradient for the
+    /// others; parameters without a gradient are left alone.
+    /// </summary>
+    public void Step(bool singlePass, Action<int, Tensor> libtorchStep)
+    {
+        _count = 0;
+        try
+        {
+            for (int i = 0; i < _parameters.Length; i++)
+            {
+                // Each read of .grad is a new native handle, disposed after the step.
+                var grad = _gradients[i] = _parameters[i].grad;
+                if (grad is null)
+                    continue;
+                _tensors[0] = _parameters[i];
+                _tensors[1] = grad;
+                for (int k = 0; k < _state.Length; k++)
+                    _tensors[2 + k] = _state[k][i];
+                if (singlePass && Applies(_tensors))
+                    Add(_tensors);
+                else
+                    libtorchStep(i, grad);
+            }
+            Run(get_num_threads());
+        }
+        finally
+        {
+            for (int i = 0; i < _gradients.Length; i++)
+            {
+                _gradients[i]?.Dispose();
+                _gradients[i] = null;
+            }
+        }
     }
 
     /// <summary>
@@ -76,14 +117,10 @@ internal sealed unsafe class SinglePassUpdate
         return true;
     }
 
-    /// <summary>Forgets the tensors of the previous step.</summary>
-    public void Clear() => _count = 0;
-
-    /// <summary>Adds one parameter's tensors, in the order the kernel expects them; they must stay alive until <see cref="Run"/> returns.</summary>
-    public void Add(params ReadOnlySpan<Tensor> tensors)
+    private void Add(Tensor[] tensors)
     {
         for (int k = 0; k < tensors.Length; k++)
-            _pointers[_count * _tensorsPerParameter + k] = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(tensors[k].bytes));
+            _pointers[_count * tensors.Length + k] = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(tensors[k].bytes));
         _lengths[_count] = tensors[0].numel();
         _count++;
     }
@@ -94,8 +131,8 @@ internal sealed unsafe class SinglePassUpdate
     /// </summary>
     public delegate void Kernel(ReadOnlySpan<nint> tensors, long start, long length);
 
-    /// <summary>Runs <paramref name="kernel"/> over every element added, on up to <paramref name="threads"/> threads.</summary>
-    public void Run(Kernel kernel, int threads)
+    /// <summary>Runs the kernel over every element added, on up to <paramref name="threads"/> threads.</summary>
+    private void Run(int threads)
     {
         long total = 0;
         _chunks.Clear();
@@ -108,16 +145,16 @@ internal sealed unsafe class SinglePassUpdate
         if (threads <= 1 || total < ParallelThreshold)
         {
             for (int i = 0; i < _count; i++)
-                RunOne(kernel, i, 0, _lengths[i]);
+                RunOne(i, 0, _lengths[i]);
             return;
         }
         Parallel.For(0, _chunks.Count, new ParallelOptions { MaxDegreeOfParallelism = threads }, c =>
         {
-            var (tensor, start, length) = _chunks[c];
-            RunOne(kernel, tensor, start, length);
+            var (parameter, start, length) = _chunks[c];
+            RunOne(parameter, start, length);
         });
     }
 
-    private void RunOne(Kernel kernel, int parameter, long start, long length) =>
-        kernel(_pointers.AsSpan(parameter * _tensorsPerParameter, _tensorsPerParameter), start, length);
+    private void RunOne(int parameter, long start, long length) =>
+        _kernel(_pointers.AsSpan(parameter * _tensors.Length, _tensors.Length), start, length);
 }
