@@ -48,6 +48,7 @@ internal sealed unsafe class SinglePassUpdate
     private readonly nint[] _pointers;
     private readonly long[] _lengths;
     private readonly List<(int Parameter, long Start, long Length)> _chunks = new();
+    private readonly Action<int> _runChunk;
     private int _count;
 
     /// <param name="parameters">The optimizer's parameters.</param>
@@ -62,6 +63,7 @@ internal sealed unsafe class SinglePassUpdate
         _tensors = new Tensor[2 + state.Length];
         _pointers = new nint[parameters.Length * _tensors.Length];
         _lengths = new long[parameters.Length];
+        _runChunk = c => RunOne(_chunks[c].Parameter, _chunks[c].Start, _chunks[c].Length);
     }
 
     /// <summary>Parameters the last step updated in the single pass (the rest took the libtorch operations).</summary>
@@ -148,11 +150,7 @@ internal sealed unsafe class SinglePassUpdate
                 RunOne(i, 0, _lengths[i]);
             return;
         }
-        Parallel.For(0, _chunks.Count, new ParallelOptions { MaxDegreeOfParallelism = threads }, c =>
-        {
-            var (parameter, start, length) = _chunks[c];
-            RunOne(parameter, start, length);
-        });
+        Parallel.For(0, _chunks.Count, new ParallelOptions { MaxDegreeOfParallelism = threads }, _runChunk);
     }
 
     private void RunOne(int parameter, long start, long length) =>
