@@ -4,6 +4,7 @@ using Microsoft.ML.DeepClustering.Benchmarks;
 // dotnet run --project bench/Benchmarks -c Release -- choose-k [--datasets blobs,mnist-test,fashion-test] [--seeds 1,2,3] [--preset recommended] [--epochs N] [--k-range 2-20] [--max-rows N] [--checkpoint-dir DIR] [--criteria silhouette,davies-bouldin,eigengap,...]
 // dotnet run --project bench/Benchmarks -c Release -- photos [--categories animals,food,plants,vehicles,town] [--seeds 1,2,3] [--epochs N] [--hidden 500,500,2000|none] [--embedding E] [--set Option=value,...]
 // dotnet run --project bench/Benchmarks -c Release -- speed [--dataset mnist-full] [--epochs 3]
+// dotnet run --project bench/Benchmarks -c Release -- optimizer-step [--rounds 10] [--epochs 3]
 // dotnet run --project bench/Benchmarks -c Release -- quality [--methods a,b] [--datasets mnist-test,mnist-full] [--seeds 1,2,3] [--epochs N] [--max-iterations N] [--update-interval T] [--max-rows N] [--progress] [--checkpoint-dir DIR] [--threads N] [--schedule constant|cosine] [--seeding kmeans|spectral] [--set Option=value,Option=value]
 string? Arg(string name) => Array.IndexOf(args, name) is int i && i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 int? IntArg(string name) => Arg(name) is string s ? int.Parse(s) : null;
@@ -30,8 +31,11 @@ switch (command)
             Arg("--hidden") is string hidden ? hidden == "none" ? [] : hidden.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray() : null, IntArg("--embedding"), Arg("--set"));
     case "speed":
         return SpeedBenchmark.Run(Arg("--dataset") ?? "mnist-full", IntArg("--max-rows"), IntArg("--epochs") ?? 3);
+    case "optimizer-step":
+        return SpeedBenchmark.RunOptimizerStep(IntArg("--rounds") ?? 10, IntArg("--epochs") ?? 3);
     default:
         Console.WriteLine("Benchmarks: speed [--dataset mnist-full|mnist-test] [--max-rows N] [--epochs N]");
+        Console.WriteLine("Benchmarks: optimizer-step [--rounds N] [--epochs N]");
         Console.WriteLine("Benchmarks: choose-k [--datasets blobs," + string.Join(",", MnistSets.Names) + "] [--seeds 1,2,3] [--preset recommended] [--epochs N] [--k-range 2-20] [--max-rows N] [--checkpoint-dir DIR] [--criteria silhouette,davies-bouldin,eigengap,...]");
         Console.WriteLine("Benchmarks: photos [--categories animals,food,plants,vehicles,town] [--seeds 1,2,3] [--epochs N] [--hidden 500,500,2000|none] [--embedding E] [--set Option=value,...]");
         Console.WriteLine("Benchmarks: quality [--methods " + string.Join(",", DeepClusterPresets.Names) + "] [--datasets mnist-test,mnist-full] [--seeds 1,2,3] [--epochs N] [--max-iterations N] [--update-interval T] [--max-rows N] [--progress] [--checkpoint-dir DIR] [--threads N] [--schedule constant|cosine] [--seeding kmeans|spectral] [--set Option=value,Option=value]");

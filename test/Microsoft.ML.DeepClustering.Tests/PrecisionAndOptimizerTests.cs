@@ -10,15 +10,21 @@ namespace Microsoft.ML.DeepClustering.Tests;
 /// <summary>The allocation-free Adam, bfloat16 products and how Auto resolves.</summary>
 public class PrecisionAndOptimizerTests
 {
-    [Fact]
-    public void AllocationFreeAdamTakesExactlyTheStepsOfTorchSharpsAdam()
+    /// <summary>
+    /// The libtorch path takes exactly optim.Adam's steps; the single pass takes them within float rounding
+    /// (libtorch's square root is not always correctly rounded; SinglePassOptimizerTests has the details).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AllocationFreeAdamTakesTheStepsOfTorchSharpsAdam(bool singlePass)
     {
         using var scope = NewDisposeScope();
         random.manual_seed(3);
         var start = new[] { randn(7, 5), randn(5), randn(3, 7) };
         var ours = start.Select(t => new Parameter(t.clone())).ToArray();
         var theirs = start.Select(t => new Parameter(t.clone())).ToArray();
-        using var ourAdam = new AllocationFreeAdam(ours, 0.01);
+        using var ourAdam = new AllocationFreeAdam(ours, 0.01, singlePass: singlePass);
         using var theirAdam = optim.Adam(theirs, lr: 0.01);
         for (int step = 0; step < 25; step++)
         {
@@ -34,7 +40,11 @@ public class PrecisionAndOptimizerTests
         for (int i = 0; i < ours.Length; i++)
         {
             Assert.False(ours[i].allclose(start[i]), "the parameters did not move");
-            Assert.True(ours[i].equal(theirs[i]).all().item<bool>(), $"parameter {i} differs by {(ours[i] - theirs[i]).abs().max().item<float>()}");
+            var difference = (ours[i] - theirs[i]).abs();
+            if (singlePass)
+                Assert.True(difference.le(theirs[i].abs() * 1e-6 + 1e-7).all().item<bool>(), $"parameter {i} differs by {difference.max().item<float>()}");
+            else
+                Assert.True(ours[i].equal(theirs[i]).all().item<bool>(), $"parameter {i} differs by {difference.max().item<float>()}");
         }
     }
 
