@@ -139,8 +139,9 @@ public sealed class DeepClusterOptions
     /// <summary>
     /// How far the final partition's silhouette in the pretrained embedding may fall below the seeding's before
     /// <see cref="SelfTrainingSafeguard"/> calls it clearly worse. Self-training that helps lowers it a little too (it
-    /// reshapes the clusters), by 0.03 on MNIST where it raised ACC by 8 points; where it hurt, it fell by 0.06 to 0.18
-    /// (docs/benchmarks.md). Between −1 and 1; a negative value always prefers the seeding. Default 0.05.
+    /// reshapes the clusters), by 0.03 to 0.045 on MNIST where it raised ACC by 7 to 9 points; where it hurt both ACC
+    /// and NMI, it fell by 0.06 to 0.18 (docs/benchmarks.md). Between −1 and 1; a negative value always prefers the
+    /// seeding. Default 0.05.
     /// </summary>
     public float SelfTrainingSafeguardMargin = 0.05f;
 
