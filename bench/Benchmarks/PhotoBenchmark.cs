@@ -60,7 +60,7 @@ internal static class PhotoBenchmark
                 Console.WriteLine($"{"",34} {"",4} chose K = {model.NumberOfClusters} of {categories.Length} kinds by {model.History.ClusterCountCriterion}: " +
                     string.Join(", ", model.History.ClusterCountCandidates.Select(c => $"{c.NumberOfClusters}: {c.Score:F3}")));
             if (model.History.SelfTrainingVerdict is { } v)
-                Console.WriteLine($"{"",34} {"",4} silhouette in the pretrained embedding {v.SeedingSilhouette:F3} → {v.FinalSilhouette:F3}, input {v.SeedingInputSilhouette:F3} → {v.FinalInputSilhouette:F3}{(v.KeptSeeding ? " (kept seeding)" : v.FinalIsWorse ? " (clearly worse)" : "")}");
+                Console.WriteLine($"{"",34} {"",4} silhouette, pretrained embedding / input (seeding → final): {QualityBenchmark.Verdict(v)}");
         }
         return 0;
     }

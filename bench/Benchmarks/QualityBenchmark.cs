@@ -72,6 +72,7 @@ internal static class QualityBenchmark
         return 0;
     }
 
-    private static string Verdict(SelfTrainingVerdict? v) => v is null ? "" :
+    /// <summary>The safeguard's silhouettes, seeding → final, in the pretrained embedding / in the input, and what it did.</summary>
+    internal static string Verdict(SelfTrainingVerdict? v) => v is null ? "" :
         $"{v.SeedingSilhouette:F3} → {v.FinalSilhouette:F3} / {v.SeedingInputSilhouette:F3} → {v.FinalInputSilhouette:F3}{(v.KeptSeeding ? " (kept seeding)" : v.FinalIsWorse ? " (worse)" : "")}";
 }

@@ -211,6 +211,8 @@ internal static class DeepClusterTrainer
         public IReadOnlyList<NetworkLayer>? Encoder { get; init; }
         public IReadOnlyList<NetworkLayer>? Decoder { get; init; }
         public float[][]? Centroids { get; init; }
+        /// <summary>Every row's cluster under that model, as the saved model, scoring in float32, assigns it.</summary>
+        public int[]? Labels { get; init; }
 
         public static SeedingState Capture(Autoencoder autoencoder, Tensor centroids, Tensor x, bool keepModel)
         {
@@ -225,6 +227,7 @@ internal static class DeepClusterTrainer
                 Encoder = keepModel ? autoencoder.CopyEncoder() : null,
                 Decoder = keepModel ? autoencoder.CopyDecoder() : null,
                 Centroids = keepModel ? ToRows(centroids) : null,
+                Labels = keepModel ? KMeansSeeding.Assign(embedding, centroids) : null,
             };
         }
 
@@ -246,10 +249,7 @@ internal static class DeepClusterTrainer
             $"in the input {scores.SeedingInInput:F4} → {scores.FinalInInput:F4}." +
             (worse ? keep ? " Clearly worse: Fit keeps the seeding's model (SelfTrainingSafeguard = KeepBetter)." : " Clearly worse than the seeding; SelfTrainingSafeguard = KeepBetter would keep the seeding's model." : ""));
         var verdict = new SelfTrainingVerdict(scores.SeedingInEmbedding, scores.FinalInEmbedding, scores.SeedingInInput, scores.FinalInInput, worse, keep);
-        if (!keep)
-            return (verdict, selfTraining);
-        using var centroids = tensor(before.Centroids!.SelectMany(row => row).ToArray(), new long[] { k, before.Centroids![0].Length }).to(before.Embedding.device);
-        return (verdict, selfTraining with { Labels = KMeansSeeding.Assign(before.Embedding, centroids) });
+        return (verdict, keep ? selfTraining with { Labels = before.Labels! } : selfTraining);
     }
 
     /// <summary>What the stages did, in the form users read it (numbered in training order; the estimator renumbers).</summary>
