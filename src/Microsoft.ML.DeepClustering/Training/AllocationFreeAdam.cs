@@ -32,7 +32,9 @@ internal sealed unsafe class AllocationFreeAdam : IParameterOptimizer
     private readonly SinglePassUpdate _update;
     private readonly Action<int, Tensor> _libtorchStep;
     private double _correction1, _correction2Root;
-    private float _b1, _a1, _b2, _a2, _c2Root, _eps, _stepSize;
+    // libtorch rounds its double scalars to the tensor's float32 before use; so does the single pass.
+    private readonly float _b1, _a1, _b2, _a2, _eps;
+    private float _c2Root, _stepSize;
     private readonly double _beta1;
     private readonly double _beta2;
     private readonly double _epsilon;
@@ -54,6 +56,7 @@ internal sealed unsafe class AllocationFreeAdam : IParameterOptimizer
         _beta1 = beta1;
         _beta2 = beta2;
         _epsilon = epsilon;
+        (_b1, _a1, _b2, _a2, _eps) = ((float)beta1, (float)(1 - beta1), (float)beta2, (float)(1 - beta2), (float)epsilon);
         using var noGrad = no_grad();
         _firstMoment = _parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
         _secondMoment = _parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
@@ -75,9 +78,7 @@ internal sealed unsafe class AllocationFreeAdam : IParameterOptimizer
         _step++;
         _correction1 = 1 - Math.Pow(_beta1, _step);
         _correction2Root = Math.Sqrt(1 - Math.Pow(_beta2, _step));
-        // libtorch rounds its double scalars to the tensor's float32 before use; so does the single pass.
-        (_b1, _a1, _b2, _a2) = ((float)_beta1, (float)(1 - _beta1), (float)_beta2, (float)(1 - _beta2));
-        (_c2Root, _eps, _stepSize) = ((float)_correction2Root, (float)_epsilon, (float)(-LearningRate / _correction1));
+        (_c2Root, _stepSize) = ((float)_correction2Root, (float)(-LearningRate / _correction1));
         using var noGrad = no_grad();
         _update.Step(_singlePass, _libtorchStep);
     }
