@@ -35,12 +35,20 @@ internal static class SpeedBenchmark
 
         foreach (int threads in ThreadCounts())
         {
+            using var scope = TorchRuntime.UseThreads(threads);
+            var probe = PrecisionProbe.Measure();
+            Row($"precision probe, {threads} thread(s)", $"bfloat16 {probe.Speedup:F2}× float32", $"{probe.BFloat16Gflops:F0} against {probe.Float32Gflops:F0} GFLOP/s; Precision = Auto picks bfloat16 from {TorchRuntime.MinimumBFloat16Speedup:F2}×; CPU flags {(TorchRuntime.CpuHasBFloat16 ? "list" : "do not list")} bfloat16 dot products");
+        }
+
+        foreach (int threads in ThreadCounts())
+        {
             var (ours, ops, theirs) = OptimizerStepMilliseconds(threads);
             Row($"Adam step on the DEC net's 3.3 M parameters, {threads} thread(s)", $"{ours:F1} ms", $"single pass; as libtorch operations {ops:F1} ms ({ops / ours:F1}×), TorchSharp's optim.Adam {theirs:F1} ms ({theirs / ours:F1}×); × 274 steps per 70k epoch; measured before any Fit, so with glibc's default allocator settings");
         }
 
         DeepClusterTransformer? model = null;
-        var precisions = TorchRuntime.CpuHasBFloat16
+        // Both precisions wherever bfloat16 has a chance (listed in the flags, or measured to pay), to show the ratio.
+        var precisions = TorchRuntime.CpuHasBFloat16 || PrecisionProbe.Measure().Speedup >= TorchRuntime.MinimumBFloat16Speedup
             ? new[] { TrainingPrecision.Float32, TrainingPrecision.BFloat16 }
             : new[] { TrainingPrecision.Float32 };
         foreach (int threads in ThreadCounts())

@@ -1,3 +1,4 @@
+using Microsoft.ML.Data;
 using Microsoft.ML.DeepClustering.Networks;
 using Microsoft.ML.DeepClustering.Runtime;
 using Microsoft.ML.DeepClustering.Training;
@@ -126,21 +127,64 @@ public class PrecisionAndOptimizerTests
     }
 
     [Theory]
-    [InlineData(TrainingPrecision.Auto, DeviceType.CPU, true, TrainingPrecision.BFloat16)]
-    [InlineData(TrainingPrecision.Auto, DeviceType.CPU, false, TrainingPrecision.Float32)]
-    [InlineData(TrainingPrecision.Auto, DeviceType.CUDA, true, TrainingPrecision.Float32)]
-    [InlineData(TrainingPrecision.Float32, DeviceType.CPU, true, TrainingPrecision.Float32)]
-    [InlineData(TrainingPrecision.BFloat16, DeviceType.CPU, false, TrainingPrecision.BFloat16)]
-    [InlineData(TrainingPrecision.BFloat16, DeviceType.CUDA, false, TrainingPrecision.BFloat16)]
-    public void AutoPicksBFloat16OnlyOnACpuThatComputesItNatively(TrainingPrecision requested, DeviceType device, bool cpuHasBFloat16, TrainingPrecision expected) =>
-        Assert.Equal(expected, TorchRuntime.ResolvePrecision(requested, AutoencoderArchitecture.Dense, device, cpuHasBFloat16));
+    [InlineData(4.4, TrainingPrecision.BFloat16)]   // AMD Zen 5
+    [InlineData(1.3, TrainingPrecision.BFloat16)]   // AMD Zen 4
+    [InlineData(1.05, TrainingPrecision.Float32)]   // too little to pay for the coarser arithmetic
+    [InlineData(0.2, TrainingPrecision.Float32)]    // emulated bfloat16
+    public void AutoPicksBFloat16WhereTheProbeMeasuredItToPay(double speedup, TrainingPrecision expected)
+    {
+        var (precision, reason) = TorchRuntime.ResolvePrecision(TrainingPrecision.Auto, AutoencoderArchitecture.Dense, DeviceType.CPU,
+            () => new PrecisionProbeResult(100, 100 * speedup, 2));
+        Assert.Equal(expected, precision);
+        Assert.StartsWith(expected == TrainingPrecision.BFloat16 ? "bfloat16: " : "float32: ", reason);
+        Assert.Contains($"measured {speedup:F2}× float32's", reason);
+    }
+
+    [Theory]
+    [InlineData(TrainingPrecision.Auto, DeviceType.CUDA, TrainingPrecision.Float32)]
+    [InlineData(TrainingPrecision.Float32, DeviceType.CPU, TrainingPrecision.Float32)]
+    [InlineData(TrainingPrecision.BFloat16, DeviceType.CPU, TrainingPrecision.BFloat16)]
+    [InlineData(TrainingPrecision.BFloat16, DeviceType.CUDA, TrainingPrecision.BFloat16)]
+    public void AnExplicitPrecisionOrAGpuNeedsNoProbe(TrainingPrecision requested, DeviceType device, TrainingPrecision expected) =>
+        Assert.Equal(expected, TorchRuntime.ResolvePrecision(requested, AutoencoderArchitecture.Dense, device,
+            () => throw new InvalidOperationException("The probe must not run.")).Precision);
 
     [Theory]
     [InlineData(TrainingPrecision.Auto)]
     [InlineData(TrainingPrecision.BFloat16)]
     [InlineData(TrainingPrecision.Float32)]
     public void TheConvolutionalNetworkAlwaysTrainsInFloat32(TrainingPrecision requested) =>
-        Assert.Equal(TrainingPrecision.Float32, TorchRuntime.ResolvePrecision(requested, AutoencoderArchitecture.Convolutional, DeviceType.CPU, cpuHasBFloat16: true));
+        Assert.Equal(TrainingPrecision.Float32, TorchRuntime.ResolvePrecision(requested, AutoencoderArchitecture.Convolutional, DeviceType.CPU,
+            () => throw new InvalidOperationException("The probe must not run.")).Precision);
+
+    [Fact]
+    public void TheProbeMeasuresBothProductsOncePerThreadCount()
+    {
+        using var threads = TorchRuntime.UseThreads(1);
+        var first = PrecisionProbe.Measure();
+        Assert.Equal(1, first.Threads);
+        Assert.True(first.Float32Gflops > 0.1 && double.IsFinite(first.Float32Gflops), $"float32 {first.Float32Gflops} GFLOP/s");
+        Assert.True(first.BFloat16Gflops > 0.01 && double.IsFinite(first.BFloat16Gflops), $"bfloat16 {first.BFloat16Gflops} GFLOP/s");
+        Assert.Same(first, PrecisionProbe.Measure());
+    }
+
+    [Fact]
+    public void TheHistorySaysWhichPrecisionWasUsedAndWhy()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Enumerable.Range(0, 60).Select(i => new DenseRow { Features = Enumerable.Range(0, 8).Select(j => (float)((i % 3) * 2 + Math.Sin(i * 7 + j))).ToArray() });
+        var options = new DeepClusterOptions { NumberOfClusters = 3, HiddenLayers = [16], EmbeddingDimension = 2, PretrainEpochs = 1, MaxIterations = 0, BatchSize = 32 };
+        using var model = ml.Transforms.DeepCluster(options).Fit(ml.Data.LoadFromEnumerable(rows));
+        var history = model.History;
+        Assert.StartsWith(history.Precision == TrainingPrecision.BFloat16 ? "bfloat16: " : "float32: ", history.PrecisionReason);
+        Assert.Contains("measured", history.PrecisionReason);
+    }
+
+    private sealed class DenseRow
+    {
+        [VectorType(8)]
+        public float[] Features { get; set; } = [];
+    }
 
     [Theory]
     [InlineData(" fpu avx2 avx512f avx512_bf16 clzero", true)]

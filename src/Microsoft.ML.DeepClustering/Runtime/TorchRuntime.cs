@@ -52,18 +52,38 @@ internal static class TorchRuntime
     public static int DefaultThreads(int processorCount) => Math.Max(1, processorCount);
 
     /// <summary>
-    /// The precision training uses. The convolutional network trains in float32 whatever is asked: with bfloat16
-    /// (transposed) convolutions, ConvDEC-DA's pretraining on MNIST-test diverged at epoch 26 (MSE 0.017 to 2e6;
-    /// docs/benchmarks.md). For the dense network, <see cref="TrainingPrecision.Auto"/> means bfloat16 products on a
-    /// CPU whose instruction set computes them natively (on an AMD EPYC Zen 5 with AVX512_BF16 a 256×2000 by
-    /// 2000×500 product runs at 4.4× the float32 rate), float32 on GPUs and on other CPUs, where bfloat16 is
-    /// emulated and slower.
+    /// <see cref="TrainingPrecision.Auto"/> picks bfloat16 when the probe measured its products at least this many
+    /// times faster than float32's: below that, the epoch gains too little for the coarser arithmetic. Zen 4 (1.3×)
+    /// and Zen 5 (4.4×) pass; CPUs that emulate bfloat16 (well below 1×) do not.
     /// </summary>
-    public static TrainingPrecision ResolvePrecision(TrainingPrecision requested, AutoencoderArchitecture architecture, DeviceType device, bool cpuHasBFloat16) =>
-        architecture == AutoencoderArchitecture.Convolutional ? TrainingPrecision.Float32
-        : requested != TrainingPrecision.Auto ? requested
-        : device == DeviceType.CPU && cpuHasBFloat16 ? TrainingPrecision.BFloat16
-        : TrainingPrecision.Float32;
+    public const double MinimumBFloat16Speedup = 1.15;
+
+    /// <summary>
+    /// The precision training uses, and why, in words for the log and <see cref="DeepClusterTrainingHistory.PrecisionReason"/>.
+    /// The convolutional network trains in float32 whatever is asked: with bfloat16 (transposed) convolutions,
+    /// ConvDEC-DA's pretraining on MNIST-test diverged at epoch 26 (MSE 0.017 to 2e6; docs/benchmarks.md). For the
+    /// dense network, <see cref="TrainingPrecision.Auto"/> means float32 on GPUs, and on a CPU whichever the
+    /// <paramref name="probe"/> measured to pay (<see cref="PrecisionProbe"/>, <see cref="MinimumBFloat16Speedup"/>);
+    /// the probe runs only then.
+    /// </summary>
+    public static (TrainingPrecision Precision, string Reason) ResolvePrecision(TrainingPrecision requested, AutoencoderArchitecture architecture, DeviceType device, Func<PrecisionProbeResult> probe)
+    {
+        if (architecture == AutoencoderArchitecture.Convolutional)
+            return (TrainingPrecision.Float32, requested == TrainingPrecision.BFloat16
+                ? "float32, not the bfloat16 asked for: the convolutional network trains in float32 (in bfloat16 its pretraining diverged)"
+                : "float32: the convolutional network trains in float32");
+        if (requested != TrainingPrecision.Auto)
+            return (requested, $"{Name(requested)}, as Precision asks");
+        if (device != DeviceType.CPU)
+            return (TrainingPrecision.Float32, $"float32 on {device}");
+        var measured = probe();
+        bool pays = measured.Speedup >= MinimumBFloat16Speedup;
+        return (pays ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32,
+            $"{(pays ? "bfloat16" : "float32")}: bfloat16 products measured {measured.Speedup:F2}× float32's on this CPU " +
+            $"({measured.BFloat16Gflops:F0} against {measured.Float32Gflops:F0} GFLOP/s, {measured.Threads} thread(s)); bfloat16 is used from {MinimumBFloat16Speedup:F2}×");
+    }
+
+    private static string Name(TrainingPrecision precision) => precision == TrainingPrecision.BFloat16 ? "bfloat16" : "float32";
 
     private static readonly Lazy<bool> s_cpuHasBFloat16 = new(() => CpuFlagsHaveBFloat16(ReadCpuFlags()));
 

@@ -13,7 +13,7 @@ namespace Microsoft.ML.DeepClustering.Training;
 internal static class DeepClusterTrainer
 {
     /// <summary>Where and how training runs, as resolved from the options and the <see cref="MLContext"/>.</summary>
-    private sealed record RuntimeChoice(Device Device, int Threads, TrainingPrecision Precision);
+    private sealed record RuntimeChoice(Device Device, int Threads, TrainingPrecision Precision, string PrecisionReason);
 
     private sealed record PretrainingOutcome(List<double> Losses, int ResumedAfterEpoch, TimeSpan Time);
 
@@ -30,13 +30,17 @@ internal static class DeepClusterTrainer
     public static (TrainedModel Model, DeepClusterTrainingHistory History) Train(
         FeatureMatrix data, DeepClusterOptions options, int seed, MLContextSettings settings, CancellationToken cancellation, Action<string> log)
     {
-        var runtime = ChooseRuntime(options, settings);
         if (NativeEnvironment.DescribeOnce(TorchRuntime.TuneNativeAllocator()) is string tuning)
             log(tuning);
+        var device = TorchRuntime.ResolveDevice(settings);
+        int threads = options.NumberOfThreads ?? TorchRuntime.DefaultThreads(Environment.ProcessorCount);
+        using var threadScope = TorchRuntime.UseThreads(threads);
+        // After the thread count is set: the precision probe measures products at the thread count training uses.
+        var (precision, precisionReason) = TorchRuntime.ResolvePrecision(options.Precision, options.Architecture, device.type, PrecisionProbe.Measure);
+        var runtime = new RuntimeChoice(device, threads, precision, precisionReason);
         string k = options.NumberOfClusters > 0 ? $"K = {options.NumberOfClusters}" : $"K to choose from {options.MinimumNumberOfClusters}–{options.MaximumNumberOfClusters} by {options.ClusterCountCriterion}";
-        log($"Training on {runtime.Device} with {runtime.Threads} CPU thread(s), {runtime.Precision} products, seed {seed}: {data.Rows} rows of {data.Columns} features, {k}.");
+        log($"Training on {runtime.Device} with {runtime.Threads} CPU thread(s), seed {seed}: {data.Rows} rows of {data.Columns} features, {k}. Products in {precisionReason}.");
 
-        using var threadScope = TorchRuntime.UseThreads(runtime.Threads);
         bool convolutional = options.Architecture == AutoencoderArchitecture.Convolutional;
         // InputChecks made sure that whoever needs the image shape finds it.
         var imageShape = options.Augment || convolutional ? ImageShape.Infer(data.Dimensions, data.Columns, options.ImageHeight, options.ImageWidth, options.ImageChannels) : null;
@@ -91,14 +95,6 @@ internal static class DeepClusterTrainer
             history.ClusterCountCriterion = options.ClusterCountCriterion;
         }
         return (model, history);
-    }
-
-    private static RuntimeChoice ChooseRuntime(DeepClusterOptions options, MLContextSettings settings)
-    {
-        var device = TorchRuntime.ResolveDevice(settings);
-        int threads = options.NumberOfThreads ?? TorchRuntime.DefaultThreads(Environment.ProcessorCount);
-        var precision = TorchRuntime.ResolvePrecision(options.Precision, options.Architecture, device.type, TorchRuntime.CpuHasBFloat16);
-        return new RuntimeChoice(device, threads, precision);
     }
 
     /// <summary>Stage 1, <see cref="Pretraining"/>.</summary>
@@ -266,6 +262,7 @@ internal static class DeepClusterTrainer
             Device = runtime.Device.ToString(),
             NumberOfThreads = runtime.Threads,
             Precision = runtime.Precision,
+            PrecisionReason = runtime.PrecisionReason,
             PretrainLosses = pretraining.Losses,
             PretrainingResumedAfterEpoch = pretraining.ResumedAfterEpoch,
             PretrainingTime = pretraining.Time,
