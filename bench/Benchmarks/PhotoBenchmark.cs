@@ -74,7 +74,7 @@ internal static class PhotoBenchmark
     }
 
     /// <summary>The category's PNG stamps composited onto white, made once and cached.</summary>
-    private static List<string> OnWhite(string stamps, string category)
+    internal static List<string> OnWhite(string stamps, string category)
     {
         string source = Path.Combine(stamps, category);
         if (!Directory.Exists(source))

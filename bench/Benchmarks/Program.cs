@@ -3,6 +3,8 @@ using Microsoft.ML.DeepClustering.Benchmarks;
 
 // dotnet run --project bench/Benchmarks -c Release -- choose-k [--datasets blobs,mnist-test,fashion-test] [--seeds 1,2,3] [--preset recommended] [--epochs N] [--k-range 2-20] [--max-rows N] [--checkpoint-dir DIR] [--criteria silhouette,davies-bouldin,eigengap,...]
 // dotnet run --project bench/Benchmarks -c Release -- photos [--categories animals,food,plants,vehicles,town] [--seeds 1,2,3] [--epochs N] [--hidden 500,500,2000|none] [--embedding E] [--set Option=value,...]
+// dotnet run --project bench/Benchmarks -c Release -- photo-features [--categories ...] [--seeds 1,2,3] [--neighbours 10,20] [--pca 32] [--restarts N]
+// dotnet run --project bench/Benchmarks -c Release -- onnx-nodes MODEL.onnx
 // dotnet run --project bench/Benchmarks -c Release -- speed [--dataset mnist-full] [--epochs 3]
 // dotnet run --project bench/Benchmarks -c Release -- optimizer-step [--rounds 10] [--epochs 3]
 // dotnet run --project bench/Benchmarks -c Release -- quality [--methods a,b] [--datasets mnist-test,mnist-full] [--seeds 1,2,3] [--epochs N] [--max-iterations N] [--update-interval T] [--max-rows N] [--progress] [--checkpoint-dir DIR] [--threads N] [--schedule constant|cosine] [--seeding kmeans|spectral] [--set Option=value,Option=value]
@@ -29,6 +31,12 @@ switch (command)
         return PhotoBenchmark.Run((Arg("--categories") ?? "animals,food,plants,vehicles,town").Split(','),
             (Arg("--seeds") ?? "1,2,3").Split(',').Select(int.Parse).ToArray(), IntArg("--epochs"),
             Arg("--hidden") is string hidden ? hidden == "none" ? [] : hidden.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray() : null, IntArg("--embedding"), Arg("--set"));
+    case "photo-features":
+        return PhotoFeaturesStudy.Run((Arg("--categories") ?? "animals,food,plants,vehicles,town").Split(','),
+            (Arg("--seeds") ?? "1,2,3").Split(',').Select(int.Parse).ToArray(),
+            (Arg("--neighbours") ?? "10,20").Split(',').Select(int.Parse).ToArray(), (Arg("--pca") ?? "32").Split(',').Select(int.Parse).ToArray(), IntArg("--restarts") ?? 0);
+    case "onnx-nodes":
+        return OnnxNodes.Print(args[1]);
     case "speed":
         return SpeedBenchmark.Run(Arg("--dataset") ?? "mnist-full", IntArg("--max-rows"), IntArg("--epochs") ?? 3);
     case "optimizer-step":
@@ -38,6 +46,8 @@ switch (command)
         Console.WriteLine("Benchmarks: optimizer-step [--rounds N] [--epochs N]");
         Console.WriteLine("Benchmarks: choose-k [--datasets blobs," + string.Join(",", MnistSets.Names) + "] [--seeds 1,2,3] [--preset recommended] [--epochs N] [--k-range 2-20] [--max-rows N] [--checkpoint-dir DIR] [--criteria silhouette,davies-bouldin,eigengap,...]");
         Console.WriteLine("Benchmarks: photos [--categories animals,food,plants,vehicles,town] [--seeds 1,2,3] [--epochs N] [--hidden 500,500,2000|none] [--embedding E] [--set Option=value,...]");
+        Console.WriteLine("Benchmarks: photo-features [--categories animals,food,plants,vehicles,town] [--seeds 1,2,3] [--neighbours 10,20] [--pca 32] [--restarts N]");
+        Console.WriteLine("Benchmarks: onnx-nodes MODEL.onnx");
         Console.WriteLine("Benchmarks: quality [--methods " + string.Join(",", DeepClusterPresets.Names) + "] [--datasets mnist-test,mnist-full] [--seeds 1,2,3] [--epochs N] [--max-iterations N] [--update-interval T] [--max-rows N] [--progress] [--checkpoint-dir DIR] [--threads N] [--schedule constant|cosine] [--seeding kmeans|spectral] [--set Option=value,Option=value]");
         return command == "help" ? 0 : 2;
 }
