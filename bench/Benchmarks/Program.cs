@@ -40,6 +40,8 @@ switch (command)
         return OnnxNodes.Print(args[1]);
     case "conv-profile":
         return ConvProfile.Run(IntArg("--reps") ?? 20);
+    case "gemm-paths":
+        return GemmPaths.Run(IntArg("--reps") ?? 20);
     case "speed":
         return SpeedBenchmark.Run(Arg("--dataset") ?? "mnist-full", IntArg("--max-rows"), IntArg("--epochs") ?? 3);
     case "optimizer-step":

@@ -50,6 +50,8 @@ public class PackagingTests(ITestOutputHelper output)
             var labels = WriteDigitPngs(Path.Combine(app, "photos"));
 
             Dotnet(app, "build", "-c", "Release");
+            // MKL's dispatch library lands where NativeEnvironment looks for it in a portable application.
+            Assert.True(File.Exists(Path.Combine(app, "bin/Release/net10.0/runtimes/linux-x64/native/libDeepClusteringMklDispatch.so")), "the built app carries MKL's dispatch library");
             string built = Run(app, Path.Combine(app, "bin/Release/net10.0/app"), "photos", Classes.ToString());
             AssertClustersDigits(built, labels);
             Assert.True(File.Exists(Path.Combine(app, "clusters.zip")), "the example saves its model");
@@ -90,6 +92,7 @@ public class PackagingTests(ITestOutputHelper output)
         {
             "lib/net10.0/Microsoft.ML.DeepClustering.dll", "lib/net10.0/Microsoft.ML.DeepClustering.xml",
             "build/MLNet.DeepClustering.targets", "buildTransitive/MLNet.DeepClustering.targets", "README.md", "LICENSE",
+            "runtimes/linux-x64/native/libDeepClusteringMklDispatch.so",
         })
             Assert.True(entries.Contains(expected), $"{Path.GetFileName(path)} holds {expected}; it has {string.Join(", ", entries)}");
         using var nuspec = new StreamReader(package.GetEntry("MLNet.DeepClustering.nuspec")!.Open());

@@ -231,14 +231,50 @@ public class NativeEnvironmentTests
     [Fact]
     public void TheLogSaysWhatChangedAndHowToTurnItOff()
     {
-        Assert.Null(NativeEnvironment.Describe(chosenWaitPolicy: null, allocatorTuned: false));
-        var both = NativeEnvironment.Describe("PASSIVE", allocatorTuned: true)!;
-        Assert.Contains("OMP_WAIT_POLICY=PASSIVE", both);
-        Assert.Contains("mmap threshold to 32 MB", both);
-        Assert.Contains("DEEPCLUSTERING_NATIVE_TUNING=0", both);
-        var allocatorOnly = NativeEnvironment.Describe(null, allocatorTuned: true)!;
+        Assert.Null(NativeEnvironment.Describe(chosenWaitPolicy: null, mklDispatchLoaded: false, allocatorTuned: false));
+        var all = NativeEnvironment.Describe("PASSIVE", mklDispatchLoaded: true, allocatorTuned: true)!;
+        Assert.Contains("OMP_WAIT_POLICY=PASSIVE", all);
+        Assert.Contains("libDeepClusteringMklDispatch.so (MKL takes its AVX-512 float32 kernels on this AMD CPU)", all);
+        Assert.Contains("mmap threshold to 32 MB", all);
+        Assert.Contains("DEEPCLUSTERING_NATIVE_TUNING=0", all);
+        var allocatorOnly = NativeEnvironment.Describe(null, mklDispatchLoaded: false, allocatorTuned: true)!;
         Assert.DoesNotContain("OMP_WAIT_POLICY", allocatorOnly);
+        Assert.DoesNotContain("MKL", allocatorOnly);
     }
+
+    [Theory]
+    [InlineData("AuthenticAMD", " fpu avx2 avx512f avx512_bf16", true)]     // Zen 4, Zen 5
+    [InlineData(" AuthenticAMD", "fpu avx2 fma", false)]                     // Zen 2, Zen 3: MKL's AVX2 kernels are its best there anyway
+    [InlineData("GenuineIntel", " fpu avx2 avx512f", false)]                 // MKL chooses well on Intel's CPUs
+    [InlineData("AuthenticAMD", " avx512fx avx512_bf16", false)]             // flags are read word by word
+    [InlineData("", "", false)]
+    public void MklIsToldToChooseByInstructionSetOnlyOnAmdCpusWithAvx512(string vendor, string flags, bool expected) =>
+        Assert.Equal(expected, NativeEnvironment.ShouldLetMklUseAvx512(vendor, flags));
+
+    [Fact]
+    public void TheMklDispatchLibraryShipsBesideTheAssemblyAndLoadsOnThisMachine()
+    {
+        if (!OperatingSystem.IsLinux() || System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture != System.Runtime.InteropServices.Architecture.X64)
+            return;
+        string? path = NativeEnvironment.FindMklDispatchLibrary();
+        Assert.NotNull(path);
+        // The one function it exports answers MKL's vendor question with yes.
+        var library = System.Runtime.InteropServices.NativeLibrary.Load(path!);
+        try
+        {
+            var answer = System.Runtime.InteropServices.Marshal.GetDelegateForFunctionPointer<IntAnswer>(
+                System.Runtime.InteropServices.NativeLibrary.GetExport(library, "mkl_serv_intel_cpu_true"));
+            Assert.Equal(1, answer());
+        }
+        finally { System.Runtime.InteropServices.NativeLibrary.Free(library); }
+        // On this machine the module initializer loaded it exactly when the CPU asks for it and tuning is on.
+        string cpuinfo = File.Exists("/proc/cpuinfo") ? File.ReadAllText("/proc/cpuinfo") : "";
+        string vendor = cpuinfo.Split('\n').FirstOrDefault(l => l.StartsWith("vendor_id"))?.Split(':', 2)[1] ?? "";
+        string flags = cpuinfo.Split('\n').FirstOrDefault(l => l.StartsWith("flags"))?.Split(':', 2)[1] ?? "";
+        Assert.Equal(NativeEnvironment.TuningEnabled && NativeEnvironment.ShouldLetMklUseAvx512(vendor, flags), NativeEnvironment.MklDispatchLoaded);
+    }
+
+    private delegate int IntAnswer();
 
     [System.Runtime.InteropServices.DllImport("libc.so.6")]
     private static extern IntPtr getenv(string name);
