@@ -189,8 +189,8 @@ public sealed class DeepClusterOptions
     /// <summary>
     /// Arithmetic of the autoencoder's large matrix products during training. <see cref="TrainingPrecision.Auto"/>
     /// (default) times one bfloat16 and one float32 product at the start of the first Fit in the process (about 0.1 s)
-    /// and picks <see cref="TrainingPrecision.BFloat16"/> where it measured at least 1.15× faster (AMD Zen 5: 4.4×,
-    /// Zen 4: 1.3×), <see cref="TrainingPrecision.Float32"/> elsewhere (CPUs that emulate bfloat16, GPUs);
+    /// and picks <see cref="TrainingPrecision.BFloat16"/> where it measured at least 1.15× faster (AMD Zen 5: 1.4× on
+    /// 2 threads), <see cref="TrainingPrecision.Float32"/> elsewhere (CPUs that emulate bfloat16, GPUs);
     /// <see cref="DeepClusterTrainingHistory.PrecisionReason"/> gives the figures. Set it explicitly when runs on
     /// different machines must agree. Either way weights, optimizer state, embedding, losses and the saved model
     /// stay float32; see docs/benchmarks.md for the speed and clustering quality of both. The convolutional network

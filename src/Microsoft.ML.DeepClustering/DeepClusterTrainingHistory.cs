@@ -96,7 +96,7 @@ public sealed class DeepClusterTrainingHistory
     /// <summary>
     /// Why <see cref="Precision"/>: asked for, forced by the network, or, for <see cref="TrainingPrecision.Auto"/> on a
     /// CPU, the measured speed of bfloat16 products against float32's on this machine (for example "bfloat16: bfloat16
-    /// products measured 4.21× float32's on this CPU (…)").
+    /// products measured 1.43× float32's on this CPU (…)").
     /// </summary>
     public string PrecisionReason { get; internal set; } = "";
     /// <summary>The seed actually used.</summary>
