@@ -9,9 +9,12 @@ namespace Microsoft.ML.DeepClustering.Tests;
 /// </summary>
 public class ClusteringQualityOnMnistTests(ITestOutputHelper output)
 {
-    // Measured with seed 1 on 2 cores (2026-11-23): AE + k-means 0.4895, DEC 0.5355. Thresholds leave 0.04 of margin.
-    private const double AutoencoderKMeansThreshold = 0.45;
-    private const double DecThreshold = 0.49;
+    // Measured with seed 1 on 2 Zen 5 cores (2026-11-30), AE + k-means / DEC: float32 0.5155 / 0.5470 and bfloat16
+    // 0.4495 / 0.4885 with MKL's AVX-512 kernels (the default on this CPU); 0.4910 / 0.5430 and 0.5010 / 0.5240 with
+    // DEEPCLUSTERING_NATIVE_TUNING=0. Float rounding alone moves this short run by 0.06, so the thresholds sit 0.04
+    // below the lowest of the four; chance is about 0.2.
+    private const double AutoencoderKMeansThreshold = 0.41;
+    private const double DecThreshold = 0.45;
 
     [Theory]
     [InlineData(TrainingPrecision.Float32)]
