@@ -1,4 +1,5 @@
 using Microsoft.ML.DeepClustering.Model;
+using Microsoft.ML.DeepClustering.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -69,14 +70,10 @@ internal sealed class DenseAutoencoder : Autoencoder
         return h;
     }
 
-    // x Wᵀ with bfloat16 operands and float32 accumulation, then + b in float32. The casts are differentiable, so the
-    // float32 weights receive their gradients through them (mixed precision, as autocast does).
+    // The product in bfloat16 (TorchRuntime.BFloat16Product), then + b in float32.
     private static Tensor BFloat16Linear(Linear layer, Tensor x)
     {
-        using var x16 = x.to(ScalarType.BFloat16);
-        using var w16 = layer.weight!.to(ScalarType.BFloat16);
-        using var product = nn.functional.linear(x16, w16);
-        using var product32 = product.to(ScalarType.Float32);
-        return product32 + layer.bias!;
+        using var product = TorchRuntime.BFloat16Product(x, layer.weight!);
+        return product + layer.bias!;
     }
 }

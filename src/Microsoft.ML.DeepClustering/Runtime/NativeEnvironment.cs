@@ -79,22 +79,22 @@ internal static class NativeEnvironment
     {
         if (!TuningEnabled || !OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64)
             return;
+        var (vendor, flags) = CpuInfo.Read();
+        if (!ShouldLetMklUseAvx512(vendor, flags) || FindMklDispatchLibrary() is not string path)
+            return;
         try
         {
-            var (vendor, flags) = ReadCpuVendorAndFlags();
-            if (!ShouldLetMklUseAvx512(vendor, flags) || FindMklDispatchLibrary() is not string path)
-                return;
             MklDispatchLoaded = dlopen(path, RtldNow | RtldGlobal) != IntPtr.Zero;
         }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            // Not glibc, or /proc unreadable: leave MKL alone.
+            // Not glibc: leave MKL alone.
         }
     }
 
     /// <summary>An AMD CPU whose flags list AVX-512 (Foundation): the case MKL's vendor check slows down.</summary>
     internal static bool ShouldLetMklUseAvx512(string vendor, string flags) =>
-        vendor.Trim() == "AuthenticAMD" && flags.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Contains("avx512f");
+        vendor.Trim() == "AuthenticAMD" && CpuInfo.Lists(flags, "avx512f");
 
     /// <summary>
     /// Beside this assembly (a project reference, the tests) or under runtimes/linux-x64/native/ (the package's
@@ -106,21 +106,6 @@ internal static class NativeEnvironment
         var folders = new[] { here, AppContext.BaseDirectory }.Where(f => !string.IsNullOrEmpty(f)).Distinct();
         return folders.SelectMany(f => new[] { Path.Combine(f!, MklDispatchLibrary), Path.Combine(f!, "runtimes", "linux-x64", "native", MklDispatchLibrary) })
             .FirstOrDefault(File.Exists);
-    }
-
-    private static (string Vendor, string Flags) ReadCpuVendorAndFlags()
-    {
-        string vendor = "", flags = "";
-        foreach (string line in File.ReadLines("/proc/cpuinfo"))
-        {
-            if (vendor.Length == 0 && line.StartsWith("vendor_id", StringComparison.Ordinal))
-                vendor = line.Split(':', 2)[1];
-            else if (flags.Length == 0 && line.StartsWith("flags", StringComparison.Ordinal))
-                flags = line.Split(':', 2)[1];
-            if (vendor.Length > 0 && flags.Length > 0)
-                break;
-        }
-        return (vendor, flags);
     }
 
     private const int RtldNow = 0x002, RtldGlobal = 0x100;

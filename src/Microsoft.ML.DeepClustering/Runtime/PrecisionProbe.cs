@@ -37,14 +37,7 @@ internal static class PrecisionProbe
         var w = randn(new long[] { Outer, Inner }, generator: generator);
         double flops = 2.0 * Rows * Inner * Outer;
         double float32 = flops / Best(() => nn.functional.linear(x, w)) / 1e9;
-        double bfloat16 = flops / Best(() =>
-        {
-            // What DenseAutoencoder's bfloat16 layers do: cast both operands, multiply, cast the product back.
-            using var x16 = x.to(ScalarType.BFloat16);
-            using var w16 = w.to(ScalarType.BFloat16);
-            using var product = nn.functional.linear(x16, w16);
-            return product.to(ScalarType.Float32);
-        }) / 1e9;
+        double bfloat16 = flops / Best(() => TorchRuntime.BFloat16Product(x, w)) / 1e9;
         return new PrecisionProbeResult(float32, bfloat16, threads);
     }
 

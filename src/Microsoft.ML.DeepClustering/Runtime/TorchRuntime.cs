@@ -86,25 +86,24 @@ internal static class TorchRuntime
 
     private static string Name(TrainingPrecision precision) => precision == TrainingPrecision.BFloat16 ? "bfloat16" : "float32";
 
-    private static readonly Lazy<bool> s_cpuHasBFloat16 = new(() => CpuFlagsHaveBFloat16(ReadCpuFlags()));
+    private static readonly Lazy<bool> s_cpuHasBFloat16 = new(() => CpuFlagsHaveBFloat16(CpuInfo.Read().Flags));
 
     /// <summary>Whether this machine's CPU has bfloat16 dot products (Linux: from /proc/cpuinfo; false elsewhere).</summary>
     public static bool CpuHasBFloat16 => s_cpuHasBFloat16.Value;
 
-    internal static bool CpuFlagsHaveBFloat16(string flags) =>
-        flags.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Any(flag => flag is "avx512_bf16" or "amx_bf16");
+    internal static bool CpuFlagsHaveBFloat16(string flags) => CpuInfo.Lists(flags, "avx512_bf16", "amx_bf16");
 
-    private static string ReadCpuFlags()
+    /// <summary>
+    /// x Wᵀ with bfloat16 operands and float32 accumulation, returned in float32: how the dense network's bfloat16
+    /// layers multiply, and what <see cref="PrecisionProbe"/> times. The casts are differentiable, so float32 weights
+    /// receive their gradients through them (mixed precision, as autocast does).
+    /// </summary>
+    public static Tensor BFloat16Product(Tensor x, Tensor weight)
     {
-        try
-        {
-            if (!OperatingSystem.IsLinux() || !File.Exists("/proc/cpuinfo"))
-                return "";
-            return File.ReadLines("/proc/cpuinfo").FirstOrDefault(line => line.StartsWith("flags", StringComparison.Ordinal))?.Split(':', 2)[1] ?? "";
-        }
-        catch (IOException) { return ""; }
-        catch (UnauthorizedAccessException) { return ""; }
+        using var x16 = x.to(ScalarType.BFloat16);
+        using var w16 = weight.to(ScalarType.BFloat16);
+        using var product = nn.functional.linear(x16, w16);
+        return product.to(ScalarType.Float32);
     }
 
     /// <summary>
