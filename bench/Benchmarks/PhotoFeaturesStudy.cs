@@ -79,7 +79,7 @@ internal static class PhotoFeaturesStudy
         {
             var ids = Ours(features, k, 1000 + r, SeedingMethod.KMeans, 0, 0, restarts: 1);
             int[] l = ids.Select(i => (int)i - 1).ToArray();
-            var centroids = Enumerable.Range(0, k).Select(c => { var m = new float[features[0].Length]; int n = 0; for (int i = 0; i < l.Length; i++) if (l[i] == c) { n++; for (int j = 0; j < m.Length; j++) m[j] += features[i][j]; } return m.Select(v => v / Math.Max(n, 1)).ToArray(); }).ToArray();
+            var centroids = ClusterMeans(features, l, k);
             var q = ClusteringQuality.Evaluate(labels, ids);
             runs.Add((ClusterCountCriteria.Inertia(features, l, centroids), ClusterCountCriteria.Silhouette(features, l, k, all),
                 ClusterCountCriteria.DaviesBouldin(features, l, centroids), ClusterCountCriteria.CalinskiHarabasz(features, l, centroids), q.Accuracy, q.NormalizedMutualInformation));
@@ -121,11 +121,21 @@ internal static class PhotoFeaturesStudy
         using var scope = NewDisposeScope();
         var options = new DeepClusterOptions { NumberOfClusters = k, KMeansInitializations = restarts, Seeding = seeding, SpectralNeighbors = Math.Max(neighbours, 1) };
         using var context = new TrainingContext(options, CPU, seed, CancellationToken.None, _ => { });
-        var x = tensor(features.SelectMany(f => f).ToArray(), new long[] { features.Length, features[0].Length });
+        var x = Matrix(features);
         if (pcaDim > 0)
             x = Whiten(x, pcaDim);
         var result = seeding == SeedingMethod.Spectral ? SpectralSeeding.Run(x, context) : KMeansSeeding.Run(x, context);
         return KMeansSeeding.Assign(x, result.Centroids).Select(a => (uint)(a + 1)).ToArray();
+    }
+
+    private static Tensor Matrix(float[][] rows) => tensor(rows.SelectMany(f => f).ToArray(), new long[] { rows.Length, rows[0].Length });
+
+    /// <summary>Each cluster's mean row (zeros for an empty one), by the seeding's own <see cref="KMeansSeeding.ClusterMeans"/>.</summary>
+    private static float[][] ClusterMeans(float[][] features, int[] labels, int k)
+    {
+        using var scope = NewDisposeScope();
+        var (means, _) = KMeansSeeding.ClusterMeans(Matrix(features), tensor(labels.Select(l => (long)l).ToArray()), k);
+        return Enumerable.Range(0, k).Select(c => means[c].data<float>().ToArray()).ToArray();
     }
 
     /// <summary>Centred, projected on the top d principal directions, each scaled to unit variance, rows to unit length.</summary>

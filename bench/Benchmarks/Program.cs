@@ -6,6 +6,7 @@ using Microsoft.ML.DeepClustering.Benchmarks;
 // dotnet run --project bench/Benchmarks -c Release -- photo-features [--categories ...] [--seeds 1,2,3] [--neighbours 10,20] [--pca 32] [--restarts N]
 // dotnet run --project bench/Benchmarks -c Release -- onnx-nodes MODEL.onnx
 // dotnet run --project bench/Benchmarks -c Release -- conv-profile [--reps 20]
+// dotnet run --project bench/Benchmarks -c Release -- gemm-paths [--reps 20]
 // dotnet run --project bench/Benchmarks -c Release -- speed [--dataset mnist-full] [--epochs 3]
 // dotnet run --project bench/Benchmarks -c Release -- optimizer-step [--rounds 10] [--epochs 3]
 // dotnet run --project bench/Benchmarks -c Release -- quality [--methods a,b] [--datasets mnist-test,mnist-full] [--seeds 1,2,3] [--epochs N] [--max-iterations N] [--update-interval T] [--max-rows N] [--progress] [--checkpoint-dir DIR] [--threads N] [--schedule constant|cosine] [--seeding kmeans|spectral] [--set Option=value,Option=value]
@@ -54,6 +55,7 @@ switch (command)
         Console.WriteLine("Benchmarks: photo-features [--categories animals,food,plants,vehicles,town] [--seeds 1,2,3] [--neighbours 10,20] [--pca 32] [--restarts N]");
         Console.WriteLine("Benchmarks: onnx-nodes MODEL.onnx");
         Console.WriteLine("Benchmarks: conv-profile [--reps 20]");
+        Console.WriteLine("Benchmarks: gemm-paths [--reps 20]");
         Console.WriteLine("Benchmarks: quality [--methods " + string.Join(",", DeepClusterPresets.Names) + "] [--datasets mnist-test,mnist-full] [--seeds 1,2,3] [--epochs N] [--max-iterations N] [--update-interval T] [--max-rows N] [--progress] [--checkpoint-dir DIR] [--threads N] [--schedule constant|cosine] [--seeding kmeans|spectral] [--set Option=value,Option=value]");
         return command == "help" ? 0 : 2;
 }
