@@ -37,13 +37,17 @@ public class ChoosingKTests
     [Theory]
     [InlineData(ClusterCountCriterion.DaviesBouldin)]
     [InlineData(ClusterCountCriterion.Silhouette)]
-    public void BlobsWithAKnownKAreCountedExactly(ClusterCountCriterion criterion)
+    [InlineData(ClusterCountCriterion.Modularity)]
+    [InlineData(ClusterCountCriterion.Modularity, SeedingMethod.Umap)]
+    public void BlobsWithAKnownKAreCountedExactly(ClusterCountCriterion criterion, SeedingMethod seeding = SeedingMethod.KMeans)
     {
         var ml = new MLContext(seed: 1);
         var data = BlobData(ml);
-        using var model = ml.Transforms.DeepCluster(Choosing(criterion)).Fit(data);
+        var options = Choosing(criterion);
+        options.Seeding = seeding;
+        using var model = ml.Transforms.DeepCluster(options).Fit(data);
 
-        Assert.Equal(Blobs, model.NumberOfClusters);
+        Assert.True(Blobs == model.NumberOfClusters, string.Join(" ", model.History.ClusterCountCandidates.Select(c => $"{c.NumberOfClusters}:{c.Score:F4}:{string.Join("/", c.ClusterSizes)}")));
         Assert.Equal(Blobs, model.Options.NumberOfClusters);
         var history = model.History;
         Assert.Equal(criterion, history.ClusterCountCriterion);
@@ -60,15 +64,20 @@ public class ChoosingKTests
         Assert.Equal(1.0, ClusteringQuality.Accuracy(labels, TestData.KeyColumn(scored, "PredictedClusterId")));
     }
 
-    [Fact]
-    public void ARangeOfOneCandidateIsTheFixedKFitBitForBit()
+    [Theory]
+    [InlineData(SeedingMethod.KMeans)]
+    // UMAP's layout is computed once for all candidates: the candidate must still see the generator as a fixed-K fit does.
+    [InlineData(SeedingMethod.Umap)]
+    public void ARangeOfOneCandidateIsTheFixedKFitBitForBit(SeedingMethod seeding)
     {
         var ml = new MLContext(seed: 1);
         var data = BlobData(ml);
         var fixedOptions = Choosing(ClusterCountCriterion.DaviesBouldin);
         fixedOptions.NumberOfClusters = 4;   // not the true K: the choice must not matter
+        fixedOptions.Seeding = seeding;
         var rangeOptions = Choosing(ClusterCountCriterion.DaviesBouldin);
         rangeOptions.MinimumNumberOfClusters = rangeOptions.MaximumNumberOfClusters = 4;
+        rangeOptions.Seeding = seeding;
 
         using var fixedK = ml.Transforms.DeepCluster(fixedOptions).Fit(data);
         using var ranged = ml.Transforms.DeepCluster(rangeOptions).Fit(data);

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.DeepClustering.Tests;
 
-/// <summary>The two seeding methods on embeddings whose true clusters are known.</summary>
+/// <summary>The seeding methods on embeddings whose true clusters are known.</summary>
 public class SeedingTests
 {
     /// <summary>
@@ -35,7 +35,7 @@ public class SeedingTests
     }
 
     private static TrainingContext Context(SeedingMethod method) => new(
-        new DeepClusterOptions { NumberOfClusters = 2, KMeansInitializations = 5, Seeding = method, SpectralNeighbors = 10 },
+        new DeepClusterOptions { NumberOfClusters = 2, KMeansInitializations = 5, Seeding = method, SpectralNeighbors = 10, UmapNeighbors = 10, UmapDimensions = 2 },
         CPU, seed: 1, CancellationToken.None, _ => { });
 
     [Fact]
@@ -133,5 +133,129 @@ public class SeedingTests
         Assert.All(cosines, c => Assert.True(c > 0.999f, $"principal-angle cosines {string.Join(", ", cosines)}"));
         var rayleigh = y.t().mm(s.mm(y)).diagonal().sort().Values.data<float>().ToArray();
         Assert.Equal(new[] { 0.94, 0.96, 0.98, 1.0 }, rayleigh.Select(v => Math.Round(v, 3)));
+    }
+
+    /// <summary>
+    /// A broad blob (σ = 2, 300 rows) and two tight ones (σ = 0.1, 100 rows each) 1 apart, 8 from it, in 5 dimensions.
+    /// k-means halves the broad blob (its inertia falls by hundreds) and merges the tight pair (costing tens); UMAP
+    /// sizes every neighbourhood to the same number of neighbours, so the three come apart as blobs of equal standing.
+    /// </summary>
+    private static (Tensor Z, int[] Labels) UnevenBlobs()
+    {
+        var random = new Random(5);
+        double Normal() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+        var points = new List<float>();
+        var labels = new List<int>();
+        foreach (var (label, count, centre, sigma) in new[] { (0, 300, 0.0, 2.0), (1, 100, 8.0, 0.1), (2, 100, 9.0, 0.1) })
+            for (int i = 0; i < count; i++)
+            {
+                for (int d = 0; d < 5; d++)
+                    points.Add((float)((d == 0 ? centre : 0) + sigma * Normal()));
+                labels.Add(label);
+            }
+        return (tensor(points.ToArray(), new long[] { labels.Count, 5 }), labels.ToArray());
+    }
+
+    [Fact]
+    public void UmapSeedingSeparatesBlobsOfUnevenSpreadWhereKMeansSplitsTheBroadOne()
+    {
+        var (z, truth) = UnevenBlobs();
+        DeepClusterOptions Options(SeedingMethod method) => new() { NumberOfClusters = 3, KMeansInitializations = 5, Seeding = method, UmapDimensions = 2 };
+        using var kmeansContext = new TrainingContext(Options(SeedingMethod.KMeans), CPU, 1, CancellationToken.None, _ => { });
+        var kmeans = KMeansSeeding.Run(z, kmeansContext);
+        using var umapContext = new TrainingContext(Options(SeedingMethod.Umap), CPU, 1, CancellationToken.None, _ => { });
+        var umap = UmapSeeding.Run(z, umapContext);
+
+        double kmeansAccuracy = Accuracy(z, kmeans.Centroids, truth);
+        double umapAccuracy = Accuracy(z, umap.Centroids, truth);
+        Assert.True(kmeansAccuracy < 0.9, $"k-means should split the broad blob: {kmeansAccuracy:F3}");
+        Assert.True(umapAccuracy > 0.97, $"UMAP seeding should find the three blobs: {umapAccuracy:F3}, k-means {kmeansAccuracy:F3}");
+        // Centroids are the mean embedding of each blob: about 0, 8 and 9 on the first axis.
+        var c = umap.Centroids.data<float>().ToArray();
+        Assert.Equal(new[] { 0.0, 8.0, 9.0 }, new[] { c[0], c[5], c[10] }.Select(v => Math.Round(v)).Order());
+    }
+
+    [Fact]
+    public void UmapLayoutIsTheSameForTheSameSeedAndDiffersForAnother()
+    {
+        var (z, _) = Bars(100);
+        float[] Layout(int seed)
+        {
+            using var context = new TrainingContext(new DeepClusterOptions { NumberOfClusters = 2 }, CPU, seed, CancellationToken.None, _ => { });
+            return UmapSeeding.Layout(z, neighbours: 10, dimensions: 2, epochs: 50, context);
+        }
+        Assert.Equal(Layout(1), Layout(1));
+        Assert.NotEqual(Layout(1), Layout(2));
+    }
+
+    [Fact]
+    public void UmapBandwidthMakesTheMembershipsSumToTheTarget()
+    {
+        // Distances 1, 2, 3 with ρ = 1: at σ = 1 the memberships are 1, e^−1, e^−2.
+        float[] row = [1f, 2f, 3f];
+        double target = 1 + Math.Exp(-1) + Math.Exp(-2);
+        Assert.Equal(1.0, UmapSeeding.Bandwidth(row, 1f, target), 4);
+        // At σ = 2: 1, e^−1/2, e^−1.
+        Assert.Equal(2.0, UmapSeeding.Bandwidth(row, 1f, 1 + Math.Exp(-0.5) + Math.Exp(-1)), 4);
+    }
+
+    [Fact]
+    public void UmapFuzzyGraphJoinsBothDirectionsAsAFuzzyUnion()
+    {
+        // Four points on a line at 0, 1, 3 and 6, three neighbours each (memberships summing to log2(3)). A row's
+        // nearest neighbour gets membership 1; a farther one exp(−(d − ρ)/σ) with the row's own σ.
+        float[] distances = [1, 3, 6, 1, 2, 5, 2, 3, 3, 3, 5, 6];
+        long[] indices = [1, 2, 3, 0, 2, 3, 1, 0, 3, 2, 1, 0];
+        var graph = UmapSeeding.FuzzyGraph(distances, indices, n: 4, neighbours: 3);
+        Assert.Equal(new[] { 0, 0, 0, 1, 1, 2 }, graph.From);
+        Assert.Equal(new[] { 1, 2, 3, 2, 3, 3 }, graph.To);
+        // 0 and 1 are each other's nearest: 1 + 1 − 1·1.
+        Assert.Equal(1f, graph.Weights[0]);
+        // 0–3 is 5 beyond ρ₀ = 1 seen from 0, and 3 beyond ρ₃ = 3 seen from 3.
+        double sigma0 = UmapSeeding.Bandwidth(new float[] { 1, 3, 6 }, 1, Math.Log2(3));
+        double sigma3 = UmapSeeding.Bandwidth(new float[] { 3, 5, 6 }, 3, Math.Log2(3));
+        double a = Math.Exp(-5 / sigma0), b = Math.Exp(-3 / sigma3);
+        Assert.InRange(a, 1e-3, 0.5);
+        Assert.InRange(b, 1e-3, 0.5);
+        Assert.Equal(a + b - a * b, graph.Weights[2], 5);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void SelfTrainingsFirstTargetCanBeTheSeedingsPartition(bool fromPartition)
+    {
+        // 200 rows; the centroids split them one way, the "seeding's partition" another (the sign of the first feature).
+        // Aimed at that partition for its first T steps, self-training carries it into the encoder; with DEC's own
+        // target it sharpens the centroids' split instead.
+        using var scope = NewDisposeScope();
+        random.manual_seed(4);
+        using var generator = new TorchSharp.torch.Generator(4);
+        var x = randn(new long[] { 200, 6 }, generator: generator);
+        int[] partition = x[.., 0].data<float>().Select(v => v > 0 ? 1 : 0).ToArray();
+        using var autoencoder = new DenseAutoencoder(6, new[] { 16 }, 2);
+        var options = new DeepClusterOptions
+        {
+            NumberOfClusters = 2, BatchSize = 50, UpdateInterval = 150, MaxIterations = 150,
+            SelfTrainingOptimizer = SelfTrainingOptimizer.Adam, SelfTrainingLearningRate = 0.01f,
+        };
+        using var context = new TrainingContext(options, CPU, 4, CancellationToken.None, _ => { });
+        Tensor start;
+        using (no_grad())
+        {
+            var z = SelfTraining.Embed(autoencoder, x);
+            start = z.index_select(0, tensor(new long[] { 0, 1 })).clone();
+        }
+        double Agreement(int[] labels) => labels.Zip(partition).Count(p => p.First == p.Second) / 200.0;
+        var initial = KMeansSeeding.Assign(SelfTraining.Embed(autoencoder, x).detach(), start);
+        using var centroids = new TorchSharp.Modules.Parameter(start);
+
+        var result = SelfTraining.Run(autoencoder, centroids, x, context, fromPartition ? partition : null);
+
+        double before = Agreement(initial), after = Agreement(result.Labels);
+        if (fromPartition)
+            Assert.True(after > 0.9 && after > before + 0.2, $"agreement with the partition {before:F3} → {after:F3}");
+        else
+            Assert.True(after < 0.8, $"DEC's own target should not find the partition: {before:F3} → {after:F3}");
     }
 }

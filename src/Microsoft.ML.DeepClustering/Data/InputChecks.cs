@@ -54,6 +54,10 @@ internal static class InputChecks
         Positive(options.KMeansMaxIterations, nameof(options.KMeansMaxIterations), options.KMeansMaxIterations, "positive");
         Positive(options.SpectralNeighbors, nameof(options.SpectralNeighbors), options.SpectralNeighbors, "positive");
         Positive(options.SpectralIterations, nameof(options.SpectralIterations), options.SpectralIterations, "positive");
+        // One neighbour would ask each row's memberships to sum to log2(1) = 0.
+        Positive(options.UmapNeighbors - 1, nameof(options.UmapNeighbors), options.UmapNeighbors, "2 or more");
+        Positive(options.UmapDimensions, nameof(options.UmapDimensions), options.UmapDimensions, "positive");
+        Positive(options.UmapEpochs + 1, nameof(options.UmapEpochs), options.UmapEpochs, "0 (umap-learn's choice) or more");
         Positive(options.UpdateInterval, nameof(options.UpdateInterval), options.UpdateInterval, "positive");
         if (!(options.Tolerance >= 0 && options.Tolerance < 1))
             throw new ArgumentOutOfRangeException(nameof(options.Tolerance), options.Tolerance, $"Tolerance must be in [0, 1); found {options.Tolerance}.");

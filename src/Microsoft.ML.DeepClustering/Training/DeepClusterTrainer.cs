@@ -17,7 +17,7 @@ internal static class DeepClusterTrainer
 
     private sealed record PretrainingOutcome(List<double> Losses, int ResumedAfterEpoch, TimeSpan Time);
 
-    private sealed record SeedingOutcome(List<double> Inertias, int BestRestart, int[] Assignments, TimeSpan Time);
+    private sealed record SeedingOutcome(List<double> Inertias, int BestRestart, int[] Assignments, int[]? Partition, TimeSpan Time);
 
     /// <summary>The chosen K's seeding, and every candidate's score (when Fit chose K).</summary>
     private sealed record ClusterCountChoice(Tensor Centroids, SeedingOutcome Seeding, List<ClusterCountCandidate> Candidates);
@@ -71,7 +71,7 @@ internal static class DeepClusterTrainer
         // What the safeguard needs to judge self-training afterwards, and to hand out the seeding's model instead.
         var before = options.MaxIterations > 0 ? SeedingState.Capture(autoencoder, seeded, x, options.SelfTrainingSafeguard == SelfTrainingSafeguard.KeepBetter) : null;
         seeded.Dispose();
-        var selfTraining = SelfTrain(autoencoder, centroids, x, context);
+        var selfTraining = SelfTrain(autoencoder, centroids, x, context, options.SeedingPartitionAsFirstTarget ? seeding.Partition : null);
         SelfTrainingVerdict? verdict = null;
         if (before is not null)
             (verdict, selfTraining) = Judge(before, seeding, selfTraining, x, context);
@@ -105,7 +105,7 @@ internal static class DeepClusterTrainer
         return new PretrainingOutcome(losses, resumedAfterEpoch, clock.Elapsed);
     }
 
-    /// <summary>Stage 2, <see cref="KMeansSeeding"/> or <see cref="SpectralSeeding"/> on the pretrained embedding.</summary>
+    /// <summary>Stage 2, <see cref="KMeansSeeding"/>, <see cref="SpectralSeeding"/> or <see cref="UmapSeeding"/> on the pretrained embedding.</summary>
     /// <returns>The seeded centroids [K, E] (the caller disposes them), and what the history keeps of the stage.</returns>
     private static (Tensor Centroids, SeedingOutcome Outcome) Seed(Autoencoder autoencoder, Tensor x, TrainingContext context)
     {
@@ -115,11 +115,17 @@ internal static class DeepClusterTrainer
         return SeedOn(z, context, clock);
     }
 
-    private static (Tensor Centroids, SeedingOutcome Outcome) SeedOn(Tensor z, TrainingContext context, Stopwatch clock)
+    /// <param name="umapLayout">UMAP seeding's layout when already computed (choosing K), or null.</param>
+    private static (Tensor Centroids, SeedingOutcome Outcome) SeedOn(Tensor z, TrainingContext context, Stopwatch clock, float[]? umapLayout = null)
     {
-        var seeding = context.Options.Seeding == SeedingMethod.Spectral ? SpectralSeeding.Run(z, context) : KMeansSeeding.Run(z, context);
+        var seeding = context.Options.Seeding switch
+        {
+            SeedingMethod.Spectral => SpectralSeeding.Run(z, context),
+            SeedingMethod.Umap => UmapSeeding.Cluster(z, umapLayout ?? UmapSeeding.LayoutOf(z, context), context),
+            _ => KMeansSeeding.Run(z, context),
+        };
         var assignments = KMeansSeeding.Assign(z, seeding.Centroids);
-        var outcome = new SeedingOutcome(seeding.Inertias, seeding.BestRestart, assignments, clock.Elapsed);
+        var outcome = new SeedingOutcome(seeding.Inertias, seeding.BestRestart, assignments, seeding.Partition, clock.Elapsed);
         context.Log($"{context.Options.Seeding} seeding, K = {context.Options.NumberOfClusters}: best k-means inertia {seeding.Inertia:G6} (restart {seeding.BestRestart + 1} of {seeding.Inertias.Count}).");
         return (seeding.Centroids, outcome);
     }
@@ -127,8 +133,9 @@ internal static class DeepClusterTrainer
     /// <summary>
     /// Stage 2 when K is to be chosen: every candidate K is seeded on the same embedding, each from the generator state
     /// pretraining left (so a candidate's seeding is the fixed-K fit's, whatever the order of candidates), and scored
-    /// with <see cref="DeepClusterOptions.ClusterCountCriterion"/>; the best one's seeding, and the generator state after
-    /// it, carry on into self-training. Ties go to the smaller K.
+    /// with <see cref="DeepClusterOptions.ClusterCountCriterion"/>; the chosen one's seeding, and the generator state
+    /// after it, carry on into self-training. UMAP's layout does not depend on K: it is computed once, and each
+    /// candidate starts from the generator state after it, as a fixed-K fit's k-means would.
     /// </summary>
     private static ClusterCountChoice ChooseNumberOfClusters(Autoencoder autoencoder, Tensor x, TrainingContext context)
     {
@@ -138,50 +145,65 @@ internal static class DeepClusterTrainer
         using var z = SelfTraining.Embed(autoencoder, x);
         var rows = ToRows(z);
         int[] sample = ClusterCountCriteria.SilhouetteSample(rows.Length, context.Seed);
-        using var afterPretraining = context.Generator.get_state();
-        var candidates = new List<(int K, double Score, double Inertia, int[] Sizes)>();
-        Tensor? best = null, bestState = null;
-        SeedingOutcome? bestOutcome = null;
-        int bestK = 0;
-        double bestScore = double.NaN;
+        var graph = options.ClusterCountCriterion == ClusterCountCriterion.Modularity
+            ? UmapSeeding.FuzzyGraphOf(z, options.UmapNeighbors, context.Cancellation) : null;
+        var layout = options.Seeding == SeedingMethod.Umap ? UmapSeeding.LayoutOf(z, context) : null;
+        using var beforeClustering = context.Generator.get_state();
+        var candidates = new List<(int K, double Score, double Inertia, int[] Sizes, Tensor Centroids, SeedingOutcome Outcome, Tensor State)>();
         for (int k = options.MinimumNumberOfClusters; k <= options.MaximumNumberOfClusters; k++)
         {
-            context.Generator.set_state(afterPretraining);
+            context.Generator.set_state(beforeClustering);
             context.UseNumberOfClusters(k);
-            var (centroids, outcome) = SeedOn(z, context, clock);
+            var (centroids, outcome) = SeedOn(z, context, clock, layout);
             var centroidRows = ToRows(centroids);
-            double score = ClusterCountCriteria.Score(options.ClusterCountCriterion, rows, outcome.Assignments, centroidRows, sample);
+            double score = graph is not null
+                ? ClusterCountCriteria.NormalisedModularity(graph, outcome.Partition ?? outcome.Assignments, k)
+                : ClusterCountCriteria.Score(options.ClusterCountCriterion, rows, outcome.Assignments, centroidRows, sample);
             // In the embedding, whatever the seeding: spectral seeding's own inertia is measured in its spectral space.
             double inertia = ClusterCountCriteria.Inertia(rows, outcome.Assignments, centroidRows);
             var sizes = ClusterCountCriteria.Counts(outcome.Assignments, k).OrderDescending().ToArray();
-            candidates.Add((k, score, inertia, sizes));
+            candidates.Add((k, score, inertia, sizes, centroids, outcome, context.Generator.get_state()));
             context.Log($"K = {k}: {options.ClusterCountCriterion} {score:F4}, inertia {inertia:G6}, clusters of {string.Join(", ", sizes)}.");
-            if (best is null || ClusterCountCriteria.IsBetter(options.ClusterCountCriterion, score, bestScore))
-            {
-                best?.Dispose();
-                bestState?.Dispose();
-                (best, bestOutcome, bestK, bestScore) = (centroids, outcome, k, score);
-                bestState = context.Generator.get_state();
-            }
-            else
-                centroids.Dispose();
         }
-        context.Generator.set_state(bestState!);
-        bestState!.Dispose();
-        context.UseNumberOfClusters(bestK);
-        context.Log($"Chose K = {bestK} of {options.MinimumNumberOfClusters}–{options.MaximumNumberOfClusters} by {options.ClusterCountCriterion} ({bestScore:F4}): a suggestion from the embedding, not a fact about the data.");
-        return new ClusterCountChoice(best!, bestOutcome! with { Time = clock.Elapsed },
-            candidates.Select(c => new ClusterCountCandidate(c.K, c.Score, c.Inertia, c.Sizes, c.K == bestK)).ToList());
+        var chosen = Choose(options.ClusterCountCriterion, candidates.Select(c => c.Score).ToList());
+        var best = candidates[chosen];
+        foreach (var candidate in candidates.Where((_, index) => index != chosen))
+        {
+            candidate.Centroids.Dispose();
+            candidate.State.Dispose();
+        }
+        context.Generator.set_state(best.State);
+        best.State.Dispose();
+        context.UseNumberOfClusters(best.K);
+        context.Log($"Chose K = {best.K} of {options.MinimumNumberOfClusters}–{options.MaximumNumberOfClusters} by {options.ClusterCountCriterion} ({best.Score:F4}): a suggestion from the embedding, not a fact about the data.");
+        return new ClusterCountChoice(best.Centroids, best.Outcome with { Time = clock.Elapsed },
+            candidates.Select(c => new ClusterCountCandidate(c.K, c.Score, c.Inertia, c.Sizes, c.K == best.K)).ToList());
+    }
+
+    /// <summary>
+    /// The index of the chosen candidate (candidates in ascending K): the best score, ties going to the smaller K;
+    /// for modularity to the larger one, since a finer partition that is as clean says more (well-separated blobs
+    /// grouped in twos score as well as the blobs themselves).
+    /// </summary>
+    internal static int Choose(ClusterCountCriterion criterion, IReadOnlyList<double> scores)
+    {
+        int best = 0;
+        for (int i = 1; i < scores.Count; i++)
+            if (criterion == ClusterCountCriterion.Modularity
+                    ? scores[i] >= scores[best] - 1e-9
+                    : ClusterCountCriteria.IsBetter(criterion, scores[i], scores[best]))
+                best = i;
+        return best;
     }
 
     /// <summary>Stage 3, <see cref="SelfTraining"/> (skipped when MaxIterations is 0), then every row's label under the final model.</summary>
-    private static SelfTrainingOutcome SelfTrain(Autoencoder autoencoder, Parameter centroids, Tensor x, TrainingContext context)
+    private static SelfTrainingOutcome SelfTrain(Autoencoder autoencoder, Parameter centroids, Tensor x, TrainingContext context, int[]? firstTarget)
     {
         var clock = Stopwatch.StartNew();
         SelfTraining.Result? result = null;
         if (context.Options.MaxIterations > 0)
         {
-            result = SelfTraining.Run(autoencoder, centroids, x, context);
+            result = SelfTraining.Run(autoencoder, centroids, x, context, firstTarget);
             context.Log($"Self-training stopped after {result.Steps} steps: {result.StopReason}.");
         }
         var labels = result?.Labels;

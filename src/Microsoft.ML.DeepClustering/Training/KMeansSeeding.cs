@@ -9,7 +9,11 @@ namespace Microsoft.ML.DeepClustering.Training;
 /// </summary>
 internal static class KMeansSeeding
 {
-    public sealed record Result(Tensor Centroids, double Inertia, List<double> Inertias, int BestRestart);
+    /// <param name="Partition">
+    /// The rows' clusters as the seeding found them, where they differ from the nearest centroid's (the manifold
+    /// seedings partition a graph or a layout, then average the embedding per cluster); null for k-means.
+    /// </param>
+    public sealed record Result(Tensor Centroids, double Inertia, List<double> Inertias, int BestRestart, int[]? Partition = null);
 
     /// <param name="z">Embeddings [N, E], on the training device.</param>
     public static Result Run(Tensor z, TrainingContext context)

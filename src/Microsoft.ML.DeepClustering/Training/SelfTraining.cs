@@ -47,12 +47,14 @@ internal sealed class SelfTraining : IDisposable
     private double _lossSum;          // losses of the steps since the latest update
     private int _lossCount;
     private List<Tensor>? _healthy;   // parameters at the last update where every cluster had rows
+    private int[]? _firstTarget;      // the seeding's partition, the target until the first regular update
 
     /// <param name="x">All training rows [N, D] on the training device.</param>
     /// <param name="centroids">μ [K, E] from seeding, updated in place.</param>
-    public static Result Run(Autoencoder autoencoder, Parameter centroids, Tensor x, TrainingContext context)
+    /// <param name="firstTarget">The seeding's partition, as the target of the first T steps instead of P; or null.</param>
+    public static Result Run(Autoencoder autoencoder, Parameter centroids, Tensor x, TrainingContext context, int[]? firstTarget = null)
     {
-        using var selfTraining = new SelfTraining(autoencoder, centroids, x, context);
+        using var selfTraining = new SelfTraining(autoencoder, centroids, x, context) { _firstTarget = firstTarget };
         return selfTraining.Run();
     }
 
@@ -132,7 +134,9 @@ internal sealed class SelfTraining : IDisposable
             _labels?.Dispose();
             _labels = labels.MoveToOuterDisposeScope();
             _target?.Dispose();
-            _target = Dec.TargetDistribution(q).MoveToOuterDisposeScope();
+            _target = (_firstTarget is null ? Dec.TargetDistribution(q)
+                : nn.functional.one_hot(tensor(_firstTarget.Select(c => (long)c).ToArray()).to(q.device), _options.NumberOfClusters).to_type(q.dtype)).MoveToOuterDisposeScope();
+            _firstTarget = null;
         }
 
         double meanLoss = _lossCount > 0 ? _lossSum / _lossCount : double.NaN;

@@ -52,7 +52,7 @@ internal static class SpectralSeeding
         var (means, counts) = KMeansSeeding.ClusterMeans(z, labels, k);
         var centroids = means.MoveToOuterDisposeScope();
         context.Log($"Spectral seeding: {neighbours}-NN graph of {n} rows, cluster sizes {string.Join(", ", counts.squeeze(1).data<float>().ToArray().Select(c => (int)c))}.");
-        return clustering with { Centroids = centroids };
+        return clustering with { Centroids = centroids, Partition = IndexTensors.ToInt32Array(labels) };
     }
 
     /// <summary>

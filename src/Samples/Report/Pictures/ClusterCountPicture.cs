@@ -17,8 +17,9 @@ internal static class ClusterCountPicture
     {
         var chosen = candidates.Single(c => c.Chosen);
         string better = criterion == ClusterCountCriterion.DaviesBouldin ? "lowest" : "highest";
+        string rule = $"the {better} score wins";
         string title = $"Choosing K: {Name(criterion)} suggests K = {chosen.NumberOfClusters}";
-        string subtitle = $"Each candidate seeded on the pretrained embedding; the {better} score wins. A suggestion, not a fact about the data.";
+        string subtitle = $"Each candidate seeded on the pretrained embedding; {rule}. A suggestion, not a fact about the data.";
         var (bitmap, canvas) = Drawing.NewCanvas(Math.Max(Margin * 2 + PanelWidth, Drawing.HeaderWidth(title, subtitle, Margin)), HeaderHeight + PanelHeight + Margin);
         using (canvas)
         {
@@ -52,6 +53,7 @@ internal static class ClusterCountPicture
         ClusterCountCriterion.DaviesBouldin => "Davies–Bouldin index",
         ClusterCountCriterion.Silhouette => "mean silhouette",
         ClusterCountCriterion.CalinskiHarabasz => "Calinski–Harabasz index",
+        ClusterCountCriterion.Modularity => "modularity of the neighbour graph, as a share of 1 − 1/K",
         _ => criterion.ToString(),
     };
 }
