@@ -18,15 +18,15 @@ public class PresetTests
     }
 
     [Fact]
-    public void ConvIdecSpectralIsRecommendedWithTheManifoldSeedingAndIdec()
+    public void RecommendedSeedsByUmapAndConvIdecSpectralBySpectralClusteringWithIdec()
     {
         var recommended = DeepClusterPresets.Recommended();
         Assert.Equal(SelfTrainingSafeguard.Report, recommended.SelfTrainingSafeguard);
         Assert.Equal((AutoencoderArchitecture.Convolutional, true, 120, 30, 3000), (recommended.Architecture, recommended.Augment, recommended.PretrainEpochs, recommended.UpdateInterval, recommended.MaxIterations));
-        Assert.Equal((SeedingMethod.KMeans, 0f), (recommended.Seeding, recommended.IdecGamma));
+        Assert.Equal((SeedingMethod.Umap, true, 0f), (recommended.Seeding, recommended.SeedingPartitionAsFirstTarget, recommended.IdecGamma));
 
         var manifold = DeepClusterPresets.ConvIdecSpectral();
-        Assert.Equal((SeedingMethod.Spectral, 0.1f, SelfTrainingSafeguard.Report), (manifold.Seeding, manifold.IdecGamma, manifold.SelfTrainingSafeguard));
+        Assert.Equal((SeedingMethod.Spectral, false, 0.1f, SelfTrainingSafeguard.Report), (manifold.Seeding, manifold.SeedingPartitionAsFirstTarget, manifold.IdecGamma, manifold.SelfTrainingSafeguard));
         Assert.Equal((recommended.Architecture, recommended.Augment, recommended.PretrainEpochs, recommended.UpdateInterval, recommended.MaxIterations),
             (manifold.Architecture, manifold.Augment, manifold.PretrainEpochs, manifold.UpdateInterval, manifold.MaxIterations));
     }
