@@ -52,6 +52,17 @@ internal static class ChooseKStudy
         return 0;
     }
 
+    /// <summary>The preset's pretrained embedding of a dataset, one row per line (label first), for study outside .NET.</summary>
+    public static int Dump(string dataset, int seed, string preset, int? epochs, int? maxRows, string? checkpointDir, string path)
+    {
+        var (rows, labels, _, source) = LabelledEmbedding(dataset, seed, preset, epochs, maxRows, checkpointDir);
+        using var writer = new StreamWriter(path);
+        for (int i = 0; i < rows.Length; i++)
+            writer.WriteLine(labels[i].ToString(System.Globalization.CultureInfo.InvariantCulture) + "," + string.Join(",", rows[i].Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))));
+        Console.WriteLine($"{rows.Length} rows of {source} written to {path}");
+        return 0;
+    }
+
     private static (float[][] Rows, int TrueK, string Source) Embedding(string dataset, int seed, string preset, int? epochs, int? maxRows, string? checkpointDir)
     {
         if (dataset == "blobs")
@@ -59,6 +70,12 @@ internal static class ChooseKStudy
             int k = seed switch { 1 => 5, 2 => 8, _ => 12 };
             return (Blobs(k, 2000, 10, seed), k, $"{k} Gaussian blobs");
         }
+        var (rows, labels, classes, source) = LabelledEmbedding(dataset, seed, preset, epochs, maxRows, checkpointDir);
+        return (rows, classes, source);
+    }
+
+    private static (float[][] Rows, float[] Labels, int Classes, string Source) LabelledEmbedding(string dataset, int seed, string preset, int? epochs, int? maxRows, string? checkpointDir)
+    {
         var ml = new MLContext(seed);
         var (data, _, source) = MnistSets.Load(ml, dataset, maxRows);
         var options = DeepClusterPresets.Get(preset);
@@ -74,8 +91,8 @@ internal static class ChooseKStudy
         using var model = ml.Transforms.DeepCluster(options).Fit(data);
         var scored = model.Transform(data);
         var rows = scored.GetColumn<VBuffer<float>>("Embedding").Select(v => v.DenseValues().ToArray()).ToArray();
-        int classes = scored.GetColumn<float>("Label").Distinct().Count();
-        return (rows, classes, $"{source} ({preset}, {options.PretrainEpochs} epochs)");
+        var labels = scored.GetColumn<float>("Label").ToArray();
+        return (rows, labels, labels.Distinct().Count(), $"{source} ({preset}, {options.PretrainEpochs} epochs)");
     }
 
     private static Dictionary<string, int> Study(float[][] rows, int seed, int minK, int maxK)

@@ -2,6 +2,7 @@ using Microsoft.ML.DeepClustering;
 using Microsoft.ML.DeepClustering.Benchmarks;
 
 // dotnet run --project bench/Benchmarks -c Release -- choose-k [--datasets blobs,mnist-test,fashion-test] [--seeds 1,2,3] [--preset recommended] [--epochs N] [--k-range 2-20] [--max-rows N] [--checkpoint-dir DIR] [--criteria silhouette,davies-bouldin,eigengap,...]
+// dotnet run --project bench/Benchmarks -c Release -- embedding-dump [--dataset mnist-test] [--seed 1] [--preset recommended] [--epochs N] [--max-rows N] [--checkpoint-dir DIR] [--out embedding.csv]
 // dotnet run --project bench/Benchmarks -c Release -- photos [--categories animals,food,plants,vehicles,town] [--seeds 1,2,3] [--epochs N] [--hidden 500,500,2000|none] [--embedding E] [--set Option=value,...]
 // dotnet run --project bench/Benchmarks -c Release -- photo-features [--categories ...] [--seeds 1,2,3] [--neighbours 10,20] [--pca 32] [--restarts N]
 // dotnet run --project bench/Benchmarks -c Release -- onnx-nodes MODEL.onnx
@@ -29,6 +30,8 @@ switch (command)
             (Arg("--datasets") ?? "blobs,mnist-test").Split(','),
             (Arg("--seeds") ?? "1,2,3").Split(',').Select(int.Parse).ToArray(),
             Arg("--preset") ?? "recommended", IntArg("--epochs"), range[0], range[1], IntArg("--max-rows"), Arg("--checkpoint-dir"), Arg("--criteria")?.Split(','));
+    case "embedding-dump":
+        return ChooseKStudy.Dump(Arg("--dataset") ?? "mnist-test", IntArg("--seed") ?? 1, Arg("--preset") ?? "recommended", IntArg("--epochs"), IntArg("--max-rows"), Arg("--checkpoint-dir"), Arg("--out") ?? "embedding.csv");
     case "photos":
         return PhotoBenchmark.Run((Arg("--categories") ?? "animals,food,plants,vehicles,town").Split(','),
             (Arg("--seeds") ?? "1,2,3").Split(',').Select(int.Parse).ToArray(), IntArg("--epochs"),
@@ -51,6 +54,7 @@ switch (command)
         Console.WriteLine("Benchmarks: speed [--dataset mnist-full|mnist-test] [--max-rows N] [--epochs N]");
         Console.WriteLine("Benchmarks: optimizer-step [--rounds N] [--epochs N]");
         Console.WriteLine("Benchmarks: choose-k [--datasets blobs," + string.Join(",", MnistSets.Names) + "] [--seeds 1,2,3] [--preset recommended] [--epochs N] [--k-range 2-20] [--max-rows N] [--checkpoint-dir DIR] [--criteria silhouette,davies-bouldin,eigengap,...]");
+        Console.WriteLine("Benchmarks: embedding-dump [--dataset mnist-test] [--seed 1] [--preset recommended] [--epochs N] [--max-rows N] [--checkpoint-dir DIR] [--out embedding.csv]");
         Console.WriteLine("Benchmarks: photos [--categories animals,food,plants,vehicles,town] [--seeds 1,2,3] [--epochs N] [--hidden 500,500,2000|none] [--embedding E] [--set Option=value,...]");
         Console.WriteLine("Benchmarks: photo-features [--categories animals,food,plants,vehicles,town] [--seeds 1,2,3] [--neighbours 10,20] [--pca 32] [--restarts N]");
         Console.WriteLine("Benchmarks: onnx-nodes MODEL.onnx");
