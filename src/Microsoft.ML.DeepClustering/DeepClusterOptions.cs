@@ -25,8 +25,11 @@ public sealed class DeepClusterOptions
     /// <summary>The largest K considered when <see cref="NumberOfClusters"/> is 0 (at least <see cref="MinimumNumberOfClusters"/>, at most the number of training rows). Default 20.</summary>
     public int MaximumNumberOfClusters = 20;
 
-    /// <summary>How candidate values of K are compared when <see cref="NumberOfClusters"/> is 0. Default DaviesBouldin (docs/benchmarks.md, "Choosing K").</summary>
-    public ClusterCountCriterion ClusterCountCriterion = ClusterCountCriterion.DaviesBouldin;
+    /// <summary>
+    /// How candidate values of K are compared when <see cref="NumberOfClusters"/> is 0. Default Modularity: of the
+    /// criteria measured it picked the number of classes most often (docs/benchmarks.md, "Choosing K").
+    /// </summary>
+    public ClusterCountCriterion ClusterCountCriterion = ClusterCountCriterion.Modularity;
 
     /// <summary>Output column: the cluster id as a key of <see cref="uint"/> with exactly K values (1..K). Default "PredictedClusterId".</summary>
     public string PredictedClusterIdColumnName = "PredictedClusterId";

@@ -193,7 +193,7 @@ public class SamplesReportTests
             var (code, log) = RunApp(new[] { "--max-rows", "300", "--k", "2-4", "--epochs", "2", "--max-iterations", "20", "--out", output });
 
             Assert.True(code == ExitCodes.Success, log);
-            Assert.Contains("chosen from 2–4 by DaviesBouldin", log);
+            Assert.Contains("chosen from 2–4 by Modularity", log);
             Assert.Single(log.Split('\n'), line => line.Contains("← chosen"));
             Assert.Contains("A suggestion from the data", log);
             AssertSanePicture(Path.Combine(output, "choose-k.png"));
