@@ -9,8 +9,9 @@ namespace Microsoft.ML.DeepClustering.Benchmarks;
 /// Which criterion picks the true number of clusters K most often? For each dataset and seed: the preset's pretrained
 /// embedding (Fit with self-training off; with --checkpoint-dir the pretraining is kept and reused), then for each
 /// candidate K k-means++ with restarts on the embedding, and every criterion on the result: silhouette (on a sample),
-/// Calinski–Harabasz, Davies–Bouldin, X-means' BIC, the gap statistic (Tibshirani et al. 2001) and stability
-/// (agreement, by ARI, of clusterings of two overlapping subsamples). Prints a table per run, each criterion's pick,
+/// Calinski–Harabasz, Davies–Bouldin, X-means' BIC, the gap statistic (Tibshirani et al. 2001), stability
+/// (agreement, by ARI, of clusterings of two overlapping subsamples) and the estimator's modularity (of the partition
+/// on UMAP's fuzzy 10-neighbour graph, as a share of 1 − 1/K). Prints a table per run, each criterion's pick,
 /// and how often each was exact and within ±1 of the true K.
 /// Datasets: the image sets of <see cref="MnistSets"/>, and "blobs" (Gaussian blobs in 10 dimensions, K = 5, 8, 12
 /// for seeds 1, 2, 3, taken as the embedding itself).
@@ -21,7 +22,7 @@ internal static class ChooseKStudy
     private const int GapReferences = 5;
     private const int StabilityPairs = 3;
 
-    private static readonly string[] AllCriteria = ["silhouette", "calinski-harabasz", "davies-bouldin", "bic", "gap", "stability"];
+    private static readonly string[] AllCriteria = ["silhouette", "calinski-harabasz", "davies-bouldin", "bic", "gap", "stability", "modularity"];
     private static string[] Criteria = AllCriteria;
 
     public static int Run(string[] datasets, int[] seeds, string preset, int? epochs, int minK, int maxK, int? maxRows, string? checkpointDir, string[]? criteria = null)
@@ -104,7 +105,14 @@ internal static class ChooseKStudy
         foreach (string c in AllCriteria) scores[c] = new();
         var gapSd = new Dictionary<int, double>();
         bool Wants(string c) => Criteria.Contains(c);
-        Console.WriteLine($"{"K",3} {"inertia",12} {"silhouette",10} {"CH",10} {"DB",7} {"BIC",12} {"gap",7} {"gap sd",7} {"stability",9}  sizes");
+        // The estimator's modularity: UMAP's fuzzy graph of the rows' 10 nearest neighbours, built once.
+        UmapSeeding.Graph? graph = null;
+        if (Wants("modularity"))
+        {
+            using var all = TorchSharp.torch.tensor(rows.SelectMany(r => r).ToArray(), new long[] { rows.Length, rows[0].Length });
+            graph = UmapSeeding.FuzzyGraphOf(all, new DeepClusterOptions().UmapNeighbors, CancellationToken.None);
+        }
+        Console.WriteLine($"{"K",3} {"inertia",12} {"silhouette",10} {"CH",10} {"DB",7} {"BIC",12} {"gap",7} {"gap sd",7} {"stability",9} {"modularity",10}  sizes");
         for (int k = minK; k <= maxK; k++)
         {
             var (labels, centroids, inertia) = KMeans(rows, k, Restarts, new Random(seed * 1000 + k));
@@ -122,10 +130,14 @@ internal static class ChooseKStudy
                 return meanLog - Math.Log(inertia);
             });
             Score("stability", () => Stability(rows, k, new Random(seed * 4099 + k)));
+            Score("modularity", () => ClusterCountCriteria.NormalisedModularity(graph!, labels, k));
             var sizes = ClusterCountCriteria.Counts(labels, k).OrderByDescending(s => s);
-            Console.WriteLine($"{k,3} {inertia,12:F1} {scores["silhouette"][k],10:F4} {scores["calinski-harabasz"][k],10:F1} {-scores["davies-bouldin"][k],7:F3} {scores["bic"][k],12:F0} {scores["gap"][k],7:F3} {gapSd[k],7:F3} {scores["stability"][k],9:F3}  {string.Join(" ", sizes)}");
+            Console.WriteLine($"{k,3} {inertia,12:F1} {scores["silhouette"][k],10:F4} {scores["calinski-harabasz"][k],10:F1} {-scores["davies-bouldin"][k],7:F3} {scores["bic"][k],12:F0} {scores["gap"][k],7:F3} {gapSd[k],7:F3} {scores["stability"][k],9:F3} {scores["modularity"][k],10:F4}  {string.Join(" ", sizes)}");
         }
-        var picks = Criteria.Where(c => c != "gap").ToDictionary(c => c, c => scores[c].MaxBy(p => p.Value).Key);
+        var picks = Criteria.Where(c => c != "gap" && c != "modularity").ToDictionary(c => c, c => scores[c].MaxBy(p => p.Value).Key);
+        // The estimator's rule: the highest share, ties going to the larger K.
+        if (Criteria.Contains("modularity"))
+            picks["modularity"] = minK + DeepClusterTrainer.Choose(ClusterCountCriterion.Modularity, Enumerable.Range(minK, maxK - minK + 1).Select(k => scores["modularity"][k]).ToList());
         // Tibshirani's rule: the smallest K with Gap(K) ≥ Gap(K+1) − s(K+1).
         if (Criteria.Contains("gap"))
             picks["gap"] = Enumerable.Range(minK, maxK - minK).FirstOrDefault(k => scores["gap"][k] >= scores["gap"][k + 1] - gapSd[k + 1], maxK);

@@ -304,7 +304,7 @@ public enum ClusterCountCriterion
     /// (<see cref="DeepClusterOptions.UmapNeighbors"/> neighbours), as a share of 1 − 1/K, the modularity of K clean
     /// equal communities; the partition is the seeding's own (the layout's clusters for UMAP seeding). The highest
     /// wins, ties going to the larger K. With UMAP seeding it picked 10 on each MNIST-test seed, where the others pick
-    /// 7–9, and 3 on Fashion-MNIST (footwear, tops, the rest), where the classes do not form 10 communities (docs/benchmarks.md).
+    /// 7–9, and 3 on Fashion-MNIST, whose ten classes are not ten communities of the graph (docs/benchmarks.md).
     /// </summary>
     Modularity,
 }

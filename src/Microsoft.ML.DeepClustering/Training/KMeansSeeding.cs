@@ -9,10 +9,11 @@ namespace Microsoft.ML.DeepClustering.Training;
 /// </summary>
 internal static class KMeansSeeding
 {
-    /// <param name="Partition">
-    /// The rows' clusters as the seeding found them, where they differ from the nearest centroid's (the manifold
-    /// seedings partition a graph or a layout, then average the embedding per cluster); null for k-means.
-    /// </param>
+    /// <summary>
+    /// A seeding's outcome: the centroids [K, E], the k-means inertias (of the best restart and of each), and the
+    /// Partition, the rows' clusters as the seeding found them where they differ from the nearest centroid's (the
+    /// manifold seedings partition a graph or a layout, then average the embedding per cluster); null for k-means.
+    /// </summary>
     public sealed record Result(Tensor Centroids, double Inertia, List<double> Inertias, int BestRestart, int[]? Partition = null);
 
     /// <param name="z">Embeddings [N, E], on the training device.</param>

@@ -30,8 +30,7 @@ internal static class UmapSeeding
     private const float GradientClip = 4f;
     private const int EigenProducts = 300;
 
-    /// <param name="z">Embeddings [N, E] on the training device.</param>
-    /// <returns>Centroids [K, E] in the embedding space.</returns>
+    /// <summary>The layout, then <see cref="Cluster"/>: centroids [K, E] in the space of <paramref name="z"/>, embeddings [N, E] on the training device.</summary>
     public static KMeansSeeding.Result Run(Tensor z, TrainingContext context) => Cluster(z, LayoutOf(z, context), context);
 
     /// <summary>The layout with the options' settings; it does not depend on K, so choosing K computes it once.</summary>
@@ -56,8 +55,11 @@ internal static class UmapSeeding
         return clustering with { Centroids = centroids, Partition = IndexTensors.ToInt32Array(labels) };
     }
 
-    /// <summary>The UMAP layout of <paramref name="z"/>, row-major [N, dimensions].</summary>
-    /// <param name="epochs">0: umap-learn's choice, 500 up to 10,000 rows and 200 above.</param>
+    /// <summary>
+    /// The UMAP layout of <paramref name="z"/>, row-major [N, dimensions], from its <paramref name="neighbours"/>
+    /// nearest neighbours, optimised for <paramref name="epochs"/> epochs (0: umap-learn's choice, 500 up to 10,000 rows
+    /// and 200 above), with <paramref name="context"/>'s generator.
+    /// </summary>
     internal static float[] Layout(Tensor z, int neighbours, int dimensions, int epochs, TrainingContext context)
     {
         int n = (int)z.shape[0];
