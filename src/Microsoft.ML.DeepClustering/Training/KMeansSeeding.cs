@@ -45,6 +45,22 @@ internal static class KMeansSeeding
         return new Result(best!, bestInertia, inertias, bestRestart);
     }
 
+    /// <summary>
+    /// The manifold seedings' last step: k-means++ with restarts on <paramref name="space"/> (a spectral basis or a
+    /// layout, row i standing for row i of <paramref name="z"/>), then each cluster's mean of <paramref name="z"/> as its
+    /// centroid; the Partition is the clusters found in <paramref name="space"/>. Call it inside a dispose scope and
+    /// move the centroids out of it. <paramref name="what"/> starts the log line that gives the cluster sizes.
+    /// </summary>
+    public static Result RunIn(Tensor space, Tensor z, TrainingContext context, string what)
+    {
+        var clustering = Run(space, context);
+        var labels = Dec.SquaredDistances(space, clustering.Centroids).argmin(dim: 1);
+        clustering.Centroids.Dispose();
+        var (means, counts) = ClusterMeans(z, labels, context.Options.NumberOfClusters);
+        context.Log($"{what}, cluster sizes {string.Join(", ", counts.squeeze(1).data<float>().ToArray().Select(c => (int)c))}.");
+        return clustering with { Centroids = means, Partition = IndexTensors.ToInt32Array(labels) };
+    }
+
     /// <summary>k-means++: the first centre uniformly, each next one with probability proportional to D², the squared distance to the nearest centre so far.</summary>
     private static Tensor PlusPlus(Tensor z, int k, Generator generator)
     {

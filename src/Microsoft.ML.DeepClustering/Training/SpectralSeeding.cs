@@ -44,15 +44,9 @@ internal static class SpectralSeeding
 
         // 4. Rows normalised to the unit sphere, then k-means++ with restarts on them.
         var spectral = basis / basis.norm(1, keepdim: true).clamp_min(1e-12);
-        var clustering = KMeansSeeding.Run(spectral, context);
-        var labels = Dec.SquaredDistances(spectral, clustering.Centroids).argmin(dim: 1);
-        clustering.Centroids.Dispose();
-
         // 5. Centroids in the embedding space: the mean z of each spectral cluster.
-        var (means, counts) = KMeansSeeding.ClusterMeans(z, labels, k);
-        var centroids = means.MoveToOuterDisposeScope();
-        context.Log($"Spectral seeding: {neighbours}-NN graph of {n} rows, cluster sizes {string.Join(", ", counts.squeeze(1).data<float>().ToArray().Select(c => (int)c))}.");
-        return clustering with { Centroids = centroids, Partition = IndexTensors.ToInt32Array(labels) };
+        var clustering = KMeansSeeding.RunIn(spectral, z, context, $"Spectral seeding: {neighbours}-NN graph of {n} rows");
+        return clustering with { Centroids = clustering.Centroids.MoveToOuterDisposeScope() };
     }
 
     /// <summary>

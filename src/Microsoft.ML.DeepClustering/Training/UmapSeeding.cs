@@ -41,18 +41,12 @@ internal static class UmapSeeding
     public static KMeansSeeding.Result Cluster(Tensor z, float[] layout, TrainingContext context)
     {
         var options = context.Options;
-        int k = options.NumberOfClusters;
         long n = z.shape[0];
         int dimensions = options.UmapDimensions;
         using var scope = NewDisposeScope();
         var y = tensor(layout, new[] { n, (long)dimensions }).to(z.device);
-        var clustering = KMeansSeeding.Run(y, context);
-        var labels = Dec.SquaredDistances(y, clustering.Centroids).argmin(dim: 1);
-        clustering.Centroids.Dispose();
-        var (means, counts) = KMeansSeeding.ClusterMeans(z, labels, k);
-        var centroids = means.MoveToOuterDisposeScope();
-        context.Log($"UMAP seeding: {dimensions}-d layout of the {Math.Min(options.UmapNeighbors, n - 1)}-NN graph of {n} rows, cluster sizes {string.Join(", ", counts.squeeze(1).data<float>().ToArray().Select(c => (int)c))}.");
-        return clustering with { Centroids = centroids, Partition = IndexTensors.ToInt32Array(labels) };
+        var clustering = KMeansSeeding.RunIn(y, z, context, $"UMAP seeding: {dimensions}-d layout of the {Math.Min(options.UmapNeighbors, n - 1)}-NN graph of {n} rows");
+        return clustering with { Centroids = clustering.Centroids.MoveToOuterDisposeScope() };
     }
 
     /// <summary>
