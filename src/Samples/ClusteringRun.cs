@@ -143,7 +143,7 @@ public sealed class ClusteringRun
             });
             var history = model.History;
             _timings.Add(("pretraining", history.PretrainingTime));
-            _timings.Add(("k-means", history.SeedingTime));
+            _timings.Add(("seeding", history.SeedingTime));
             _timings.Add(("self-training", history.SelfTrainingTime));
             _timings.Add(("fit", fitClock.Elapsed));
 

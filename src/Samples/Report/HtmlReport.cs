@@ -156,9 +156,16 @@ internal static class HtmlReport
             Row("Preset", request.Run.Preset ?? "");
             Row("Network", $"{NetworkDescription.Layers(o, request.Input.Shape.Size)} ({NetworkDescription.Kind(o)})");
             Row("Pretraining", $"{o.PretrainEpochs} epochs, batch {o.BatchSize}, Adam lr {o.PretrainLearningRate.ToString(CultureInfo.InvariantCulture)}");
-            Row("k-means", $"{o.KMeansInitializations} restarts of k-means++");
+            Row("Seeding", o.Seeding switch
+            {
+                SeedingMethod.Umap => $"k-means++ ({o.KMeansInitializations} restarts) on a {o.UmapDimensions}-d UMAP layout of the embedding's {o.UmapNeighbors}-neighbour graph"
+                    + (o.SeedingPartitionAsFirstTarget ? "; its partition is self-training's first target" : ""),
+                SeedingMethod.Spectral => $"spectral clustering of the embedding's {o.SpectralNeighbors}-neighbour graph, k-means++ ({o.KMeansInitializations} restarts) on its eigenvectors"
+                    + (o.SeedingPartitionAsFirstTarget ? "; its partition is self-training's first target" : ""),
+                _ => $"{o.KMeansInitializations} restarts of k-means++",
+            });
             Row("Self-training", o.MaxIterations == 0
-                ? "skipped (max iterations 0): autoencoder + k-means"
+                ? "skipped (max iterations 0): autoencoder + seeding"
                 : $"at most {o.MaxIterations:N0} steps, target update every {o.UpdateInterval}, tolerance {Drawing.Percent(o.Tolerance, 2)}");
         }
         if (request.Model?.History is { } h)
