@@ -182,7 +182,7 @@ public class SeedingTests
         float[] Layout(int seed)
         {
             using var context = new TrainingContext(new DeepClusterOptions { NumberOfClusters = 2 }, CPU, seed, CancellationToken.None, _ => { });
-            return UmapSeeding.Layout(z, neighbours: 10, dimensions: 2, epochs: 50, context);
+            return UmapSeeding.Layout(z, neighbours: 10, dimensions: 2, epochs: 50, context).Coordinates;
         }
         Assert.Equal(Layout(1), Layout(1));
         Assert.NotEqual(Layout(1), Layout(2));
@@ -257,5 +257,21 @@ public class SeedingTests
             Assert.True(after > 0.9 && after > before + 0.2, $"agreement with the partition {before:F3} → {after:F3}");
         else
             Assert.True(after < 0.8, $"DEC's own target should not find the partition: {before:F3} → {after:F3}");
+    }
+
+    // UMAP's 10-d layout needs 11 eigenvectors and Krylov blocks of 16 columns, spectral seeding's for K = 5 blocks
+    // of 10: fewer rows than two blocks take the dense eigendecomposition instead.
+    [Theory]
+    [InlineData(SeedingMethod.Umap, 12, 2)]
+    [InlineData(SeedingMethod.Umap, 4, 2)]
+    [InlineData(SeedingMethod.Spectral, 12, 5)]
+    public void ManifoldSeedingsWorkOnFewerRowsThanTheirBasis(SeedingMethod method, int rows, int k)
+    {
+        using var generator = new TorchSharp.torch.Generator(2);
+        var z = randn(new long[] { rows, 3 }, generator: generator);
+        using var context = new TrainingContext(new DeepClusterOptions { NumberOfClusters = k, KMeansInitializations = 2, Seeding = method }, CPU, 1, CancellationToken.None, _ => { });
+        var result = method == SeedingMethod.Umap ? UmapSeeding.Run(z, context) : SpectralSeeding.Run(z, context);
+        Assert.Equal(new long[] { k, 3 }, result.Centroids.shape);
+        Assert.Equal(rows, result.Partition!.Length);
     }
 }

@@ -116,7 +116,7 @@ internal static class DeepClusterTrainer
     }
 
     /// <param name="umapLayout">UMAP seeding's layout when already computed (choosing K), or null.</param>
-    private static (Tensor Centroids, SeedingOutcome Outcome) SeedOn(Tensor z, TrainingContext context, Stopwatch clock, float[]? umapLayout = null)
+    private static (Tensor Centroids, SeedingOutcome Outcome) SeedOn(Tensor z, TrainingContext context, Stopwatch clock, UmapSeeding.UmapLayout? umapLayout = null)
     {
         var seeding = context.Options.Seeding switch
         {

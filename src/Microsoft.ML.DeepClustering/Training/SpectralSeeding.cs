@@ -61,6 +61,14 @@ internal static class SpectralSeeding
         const int blocksPerRestart = 30;
         int restarts = Math.Max(1, (int)Math.Ceiling(products / (double)blocksPerRestart));
         int width = k + Math.Min(k, 5); // a few extra columns speed up convergence of the k-th vector
+        if (n < 2 * width)
+        {
+            // Too few rows for two Krylov blocks: the whole eigendecomposition is small.
+            using var scope = NewDisposeScope();
+            var dense = s.to_dense();
+            var (_, all) = linalg.eigh((dense + dense.t()) / 2);
+            return all.narrow(1, n - k, k).MoveToOuterDisposeScope();
+        }
         var y = linalg.qr(randn(new long[] { n, width }, generator: context.Generator).to(s.device)).Q;
         for (int restart = 0; restart < restarts; restart++)
         {

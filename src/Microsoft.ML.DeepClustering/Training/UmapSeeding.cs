@@ -30,34 +30,38 @@ internal static class UmapSeeding
     private const float GradientClip = 4f;
     private const int EigenProducts = 300;
 
+    /// <summary>A layout: row-major coordinates [N, Dimensions].</summary>
+    internal sealed record UmapLayout(float[] Coordinates, int Dimensions);
+
     /// <summary>The layout, then <see cref="Cluster"/>: centroids [K, E] in the space of <paramref name="z"/>, embeddings [N, E] on the training device.</summary>
     public static KMeansSeeding.Result Run(Tensor z, TrainingContext context) => Cluster(z, LayoutOf(z, context), context);
 
     /// <summary>The layout with the options' settings; it does not depend on K, so choosing K computes it once.</summary>
-    public static float[] LayoutOf(Tensor z, TrainingContext context) =>
+    public static UmapLayout LayoutOf(Tensor z, TrainingContext context) =>
         Layout(z, context.Options.UmapNeighbors, context.Options.UmapDimensions, context.Options.UmapEpochs, context);
 
     /// <summary>k-means++ with restarts on the layout, then the mean embedding per cluster.</summary>
-    public static KMeansSeeding.Result Cluster(Tensor z, float[] layout, TrainingContext context)
+    public static KMeansSeeding.Result Cluster(Tensor z, UmapLayout layout, TrainingContext context)
     {
         var options = context.Options;
         long n = z.shape[0];
-        int dimensions = options.UmapDimensions;
         using var scope = NewDisposeScope();
-        var y = tensor(layout, new[] { n, (long)dimensions }).to(z.device);
-        var clustering = KMeansSeeding.RunIn(y, z, context, $"UMAP seeding: {dimensions}-d layout of the {Math.Min(options.UmapNeighbors, n - 1)}-NN graph of {n} rows");
+        var y = tensor(layout.Coordinates, new[] { n, (long)layout.Dimensions }).to(z.device);
+        var clustering = KMeansSeeding.RunIn(y, z, context, $"UMAP seeding: {layout.Dimensions}-d layout of the {Math.Min(options.UmapNeighbors, n - 1)}-NN graph of {n} rows");
         return clustering with { Centroids = clustering.Centroids.MoveToOuterDisposeScope() };
     }
 
     /// <summary>
-    /// The UMAP layout of <paramref name="z"/>, row-major [N, dimensions], from its <paramref name="neighbours"/>
-    /// nearest neighbours, optimised for <paramref name="epochs"/> epochs (0: umap-learn's choice, 500 up to 10,000 rows
-    /// and 200 above), with <paramref name="context"/>'s generator.
+    /// The UMAP layout of <paramref name="z"/> in <paramref name="dimensions"/> dimensions (at most N − 2, the
+    /// non-trivial eigenvectors of its start), from its <paramref name="neighbours"/> nearest neighbours, optimised
+    /// for <paramref name="epochs"/> epochs (0: umap-learn's choice, 500 up to 10,000 rows and 200 above), with
+    /// <paramref name="context"/>'s generator.
     /// </summary>
-    internal static float[] Layout(Tensor z, int neighbours, int dimensions, int epochs, TrainingContext context)
+    internal static UmapLayout Layout(Tensor z, int neighbours, int dimensions, int epochs, TrainingContext context)
     {
         int n = (int)z.shape[0];
         neighbours = Math.Min(neighbours, n - 1);
+        dimensions = Math.Max(1, Math.Min(dimensions, n - 2));
         if (epochs == 0)
             epochs = n <= 10_000 ? 500 : 200;
         var graph = FuzzyGraphOf(z, neighbours, context.Cancellation);
@@ -67,7 +71,7 @@ internal static class UmapSeeding
         var y = SpectralStart(graph, n, dimensions, context);
         long seed = randint(int.MaxValue, new long[] { 1 }, generator: context.Generator).item<long>();
         Optimise(y, graph, n, dimensions, epochs, new Random((int)seed), context.Cancellation);
-        return y;
+        return new UmapLayout(y, dimensions);
     }
 
     /// <summary>The fuzzy graph of <paramref name="z"/>'s <paramref name="neighbours"/> nearest neighbours (see <see cref="FuzzyGraph"/>).</summary>
