@@ -21,7 +21,7 @@ public class PresetTests
     public void RecommendedSeedsByUmapAndConvIdecSpectralBySpectralClusteringWithIdec()
     {
         var recommended = DeepClusterPresets.Recommended();
-        Assert.Equal(SelfTrainingSafeguard.Report, recommended.SelfTrainingSafeguard);
+        Assert.Equal(SelfTrainingSafeguard.KeepBetter, recommended.SelfTrainingSafeguard);
         Assert.Equal((AutoencoderArchitecture.Convolutional, true, 120, 30, 3000), (recommended.Architecture, recommended.Augment, recommended.PretrainEpochs, recommended.UpdateInterval, recommended.MaxIterations));
         Assert.Equal((SeedingMethod.Umap, true, 0f), (recommended.Seeding, recommended.SeedingPartitionAsFirstTarget, recommended.IdecGamma));
 
