@@ -34,25 +34,29 @@ public class SeedingTests
         return ClusteringQuality.Accuracy(truth, predicted);
     }
 
-    private static TrainingContext Context(SeedingMethod method) => new(
-        new DeepClusterOptions { NumberOfClusters = 2, KMeansInitializations = 5, Seeding = method, SpectralNeighbors = 10, UmapNeighbors = 10, UmapDimensions = 2 },
-        CPU, seed: 1, CancellationToken.None, _ => { });
+    private static DeepClusterOptions BarOptions(SeedingMethod method) =>
+        new() { NumberOfClusters = 2, KMeansInitializations = 5, Seeding = method, SpectralNeighbors = 10 };
+
+    private static TrainingContext Context(SeedingMethod method) => new(BarOptions(method), CPU, seed: 1, CancellationToken.None, _ => { });
+
+    /// <summary>k-means seeding and a manifold seeding of <paramref name="z"/> with the same options but the method: their accuracies and the manifold seeding's centroids.</summary>
+    private static (double KMeans, double Manifold, float[] Centroids) AgainstKMeans(Tensor z, int[] truth, Func<SeedingMethod, DeepClusterOptions> options, SeedingMethod manifold)
+    {
+        using var kmeansContext = new TrainingContext(options(SeedingMethod.KMeans), CPU, 1, CancellationToken.None, _ => { });
+        var kmeans = KMeansSeeding.Run(z, kmeansContext);
+        using var context = new TrainingContext(options(manifold), CPU, 1, CancellationToken.None, _ => { });
+        var seeded = manifold == SeedingMethod.Umap ? UmapSeeding.Run(z, context) : SpectralSeeding.Run(z, context);
+        return (Accuracy(z, kmeans.Centroids, truth), Accuracy(z, seeded.Centroids, truth), seeded.Centroids.data<float>().ToArray());
+    }
 
     [Fact]
     public void SpectralSeedingFollowsTheManifoldWhereKMeansCutsAcrossIt()
     {
         var (z, truth) = Bars();
-        using var kmeansContext = Context(SeedingMethod.KMeans);
-        var kmeans = KMeansSeeding.Run(z, kmeansContext);
-        using var spectralContext = Context(SeedingMethod.Spectral);
-        var spectral = SpectralSeeding.Run(z, spectralContext);
-
-        double kmeansAccuracy = Accuracy(z, kmeans.Centroids, truth);
-        double spectralAccuracy = Accuracy(z, spectral.Centroids, truth);
+        var (kmeansAccuracy, spectralAccuracy, c) = AgainstKMeans(z, truth, BarOptions, SeedingMethod.Spectral);
         Assert.True(kmeansAccuracy < 0.8, $"k-means should cut the bars across: {kmeansAccuracy:F3}");
         Assert.True(spectralAccuracy > 0.99, $"spectral seeding should find the bars: {spectralAccuracy:F3}");
         // Centroids are the mean embedding of each bar: about (2, 0) and (2, 1).
-        var c = spectral.Centroids.data<float>().ToArray();
         Assert.Equal(new[] { 0.0, 1.0 }, new[] { c[1], c[3] }.Select(v => Math.Round(v, 1)).Order());
     }
 
@@ -160,18 +164,11 @@ public class SeedingTests
     public void UmapSeedingSeparatesBlobsOfUnevenSpreadWhereKMeansSplitsTheBroadOne()
     {
         var (z, truth) = UnevenBlobs();
-        DeepClusterOptions Options(SeedingMethod method) => new() { NumberOfClusters = 3, KMeansInitializations = 5, Seeding = method, UmapDimensions = 2 };
-        using var kmeansContext = new TrainingContext(Options(SeedingMethod.KMeans), CPU, 1, CancellationToken.None, _ => { });
-        var kmeans = KMeansSeeding.Run(z, kmeansContext);
-        using var umapContext = new TrainingContext(Options(SeedingMethod.Umap), CPU, 1, CancellationToken.None, _ => { });
-        var umap = UmapSeeding.Run(z, umapContext);
-
-        double kmeansAccuracy = Accuracy(z, kmeans.Centroids, truth);
-        double umapAccuracy = Accuracy(z, umap.Centroids, truth);
+        var (kmeansAccuracy, umapAccuracy, c) = AgainstKMeans(z, truth,
+            method => new() { NumberOfClusters = 3, KMeansInitializations = 5, Seeding = method, UmapDimensions = 2 }, SeedingMethod.Umap);
         Assert.True(kmeansAccuracy < 0.9, $"k-means should split the broad blob: {kmeansAccuracy:F3}");
         Assert.True(umapAccuracy > 0.97, $"UMAP seeding should find the three blobs: {umapAccuracy:F3}, k-means {kmeansAccuracy:F3}");
         // Centroids are the mean embedding of each blob: about 0, 8 and 9 on the first axis.
-        var c = umap.Centroids.data<float>().ToArray();
         Assert.Equal(new[] { 0.0, 8.0, 9.0 }, new[] { c[0], c[5], c[10] }.Select(v => Math.Round(v)).Order());
     }
 
