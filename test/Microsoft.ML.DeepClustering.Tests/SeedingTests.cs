@@ -179,7 +179,7 @@ public class SeedingTests
         float[] Layout(int seed)
         {
             using var context = new TrainingContext(new DeepClusterOptions { NumberOfClusters = 2 }, CPU, seed, CancellationToken.None, _ => { });
-            return UmapSeeding.Layout(z, neighbours: 10, dimensions: 2, epochs: 50, context).Coordinates;
+            return UmapSeeding.Layout(UmapSeeding.FuzzyGraphOf(z, neighbours: 10, CancellationToken.None), (int)z.shape[0], dimensions: 2, epochs: 50, context).Coordinates;
         }
         Assert.Equal(Layout(1), Layout(1));
         Assert.NotEqual(Layout(1), Layout(2));

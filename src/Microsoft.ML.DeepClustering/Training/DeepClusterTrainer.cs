@@ -145,9 +145,10 @@ internal static class DeepClusterTrainer
         using var z = SelfTraining.Embed(autoencoder, x);
         var rows = ToRows(z);
         int[] sample = ClusterCountCriteria.SilhouetteSample(rows.Length, context.Seed);
-        var graph = options.ClusterCountCriterion == ClusterCountCriterion.Modularity
-            ? UmapSeeding.FuzzyGraphOf(z, options.UmapNeighbors, context.Cancellation) : null;
-        var layout = options.Seeding == SeedingMethod.Umap ? UmapSeeding.LayoutOf(z, context) : null;
+        bool modularity = options.ClusterCountCriterion == ClusterCountCriterion.Modularity, umap = options.Seeding == SeedingMethod.Umap;
+        // Modularity and UMAP's layout read the same fuzzy neighbour graph: its neighbour search is built once.
+        var graph = modularity || umap ? UmapSeeding.FuzzyGraphOf(z, options.UmapNeighbors, context.Cancellation) : null;
+        var layout = umap ? UmapSeeding.LayoutOf(z, context, graph) : null;
         using var beforeClustering = context.Generator.get_state();
         var candidates = new List<(int K, double Score, double Inertia, int[] Sizes, Tensor Centroids, SeedingOutcome Outcome, Tensor State)>();
         for (int k = options.MinimumNumberOfClusters; k <= options.MaximumNumberOfClusters; k++)
@@ -156,8 +157,8 @@ internal static class DeepClusterTrainer
             context.UseNumberOfClusters(k);
             var (centroids, outcome) = SeedOn(z, context, clock, layout);
             var centroidRows = ToRows(centroids);
-            double score = graph is not null
-                ? ClusterCountCriteria.NormalisedModularity(graph, outcome.Partition ?? outcome.Assignments, k)
+            double score = modularity
+                ? ClusterCountCriteria.NormalisedModularity(graph!, outcome.Partition ?? outcome.Assignments, k)
                 : ClusterCountCriteria.Score(options.ClusterCountCriterion, rows, outcome.Assignments, centroidRows, sample);
             // In the embedding, whatever the seeding: spectral seeding's own inertia is measured in its spectral space.
             double inertia = ClusterCountCriteria.Inertia(rows, outcome.Assignments, centroidRows);

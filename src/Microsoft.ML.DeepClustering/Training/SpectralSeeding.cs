@@ -37,9 +37,7 @@ internal static class SpectralSeeding
         var values = cat(new[] { weights, weights }) / 2;
 
         // 3. S = D^(-1/2) W D^(-1/2) and its K largest eigenvectors.
-        var degree = zeros(n, device: z.device).index_add_(0, from, values, 1).clamp_min(1e-12);
-        var invSqrt = degree.rsqrt();
-        var s = sparse_coo_tensor(stack(new[] { from, to }), values * invSqrt[from] * invSqrt[to], new[] { n, n });
+        var s = NormalisedAffinity(from, to, values, n);
         var basis = TopEigenvectors(s, n, k, options.SpectralIterations, context);
 
         // 4. Rows normalised to the unit sphere, then k-means++ with restarts on them.
@@ -47,6 +45,17 @@ internal static class SpectralSeeding
         // 5. Centroids in the embedding space: the mean z of each spectral cluster.
         var clustering = KMeansSeeding.RunIn(spectral, z, context, $"Spectral seeding: {neighbours}-NN graph of {n} rows");
         return clustering with { Centroids = clustering.Centroids.MoveToOuterDisposeScope() };
+    }
+
+    /// <summary>
+    /// S = D^(−1/2) W D^(−1/2) as a sparse [n, n] matrix, W given as entries (from, to, value) in both directions
+    /// (duplicates add up) and D its row sums; a row without edges gets degree 1e-12 rather than a division by zero.
+    /// </summary>
+    internal static Tensor NormalisedAffinity(Tensor from, Tensor to, Tensor values, long n)
+    {
+        var degree = zeros(n, device: values.device).index_add_(0, from, values, 1).clamp_min(1e-12);
+        var invSqrt = degree.rsqrt();
+        return sparse_coo_tensor(stack(new[] { from, to }), values * invSqrt[from] * invSqrt[to], new[] { n, n });
     }
 
     /// <summary>

@@ -36,9 +36,13 @@ internal static class UmapSeeding
     /// <summary>The layout, then <see cref="Cluster"/>: centroids [K, E] in the space of <paramref name="z"/>, embeddings [N, E] on the training device.</summary>
     public static KMeansSeeding.Result Run(Tensor z, TrainingContext context) => Cluster(z, LayoutOf(z, context), context);
 
-    /// <summary>The layout with the options' settings; it does not depend on K, so choosing K computes it once.</summary>
-    public static UmapLayout LayoutOf(Tensor z, TrainingContext context) =>
-        Layout(z, context.Options.UmapNeighbors, context.Options.UmapDimensions, context.Options.UmapEpochs, context);
+    /// <summary>
+    /// The layout with the options' settings, from <paramref name="graph"/> when the caller already built the fuzzy
+    /// graph (choosing K by modularity does). It does not depend on K, so choosing K computes it once.
+    /// </summary>
+    public static UmapLayout LayoutOf(Tensor z, TrainingContext context, Graph? graph = null) =>
+        Layout(graph ?? FuzzyGraphOf(z, context.Options.UmapNeighbors, context.Cancellation), (int)z.shape[0],
+            context.Options.UmapDimensions, context.Options.UmapEpochs, context);
 
     /// <summary>k-means++ with restarts on the layout, then the mean embedding per cluster.</summary>
     public static KMeansSeeding.Result Cluster(Tensor z, UmapLayout layout, TrainingContext context)
@@ -52,19 +56,16 @@ internal static class UmapSeeding
     }
 
     /// <summary>
-    /// The UMAP layout of <paramref name="z"/> in <paramref name="dimensions"/> dimensions (at most N − 2, the
-    /// non-trivial eigenvectors of its start), from its <paramref name="neighbours"/> nearest neighbours, optimised
+    /// The UMAP layout of the <paramref name="n"/> rows of the fuzzy <paramref name="graph"/> in
+    /// <paramref name="dimensions"/> dimensions (at most N − 2, the non-trivial eigenvectors of its start), optimised
     /// for <paramref name="epochs"/> epochs (0: umap-learn's choice, 500 up to 10,000 rows and 200 above), with
     /// <paramref name="context"/>'s generator.
     /// </summary>
-    internal static UmapLayout Layout(Tensor z, int neighbours, int dimensions, int epochs, TrainingContext context)
+    internal static UmapLayout Layout(Graph graph, int n, int dimensions, int epochs, TrainingContext context)
     {
-        int n = (int)z.shape[0];
-        neighbours = Math.Min(neighbours, n - 1);
         dimensions = Math.Max(1, Math.Min(dimensions, n - 2));
         if (epochs == 0)
             epochs = n <= 10_000 ? 500 : 200;
-        var graph = FuzzyGraphOf(z, neighbours, context.Cancellation);
         // Edges too weak to be sampled once in all the epochs are dropped, as umap-learn does.
         float strongest = graph.Weights.Max();
         graph = graph.Keep(w => w >= strongest / epochs);
@@ -187,9 +188,7 @@ internal static class UmapSeeding
         var from = tensor(graph.From.Concat(graph.To).Select(i => (long)i).ToArray());
         var to = tensor(graph.To.Concat(graph.From).Select(i => (long)i).ToArray());
         var values = tensor(graph.Weights.Concat(graph.Weights).ToArray());
-        var degree = zeros((long)n).index_add_(0, from, values, 1).clamp_min(1e-12);
-        var invSqrt = degree.rsqrt();
-        var s = sparse_coo_tensor(stack(new[] { from, to }), values * invSqrt[from] * invSqrt[to], new long[] { (long)n, (long)n });
+        var s = SpectralSeeding.NormalisedAffinity(from, to, values, n);
         // Columns in ascending order of eigenvalue: the last is the trivial one, proportional to √degree.
         var vectors = SpectralSeeding.TopEigenvectors(s, n, dimensions + 1, EigenProducts, context).narrow(1, 0, dimensions);
         var low = vectors.amin(new long[] { 0 }, keepdim: true);

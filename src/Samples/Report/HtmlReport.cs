@@ -156,14 +156,14 @@ internal static class HtmlReport
             Row("Preset", request.Run.Preset ?? "");
             Row("Network", $"{NetworkDescription.Layers(o, request.Input.Shape.Size)} ({NetworkDescription.Kind(o)})");
             Row("Pretraining", $"{o.PretrainEpochs} epochs, batch {o.BatchSize}, Adam lr {o.PretrainLearningRate.ToString(CultureInfo.InvariantCulture)}");
+            // k-means' partition is its nearest centroid's, so the first target changes nothing there.
+            string firstTarget = o.SeedingPartitionAsFirstTarget && o.Seeding != SeedingMethod.KMeans ? "; its partition is self-training's first target" : "";
             Row("Seeding", o.Seeding switch
             {
-                SeedingMethod.Umap => $"k-means++ ({o.KMeansInitializations} restarts) on a {o.UmapDimensions}-d UMAP layout of the embedding's {o.UmapNeighbors}-neighbour graph"
-                    + (o.SeedingPartitionAsFirstTarget ? "; its partition is self-training's first target" : ""),
-                SeedingMethod.Spectral => $"spectral clustering of the embedding's {o.SpectralNeighbors}-neighbour graph, k-means++ ({o.KMeansInitializations} restarts) on its eigenvectors"
-                    + (o.SeedingPartitionAsFirstTarget ? "; its partition is self-training's first target" : ""),
+                SeedingMethod.Umap => $"k-means++ ({o.KMeansInitializations} restarts) on a {o.UmapDimensions}-d UMAP layout of the embedding's {o.UmapNeighbors}-neighbour graph",
+                SeedingMethod.Spectral => $"spectral clustering of the embedding's {o.SpectralNeighbors}-neighbour graph, k-means++ ({o.KMeansInitializations} restarts) on its eigenvectors",
                 _ => $"{o.KMeansInitializations} restarts of k-means++",
-            });
+            } + firstTarget);
             Row("Self-training", o.MaxIterations == 0
                 ? "skipped (max iterations 0): autoencoder + seeding"
                 : $"at most {o.MaxIterations:N0} steps, target update every {o.UpdateInterval}, tolerance {Drawing.Percent(o.Tolerance, 2)}");

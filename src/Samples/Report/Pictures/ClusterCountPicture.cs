@@ -17,9 +17,8 @@ internal static class ClusterCountPicture
     {
         var chosen = candidates.Single(c => c.Chosen);
         string better = criterion == ClusterCountCriterion.DaviesBouldin ? "lowest" : "highest";
-        string rule = $"the {better} score wins";
         string title = $"Choosing K: {Name(criterion)} suggests K = {chosen.NumberOfClusters}";
-        string subtitle = $"Each candidate seeded on the pretrained embedding; {rule}. A suggestion, not a fact about the data.";
+        string subtitle = $"Each candidate seeded on the pretrained embedding; the {better} score wins. A suggestion, not a fact about the data.";
         var (bitmap, canvas) = Drawing.NewCanvas(Math.Max(Margin * 2 + PanelWidth, Drawing.HeaderWidth(title, subtitle, Margin)), HeaderHeight + PanelHeight + Margin);
         using (canvas)
         {
