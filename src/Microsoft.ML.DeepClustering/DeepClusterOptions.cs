@@ -106,11 +106,14 @@ public sealed class DeepClusterOptions
     public int UmapEpochs = 0;
 
     /// <summary>
-    /// Self-training's first <see cref="UpdateInterval"/> steps aim at the seeding's partition (one-hot) instead of
-    /// DEC's target P. Spectral and UMAP seeding partition a graph or a layout whose clusters the nearest centroid in
-    /// the embedding only approximates; this carries their partition into the encoder. Default false.
+    /// For how many of its first steps self-training aims at the seeding's partition (one-hot) instead of DEC's target
+    /// P: every target update before this step takes the partition, and the convergence test waits for P. Spectral and
+    /// UMAP seeding partition a graph or a layout whose clusters the nearest centroid in the embedding only
+    /// approximates; these steps carry their partition into the encoder (trained on augmented images when
+    /// <see cref="Augment"/> is on). K-means seeding's partition is its nearest centroid's, so there it changes nothing.
+    /// 0 or more. Default 0.
     /// </summary>
-    public bool SeedingPartitionAsFirstTarget = false;
+    public int SeedingPartitionSteps = 0;
 
     /// <summary>Self-training steps between two updates of the target distribution P (computed over all rows). Default 140.</summary>
     public int UpdateInterval = 140;

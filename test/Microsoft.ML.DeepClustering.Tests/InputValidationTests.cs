@@ -146,6 +146,7 @@ public class InputValidationTests
         { "UmapNeighbors", o => o.UmapNeighbors = 1 },
         { "UmapDimensions", o => o.UmapDimensions = 0 },
         { "UmapEpochs", o => o.UmapEpochs = -1 },
+        { "SeedingPartitionSteps", o => o.SeedingPartitionSteps = -1 },
         { "SelfTrainingOptimizer", o => o.SelfTrainingOptimizer = (SelfTrainingOptimizer)2 },
         { "SelfTrainingLearningRateSchedule", o => o.SelfTrainingLearningRateSchedule = (LearningRateSchedule)2 },
         { "Precision", o => o.Precision = (TrainingPrecision)3 },

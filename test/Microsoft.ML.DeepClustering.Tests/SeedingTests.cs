@@ -218,13 +218,16 @@ public class SeedingTests
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void SelfTrainingsFirstTargetCanBeTheSeedingsPartition(bool fromPartition)
+    [InlineData(150, 150)]
+    [InlineData(30, 150)]
+    [InlineData(150, 0)]
+    public void SelfTrainingCanAimAtTheSeedingsPartition(int updateInterval, int partitionSteps)
     {
         // 200 rows; the centroids split them one way, the "seeding's partition" another (the sign of the first feature).
-        // Aimed at that partition for its first T steps, self-training carries it into the encoder; with DEC's own
-        // target it sharpens the centroids' split instead.
+        // Aimed at that partition (over one target update or five), self-training carries it into the encoder; with
+        // DEC's own target it sharpens the centroids' split instead. A tolerance of 50% would stop DEC early; it must
+        // not stop steps that aim at a fixed partition.
+        bool fromPartition = partitionSteps > 0;
         using var scope = NewDisposeScope();
         random.manual_seed(4);
         using var generator = new TorchSharp.torch.Generator(4);
@@ -233,7 +236,8 @@ public class SeedingTests
         using var autoencoder = new DenseAutoencoder(6, new[] { 16 }, 2);
         var options = new DeepClusterOptions
         {
-            NumberOfClusters = 2, BatchSize = 50, UpdateInterval = 150, MaxIterations = 150,
+            NumberOfClusters = 2, BatchSize = 50, UpdateInterval = updateInterval, MaxIterations = 150,
+            SeedingPartitionSteps = partitionSteps, Tolerance = 0.5f,
             SelfTrainingOptimizer = SelfTrainingOptimizer.Adam, SelfTrainingLearningRate = 0.01f,
         };
         using var context = new TrainingContext(options, CPU, 4, CancellationToken.None, _ => { });
@@ -247,11 +251,15 @@ public class SeedingTests
         var initial = KMeansSeeding.Assign(SelfTraining.Embed(autoencoder, x).detach(), start);
         using var centroids = new TorchSharp.Modules.Parameter(start);
 
-        var result = SelfTraining.Run(autoencoder, centroids, x, context, fromPartition ? partition : null);
+        // The trainer passes the partition whenever the seeding has one; the option decides how long it is the target.
+        var result = SelfTraining.Run(autoencoder, centroids, x, context, partition);
 
         double before = Agreement(initial), after = Agreement(result.Labels);
         if (fromPartition)
+        {
             Assert.True(after > 0.9 && after > before + 0.2, $"agreement with the partition {before:F3} → {after:F3}");
+            Assert.Equal((150, SelfTrainingStopReason.MaxIterations), (result.Steps, result.StopReason));
+        }
         else
             Assert.True(after < 0.8, $"DEC's own target should not find the partition: {before:F3} → {after:F3}");
     }

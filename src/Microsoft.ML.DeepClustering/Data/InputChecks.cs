@@ -59,6 +59,7 @@ internal static class InputChecks
         Positive(options.UmapDimensions, nameof(options.UmapDimensions), options.UmapDimensions, "positive");
         Positive(options.UmapEpochs + 1, nameof(options.UmapEpochs), options.UmapEpochs, "0 (umap-learn's choice) or more");
         Positive(options.UpdateInterval, nameof(options.UpdateInterval), options.UpdateInterval, "positive");
+        Positive(options.SeedingPartitionSteps + 1, nameof(options.SeedingPartitionSteps), options.SeedingPartitionSteps, "0 or more");
         if (!(options.Tolerance >= 0 && options.Tolerance < 1))
             throw new ArgumentOutOfRangeException(nameof(options.Tolerance), options.Tolerance, $"Tolerance must be in [0, 1); found {options.Tolerance}.");
         Positive(options.MaxIterations + 1, nameof(options.MaxIterations), options.MaxIterations, "0 or more");

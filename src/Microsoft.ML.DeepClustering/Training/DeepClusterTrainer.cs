@@ -71,7 +71,7 @@ internal static class DeepClusterTrainer
         // What the safeguard needs to judge self-training afterwards, and to hand out the seeding's model instead.
         var before = options.MaxIterations > 0 ? SeedingState.Capture(autoencoder, seeded, x, options.SelfTrainingSafeguard == SelfTrainingSafeguard.KeepBetter) : null;
         seeded.Dispose();
-        var selfTraining = SelfTrain(autoencoder, centroids, x, context, options.SeedingPartitionAsFirstTarget ? seeding.Partition : null);
+        var selfTraining = SelfTrain(autoencoder, centroids, x, context, seeding.Partition);
         SelfTrainingVerdict? verdict = null;
         if (before is not null)
             (verdict, selfTraining) = Judge(before, seeding, selfTraining, x, context);
@@ -198,13 +198,13 @@ internal static class DeepClusterTrainer
     }
 
     /// <summary>Stage 3, <see cref="SelfTraining"/> (skipped when MaxIterations is 0), then every row's label under the final model.</summary>
-    private static SelfTrainingOutcome SelfTrain(Autoencoder autoencoder, Parameter centroids, Tensor x, TrainingContext context, int[]? firstTarget)
+    private static SelfTrainingOutcome SelfTrain(Autoencoder autoencoder, Parameter centroids, Tensor x, TrainingContext context, int[]? seedingPartition)
     {
         var clock = Stopwatch.StartNew();
         SelfTraining.Result? result = null;
         if (context.Options.MaxIterations > 0)
         {
-            result = SelfTraining.Run(autoencoder, centroids, x, context, firstTarget);
+            result = SelfTraining.Run(autoencoder, centroids, x, context, seedingPartition);
             context.Log($"Self-training stopped after {result.Steps} steps: {result.StopReason}.");
         }
         var labels = result?.Labels;

@@ -47,14 +47,15 @@ internal sealed class SelfTraining : IDisposable
     private double _lossSum;          // losses of the steps since the latest update
     private int _lossCount;
     private List<Tensor>? _healthy;   // parameters at the last update where every cluster had rows
-    private int[]? _firstTarget;      // the seeding's partition, the target until the first regular update
+    private int[]? _seedingPartition; // the target at updates before step SeedingPartitionSteps, or null
 
     /// <param name="x">All training rows [N, D] on the training device.</param>
     /// <param name="centroids">μ [K, E] from seeding, updated in place.</param>
-    /// <param name="firstTarget">The seeding's partition, as the target of the first T steps instead of P; or null.</param>
-    public static Result Run(Autoencoder autoencoder, Parameter centroids, Tensor x, TrainingContext context, int[]? firstTarget = null)
+    /// <param name="seedingPartition">The seeding's partition, the target instead of P for the first
+    /// <see cref="DeepClusterOptions.SeedingPartitionSteps"/> steps; or null.</param>
+    public static Result Run(Autoencoder autoencoder, Parameter centroids, Tensor x, TrainingContext context, int[]? seedingPartition = null)
     {
-        using var selfTraining = new SelfTraining(autoencoder, centroids, x, context) { _firstTarget = firstTarget };
+        using var selfTraining = new SelfTraining(autoencoder, centroids, x, context) { _seedingPartition = seedingPartition };
         return selfTraining.Run();
     }
 
@@ -97,7 +98,8 @@ internal sealed class SelfTraining : IDisposable
                     stopReason = unhealthy;
                     break;
                 }
-                if (regularUpdate && step > 0 && update.LabelChangeFraction < _options.Tolerance)
+                // Converging towards a fixed partition is not DEC's fixed point: the test waits for P.
+                if (regularUpdate && step > 0 && !AimsAtSeedingPartition(step - 1) && update.LabelChangeFraction < _options.Tolerance)
                 {
                     stopReason = SelfTrainingStopReason.Converged;
                     break;
@@ -110,6 +112,9 @@ internal sealed class SelfTraining : IDisposable
         }
         return new Result(updates, step, stopReason, IndexTensors.ToInt32Array(_labels!));
     }
+
+    /// <summary>Whether the target set at an update at this step is the seeding's partition rather than P.</summary>
+    private bool AimsAtSeedingPartition(int step) => _seedingPartition is not null && step < _options.SeedingPartitionSteps;
 
     /// <summary>
     /// (2) q over all rows, the labels and the target P frozen until the next update; (3) the fraction of labels that
@@ -134,9 +139,9 @@ internal sealed class SelfTraining : IDisposable
             _labels?.Dispose();
             _labels = labels.MoveToOuterDisposeScope();
             _target?.Dispose();
-            _target = (_firstTarget is null ? Dec.TargetDistribution(q)
-                : nn.functional.one_hot(tensor(_firstTarget.Select(c => (long)c).ToArray()).to(q.device), _options.NumberOfClusters).to_type(q.dtype)).MoveToOuterDisposeScope();
-            _firstTarget = null;
+            _target = (AimsAtSeedingPartition(step)
+                ? nn.functional.one_hot(tensor(_seedingPartition!.Select(c => (long)c).ToArray()).to(q.device), _options.NumberOfClusters).to_type(q.dtype)
+                : Dec.TargetDistribution(q)).MoveToOuterDisposeScope();
         }
 
         double meanLoss = _lossCount > 0 ? _lossSum / _lossCount : double.NaN;
