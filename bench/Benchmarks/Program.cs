@@ -1,19 +1,30 @@
 using Microsoft.ML.DeepClustering;
 using Microsoft.ML.DeepClustering.Benchmarks;
 
-// dotnet run --project bench/Benchmarks -c Release -- choose-k [--datasets blobs,mnist-test,fashion-test] [--seeds 1,2,3] [--preset recommended] [--epochs N] [--k-range 2-20] [--max-rows N] [--checkpoint-dir DIR] [--criteria silhouette,davies-bouldin,eigengap,...]
-// dotnet run --project bench/Benchmarks -c Release -- embedding-dump [--dataset mnist-test] [--seed 1] [--preset recommended] [--epochs N] [--max-rows N] [--checkpoint-dir DIR] [--out embedding.csv]
-// dotnet run --project bench/Benchmarks -c Release -- photos [--categories animals,food,plants,vehicles,town] [--seeds 1,2,3] [--epochs N] [--hidden 500,500,2000|none] [--embedding E] [--set Option=value,...]
-// dotnet run --project bench/Benchmarks -c Release -- photo-features [--categories ...] [--seeds 1,2,3] [--neighbours 10,20] [--pca 32] [--restarts N]
-// dotnet run --project bench/Benchmarks -c Release -- onnx-nodes MODEL.onnx
-// dotnet run --project bench/Benchmarks -c Release -- conv-profile [--reps 20]
-// dotnet run --project bench/Benchmarks -c Release -- gemm-paths [--reps 20]
-// dotnet run --project bench/Benchmarks -c Release -- speed [--dataset mnist-full] [--epochs 3]
-// dotnet run --project bench/Benchmarks -c Release -- optimizer-step [--rounds 10] [--epochs 3]
-// dotnet run --project bench/Benchmarks -c Release -- quality [--methods a,b] [--datasets mnist-test,mnist-full] [--seeds 1,2,3] [--epochs N] [--max-iterations N] [--update-interval T] [--max-rows N] [--progress] [--checkpoint-dir DIR] [--threads N] [--schedule constant|cosine] [--seeding kmeans|spectral] [--set Option=value,Option=value]
+// Run as `dotnet run --project bench/Benchmarks -c Release -- COMMAND [options]`; without a command it lists them.
+var usages = new Dictionary<string, string>
+{
+    ["quality"] = "[--methods " + string.Join(",", DeepClusterPresets.Names) + "] [--datasets " + string.Join(",", MnistSets.Names) + "] [--seeds 1,2,3] [--epochs N] [--max-iterations N] [--update-interval T] [--max-rows N] [--progress] [--checkpoint-dir DIR] [--threads N] [--schedule constant|cosine] [--seeding kmeans|spectral|umap] [--set Option=value,Option=value]",
+    ["choose-k"] = "[--datasets blobs," + string.Join(",", MnistSets.Names) + "] [--seeds 1,2,3] [--preset recommended] [--epochs N] [--k-range 2-20] [--max-rows N] [--checkpoint-dir DIR] [--criteria silhouette,davies-bouldin,eigengap,...]",
+    ["embedding-dump"] = "[--dataset mnist-test] [--seed 1] [--preset recommended] [--epochs N] [--max-rows N] [--checkpoint-dir DIR] [--out embedding.csv]",
+    ["photos"] = "[--categories animals,food,plants,vehicles,town] [--seeds 1,2,3] [--epochs N] [--hidden 500,500,2000|none] [--embedding E] [--set Option=value,...]",
+    ["photo-features"] = "[--categories animals,food,plants,vehicles,town] [--seeds 1,2,3] [--neighbours 10,20] [--pca 32] [--restarts N]",
+    ["onnx-nodes"] = "MODEL.onnx",
+    ["conv-profile"] = "[--reps 20]",
+    ["gemm-paths"] = "[--reps 20]",
+    ["speed"] = "[--dataset mnist-full|mnist-test] [--max-rows N] [--epochs N]",
+    ["optimizer-step"] = "[--rounds N] [--epochs N]",
+};
 string? Arg(string name) => Array.IndexOf(args, name) is int i && i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 int? IntArg(string name) => Arg(name) is string s ? int.Parse(s) : null;
 string command = args.Length > 0 ? args[0] : "help";
+// A misspelt or unknown option must not start an hour of training with the defaults.
+if (usages.TryGetValue(command, out var commandUsage)
+    && args.Skip(1).FirstOrDefault(a => a.StartsWith("--") && !commandUsage.Contains(a + " ") && !commandUsage.Contains(a + "]")) is string unknown)
+{
+    Console.Error.WriteLine(unknown == "--help" ? $"Benchmarks: {command} {commandUsage}" : $"Benchmarks {command}: unknown option {unknown}; expected {commandUsage}");
+    return unknown == "--help" ? 0 : 2;
+}
 switch (command)
 {
     case "quality":
@@ -51,15 +62,7 @@ switch (command)
     case "optimizer-step":
         return SpeedBenchmark.RunOptimizerStep(IntArg("--rounds") ?? 10, IntArg("--epochs") ?? 3);
     default:
-        Console.WriteLine("Benchmarks: speed [--dataset mnist-full|mnist-test] [--max-rows N] [--epochs N]");
-        Console.WriteLine("Benchmarks: optimizer-step [--rounds N] [--epochs N]");
-        Console.WriteLine("Benchmarks: choose-k [--datasets blobs," + string.Join(",", MnistSets.Names) + "] [--seeds 1,2,3] [--preset recommended] [--epochs N] [--k-range 2-20] [--max-rows N] [--checkpoint-dir DIR] [--criteria silhouette,davies-bouldin,eigengap,...]");
-        Console.WriteLine("Benchmarks: embedding-dump [--dataset mnist-test] [--seed 1] [--preset recommended] [--epochs N] [--max-rows N] [--checkpoint-dir DIR] [--out embedding.csv]");
-        Console.WriteLine("Benchmarks: photos [--categories animals,food,plants,vehicles,town] [--seeds 1,2,3] [--epochs N] [--hidden 500,500,2000|none] [--embedding E] [--set Option=value,...]");
-        Console.WriteLine("Benchmarks: photo-features [--categories animals,food,plants,vehicles,town] [--seeds 1,2,3] [--neighbours 10,20] [--pca 32] [--restarts N]");
-        Console.WriteLine("Benchmarks: onnx-nodes MODEL.onnx");
-        Console.WriteLine("Benchmarks: conv-profile [--reps 20]");
-        Console.WriteLine("Benchmarks: gemm-paths [--reps 20]");
-        Console.WriteLine("Benchmarks: quality [--methods " + string.Join(",", DeepClusterPresets.Names) + "] [--datasets mnist-test,mnist-full] [--seeds 1,2,3] [--epochs N] [--max-iterations N] [--update-interval T] [--max-rows N] [--progress] [--checkpoint-dir DIR] [--threads N] [--schedule constant|cosine] [--seeding kmeans|spectral] [--set Option=value,Option=value]");
+        foreach (var (name, text) in usages)
+            Console.WriteLine($"Benchmarks: {name} {text}");
         return command == "help" ? 0 : 2;
 }
