@@ -9,7 +9,7 @@ namespace Microsoft.ML.DeepClustering;
 /// A fitted deep clustering model. Schema, saving and PredictionEngine go through a chain of ML.NET's built-in
 /// transforms (ApplyOnnxModel → k-means scorer → renames), so that <c>mlContext.Model.Save</c> writes an ordinary
 /// <c>.zip</c> that <c>mlContext.Model.Load</c> reads back in any process with no registration; the loaded model is that
-/// chain and gives the same columns. <see cref="Transform"/> gives the chain's columns too, but runs the chain's ONNX
+/// chain and gives the same columns. <see cref="Transform(IDataView)"/> gives the chain's columns too, but runs the chain's ONNX
 /// graph on batches of rows rather than one row at a time, several times faster. This class adds what only the fitted
 /// object knows: centroids, training history, ONNX export. Dispose it to free its ONNX Runtime sessions and its model
 /// file in <see cref="MLContext.TempFilePath"/>.

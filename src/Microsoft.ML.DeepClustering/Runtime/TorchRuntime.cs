@@ -12,6 +12,8 @@ internal static class TorchRuntime
     /// (or with too few devices) training falls back to the CPU when <see cref="MLContext.FallbackToCpu"/> says so,
     /// and fails with an explanation otherwise.
     /// </summary>
+    /// <param name="gpuDeviceId">The MLContext's GPU device, or null for the CPU.</param>
+    /// <param name="fallbackToCpu">The MLContext's choice when that GPU is missing.</param>
     /// <param name="cudaDeviceCount">CUDA devices libtorch sees (0 with the CPU-only libtorch).</param>
     public static (DeviceType Type, int Index) ChooseDevice(int? gpuDeviceId, bool fallbackToCpu, int cudaDeviceCount)
     {

@@ -3,7 +3,7 @@ using Microsoft.ML.Data;
 namespace Microsoft.ML.DeepClustering.Scoring;
 
 /// <summary>
-/// What <see cref="DeepClusterTransformer.Transform"/> returns: the scoring chain's output, with its first step
+/// What <see cref="DeepClusterTransformer.Transform(IDataView)"/> returns: the scoring chain's output, with its first step
 /// (ApplyOnnxModel, one ONNX Runtime call per row) replaced by <see cref="BatchedOnnxCursor"/> (one call per batch).
 /// The steps after it (ML.NET's k-means scorer, the renames) are the chain's own transformers, applied row by row
 /// through their row-to-row mapper. So the schema is the chain's (names, types, the K-valued key, annotations, hidden

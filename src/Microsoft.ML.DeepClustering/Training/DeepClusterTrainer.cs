@@ -115,6 +115,10 @@ internal static class DeepClusterTrainer
         return SeedOn(z, context, clock);
     }
 
+    /// <summary>Stage 2 on an embedding already computed: the chosen seeding, then every row's nearest centroid.</summary>
+    /// <param name="z">The pretrained embedding [N, E].</param>
+    /// <param name="context">The options (K, seeding method) and generator of this Fit.</param>
+    /// <param name="clock">Started when the stage began; its time goes into the outcome.</param>
     /// <param name="umapLayout">UMAP seeding's layout when already computed (choosing K), or null.</param>
     private static (Tensor Centroids, SeedingOutcome Outcome) SeedOn(Tensor z, TrainingContext context, Stopwatch clock, UmapSeeding.UmapLayout? umapLayout = null)
     {

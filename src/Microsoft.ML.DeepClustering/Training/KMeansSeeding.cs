@@ -17,6 +17,7 @@ internal static class KMeansSeeding
     public sealed record Result(Tensor Centroids, double Inertia, List<double> Inertias, int BestRestart, int[]? Partition = null);
 
     /// <param name="z">Embeddings [N, E], on the training device.</param>
+    /// <param name="context">K, restarts, generator and cancellation of this Fit.</param>
     public static Result Run(Tensor z, TrainingContext context)
     {
         var options = context.Options;

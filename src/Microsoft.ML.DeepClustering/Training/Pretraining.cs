@@ -10,6 +10,9 @@ internal static class Pretraining
     /// <summary>Where pretraining keeps its state (<see cref="DeepClusterOptions.CheckpointPath"/>), and what that state depends on.</summary>
     public sealed record Checkpointing(string Path, IReadOnlyList<KeyValuePair<string, string>> Settings);
 
+    /// <param name="autoencoder">Trained in place.</param>
+    /// <param name="x">All training rows [N, D] on the training device.</param>
+    /// <param name="context">Options, generator, device, log and cancellation of this Fit.</param>
     /// <param name="checkpointing">Null: nothing is saved or resumed.</param>
     /// <returns>Mean reconstruction loss of each epoch (those of a resumed run included), and the epoch resumed after (0 if none).</returns>
     public static (List<double> Losses, int ResumedAfterEpoch) Run(Autoencoder autoencoder, Tensor x, TrainingContext context, Checkpointing? checkpointing)

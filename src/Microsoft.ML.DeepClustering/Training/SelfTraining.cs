@@ -49,7 +49,9 @@ internal sealed class SelfTraining : IDisposable
     private List<Tensor>? _healthy;   // parameters at the last update where every cluster had rows
     private int[]? _seedingPartition; // the target at updates before step SeedingPartitionSteps, or null
 
+    /// <param name="autoencoder">Its encoder (and with IDEC its decoder) is trained in place.</param>
     /// <param name="x">All training rows [N, D] on the training device.</param>
+    /// <param name="context">Options, generator, device, log and cancellation of this Fit.</param>
     /// <param name="centroids">μ [K, E] from seeding, updated in place.</param>
     /// <param name="seedingPartition">The seeding's partition, the target instead of P for the first
     /// <see cref="DeepClusterOptions.SeedingPartitionSteps"/> steps; or null.</param>

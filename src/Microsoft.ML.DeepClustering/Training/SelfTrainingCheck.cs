@@ -15,6 +15,9 @@ internal static class SelfTrainingCheck
 
     /// <param name="pretrainedEmbedding">z [N, E] of the pretrained encoder, float32.</param>
     /// <param name="x">The training rows [N, D].</param>
+    /// <param name="seeding">Every row's cluster after seeding.</param>
+    /// <param name="final">Every row's cluster under the model self-training left.</param>
+    /// <param name="numberOfClusters">K.</param>
     /// <param name="sample">Row indices the silhouettes are computed on (<see cref="ClusterCountCriteria.SilhouetteSample"/>).</param>
     public static Scores Measure(Tensor pretrainedEmbedding, Tensor x, int[] seeding, int[] final, int numberOfClusters, int[] sample)
     {

@@ -13,6 +13,7 @@ namespace Microsoft.ML.DeepClustering.Training;
 internal static class SpectralSeeding
 {
     /// <param name="z">Embeddings [N, E] on the training device.</param>
+    /// <param name="context">K, neighbours, restarts, generator and cancellation of this Fit.</param>
     /// <returns>Centroids [K, E] in the embedding space.</returns>
     public static KMeansSeeding.Result Run(Tensor z, TrainingContext context)
     {
