@@ -156,8 +156,10 @@ internal static class HtmlReport
             Row("Preset", request.Run.Preset ?? "");
             Row("Network", $"{NetworkDescription.Layers(o, request.Input.Shape.Size)} ({NetworkDescription.Kind(o)})");
             Row("Pretraining", $"{o.PretrainEpochs} epochs, batch {o.BatchSize}, Adam lr {o.PretrainLearningRate.ToString(CultureInfo.InvariantCulture)}");
-            // k-means' partition is its nearest centroid's, so the first target changes nothing there.
-            string firstTarget = o.SeedingPartitionSteps > 0 && o.Seeding != SeedingMethod.KMeans ? $"; its partition is self-training's target for the first {o.SeedingPartitionSteps:N0} steps" : "";
+            // k-means' partition is its nearest centroid's, so aiming at it changes nothing there.
+            string firstTarget = o.SeedingPartitionSteps <= 0 || o.Seeding == SeedingMethod.KMeans || o.MaxIterations == 0 ? ""
+                : o.SeedingPartitionSteps >= o.MaxIterations ? "; its partition is self-training's target throughout"
+                : $"; its partition is self-training's target for the first {o.SeedingPartitionSteps:N0} steps";
             Row("Seeding", o.Seeding switch
             {
                 SeedingMethod.Umap => $"k-means++ ({o.KMeansInitializations} restarts) on a {o.UmapDimensions}-d UMAP layout of the embedding's {o.UmapNeighbors}-neighbour graph",
