@@ -48,6 +48,7 @@ internal sealed class SelfTraining : IDisposable
     private int _lossCount;
     private List<Tensor>? _healthy;   // parameters at the last update where every cluster had rows
     private int[]? _seedingPartition; // the target at updates before step SeedingPartitionSteps, or null
+    private bool _aimsAtPartition;    // whether the current target is that partition rather than P
 
     /// <param name="autoencoder">Its encoder (and with IDEC its decoder) is trained in place.</param>
     /// <param name="x">All training rows [N, D] on the training device.</param>
@@ -92,6 +93,7 @@ internal sealed class SelfTraining : IDisposable
             bool regularUpdate = step % _options.UpdateInterval == 0;
             if (regularUpdate || step >= _options.MaxIterations)
             {
+                bool aimedAtPartition = _aimsAtPartition;
                 var (update, assignments) = UpdateTarget(step);
                 updates.Add(update);
                 _context.Report(DeepClusterStage.SelfTraining, step, _options.MaxIterations, update.Loss, update.LabelChangeFraction, assignments);
@@ -100,8 +102,8 @@ internal sealed class SelfTraining : IDisposable
                     stopReason = unhealthy;
                     break;
                 }
-                // Converging towards a fixed partition is not DEC's fixed point: the test waits for P.
-                if (regularUpdate && step > 0 && !AimsAtSeedingPartition(step - 1) && update.LabelChangeFraction < _options.Tolerance)
+                // Converging towards a fixed partition is not DEC's fixed point: the test waits for steps that aimed at P.
+                if (regularUpdate && step > 0 && !aimedAtPartition && update.LabelChangeFraction < _options.Tolerance)
                 {
                     stopReason = SelfTrainingStopReason.Converged;
                     break;
@@ -114,9 +116,6 @@ internal sealed class SelfTraining : IDisposable
         }
         return new Result(updates, step, stopReason, IndexTensors.ToInt32Array(_labels!));
     }
-
-    /// <summary>Whether the target set at an update at this step is the seeding's partition rather than P.</summary>
-    private bool AimsAtSeedingPartition(int step) => _seedingPartition is not null && step < _options.SeedingPartitionSteps;
 
     /// <summary>
     /// (2) q over all rows, the labels and the target P frozen until the next update; (3) the fraction of labels that
@@ -141,7 +140,8 @@ internal sealed class SelfTraining : IDisposable
             _labels?.Dispose();
             _labels = labels.MoveToOuterDisposeScope();
             _target?.Dispose();
-            _target = (AimsAtSeedingPartition(step)
+            _aimsAtPartition = _seedingPartition is not null && step < _options.SeedingPartitionSteps;
+            _target = (_aimsAtPartition
                 ? nn.functional.one_hot(tensor(_seedingPartition!.Select(c => (long)c).ToArray()).to(q.device), _options.NumberOfClusters).to_type(q.dtype)
                 : Dec.TargetDistribution(q)).MoveToOuterDisposeScope();
         }
