@@ -139,11 +139,16 @@ internal sealed class SelfTraining : IDisposable
                 : labels.not_equal(_labels).sum().item<long>() / (double)_n;
             _labels?.Dispose();
             _labels = labels.MoveToOuterDisposeScope();
-            _target?.Dispose();
-            _aimsAtPartition = _seedingPartition is not null && step < _options.SeedingPartitionSteps;
-            _target = (_aimsAtPartition
-                ? nn.functional.one_hot(tensor(_seedingPartition!.Select(c => (long)c).ToArray()).to(q.device), _options.NumberOfClusters).to_type(q.dtype)
-                : Dec.TargetDistribution(q)).MoveToOuterDisposeScope();
+            bool aimsAtPartition = _seedingPartition is not null && step < _options.SeedingPartitionSteps;
+            // The partition does not change: its one-hot target is built once and kept for as long as the steps aim at it.
+            if (!(aimsAtPartition && _aimsAtPartition))
+            {
+                _target?.Dispose();
+                _target = (aimsAtPartition
+                    ? nn.functional.one_hot(tensor(_seedingPartition!.Select(c => (long)c).ToArray()).to(q.device), _options.NumberOfClusters).to_type(q.dtype)
+                    : Dec.TargetDistribution(q)).MoveToOuterDisposeScope();
+            }
+            _aimsAtPartition = aimsAtPartition;
         }
 
         double meanLoss = _lossCount > 0 ? _lossSum / _lossCount : double.NaN;
