@@ -157,7 +157,7 @@ internal static class HtmlReport
             Row("Network", $"{NetworkDescription.Layers(o, request.Input.Shape.Size)} ({NetworkDescription.Kind(o)})");
             Row("Pretraining", $"{o.PretrainEpochs} epochs, batch {o.BatchSize}, Adam lr {o.PretrainLearningRate.ToString(CultureInfo.InvariantCulture)}");
             // k-means' partition is its nearest centroid's, so aiming at it changes nothing there.
-            string firstTarget = o.SeedingPartitionSteps <= 0 || o.Seeding == SeedingMethod.KMeans || o.MaxIterations == 0 ? ""
+            string partitionTarget = o.SeedingPartitionSteps <= 0 || o.Seeding == SeedingMethod.KMeans || o.MaxIterations == 0 ? ""
                 : o.SeedingPartitionSteps >= o.MaxIterations ? "; its partition is self-training's target throughout"
                 : $"; its partition is self-training's target for the first {o.SeedingPartitionSteps:N0} steps";
             Row("Seeding", o.Seeding switch
@@ -165,7 +165,7 @@ internal static class HtmlReport
                 SeedingMethod.Umap => $"k-means++ ({o.KMeansInitializations} restarts) on a {o.UmapDimensions}-d UMAP layout of the embedding's {o.UmapNeighbors}-neighbour graph",
                 SeedingMethod.Spectral => $"spectral clustering of the embedding's {o.SpectralNeighbors}-neighbour graph, k-means++ ({o.KMeansInitializations} restarts) on its eigenvectors",
                 _ => $"{o.KMeansInitializations} restarts of k-means++",
-            } + firstTarget);
+            } + partitionTarget);
             Row("Self-training", o.MaxIterations == 0
                 ? "skipped (max iterations 0): autoencoder + seeding"
                 : $"at most {o.MaxIterations:N0} steps, target update every {o.UpdateInterval}, tolerance {Drawing.Percent(o.Tolerance, 2)}");
