@@ -84,7 +84,7 @@ public static class DeepClusterPresets
     /// <item>UMAP seeding (<see cref="SeedingMethod.Umap"/>): k-means on a UMAP layout of the embedding;</item>
     /// <item>1,000 self-training steps on augmented images, all aiming at the layout's partition
     ///   (<see cref="DeepClusterOptions.SeedingPartitionSteps"/>) rather than DEC's target P. From the same pretraining,
-    ///   on Fashion-MNIST-test DEC's P lowered ACC and NMI after these steps on every seed (0.595 / 0.621 against
+    ///   on Fashion-MNIST-test DEC's P lowered ACC and NMI after these steps on every seed (0.595 / 0.620 against
     ///   0.613 / 0.641, mean of 3), where on MNIST-test it added under a point (0.981 against 0.974, seed 1);</item>
     /// <item>the safeguard reports: its silhouette in the pretrained embedding favours the nearest-centroid partition
     ///   these steps move away from by design.</item>
