@@ -181,6 +181,13 @@ public sealed class DeepClusterOptions
     public float AugmentationShift = 0.1f;
 
     /// <summary>
+    /// Augmentation also mirrors a random half of the images left to right. For images whose kind survives a mirror
+    /// (clothing, objects, animals); not for digits or text, where a mirror makes another symbol or none.
+    /// Default false.
+    /// </summary>
+    public bool AugmentationHorizontalFlips;
+
+    /// <summary>
     /// Image height, for augmentation and the convolutional network, when the feature column's dimensions do not say
     /// (ExtractPixels' [C, H, W] do). Null infers: [C, H, W] or [H, W] dimensions, else a square single-channel image
     /// (784 values → 28×28). Set with <see cref="ImageWidth"/>.

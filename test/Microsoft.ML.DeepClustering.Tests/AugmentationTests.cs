@@ -53,6 +53,41 @@ public class AugmentationTests
     }
 
     [Fact]
+    public void HorizontalFlipsMirrorAboutHalfTheImagesAndLeaveTheStreamOtherwiseAlone()
+    {
+        // An image that differs from its mirror: with zero ranges, each copy is either the image or its mirror.
+        using var image = Image(4, 5, (y, x) => y * 5 + x);
+        var mirrorOfImage = Enumerable.Range(0, 20).Select(i => (float)(i / 5 * 5 + 4 - i % 5)).ToArray();
+        var flips = new Augmentation(new ImageShape(1, 4, 5), maxRotationDegrees: 0, maxShiftFraction: 0, horizontalFlips: true);
+        using var batch = image.repeat(200, 1);
+        using var generator = new Generator(7);
+        using var flipped = flips.Apply(batch, generator);
+        var values = flipped.data<float>().ToArray().Select(v => MathF.Round(v, 4)).ToArray();
+        int mirrored = 0;
+        for (int i = 0; i < 200; i++)
+        {
+            var row = values.AsSpan(i * 20, 20).ToArray();
+            bool isMirror = row.SequenceEqual(mirrorOfImage);
+            Assert.True(isMirror || row.SequenceEqual(image.data<float>().ToArray()), $"copy {i} is neither the image nor its mirror");
+            mirrored += isMirror ? 1 : 0;
+        }
+        Assert.InRange(mirrored, 70, 130);   // a fair coin per image: 100 ± 4 standard deviations
+
+        // Without flips, the rotations and shifts drawn from the same generator state are the ones drawn before the option
+        // existed: the flips' draws come after them.
+        var plain = new Augmentation(new ImageShape(1, 4, 5), maxRotationDegrees: 20, maxShiftFraction: 0.1f);
+        var withFlips = new Augmentation(new ImageShape(1, 4, 5), maxRotationDegrees: 20, maxShiftFraction: 0.1f, horizontalFlips: true);
+        using var first = new Generator(11);
+        using var second = new Generator(11);
+        using var a = plain.Apply(batch, first);
+        using var b = withFlips.Apply(batch, second);
+        var plainRows = a.data<float>().ToArray();
+        var flipRows = b.data<float>().ToArray();
+        int same = Enumerable.Range(0, 200).Count(i => plainRows.AsSpan(i * 20, 20).SequenceEqual(flipRows.AsSpan(i * 20, 20)));
+        Assert.InRange(same, 70, 130);       // the unmirrored copies are moved exactly as without the option
+    }
+
+    [Fact]
     public void ImageShapeComesFromOptionsThenDimensionsThenASquare()
     {
         var options = new DeepClusterOptions();

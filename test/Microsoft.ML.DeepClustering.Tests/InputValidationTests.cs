@@ -147,6 +147,7 @@ public class InputValidationTests
         { "UmapDimensions", o => o.UmapDimensions = 0 },
         { "UmapEpochs", o => o.UmapEpochs = -1 },
         { "SeedingPartitionSteps", o => o.SeedingPartitionSteps = -1 },
+        { "AugmentationHorizontalFlips", o => o.AugmentationHorizontalFlips = true },
         { "SelfTrainingOptimizer", o => o.SelfTrainingOptimizer = (SelfTrainingOptimizer)2 },
         { "SelfTrainingLearningRateSchedule", o => o.SelfTrainingLearningRateSchedule = (LearningRateSchedule)2 },
         { "Precision", o => o.Precision = (TrainingPrecision)3 },

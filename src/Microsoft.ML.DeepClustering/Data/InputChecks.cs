@@ -75,6 +75,8 @@ internal static class InputChecks
             throw new ArgumentOutOfRangeException(nameof(options.AugmentationRotationDegrees), options.AugmentationRotationDegrees, $"AugmentationRotationDegrees must be in [0, 180]; found {options.AugmentationRotationDegrees}.");
         if (!(options.AugmentationShift >= 0 && options.AugmentationShift < 1))
             throw new ArgumentOutOfRangeException(nameof(options.AugmentationShift), options.AugmentationShift, $"AugmentationShift must be in [0, 1); found {options.AugmentationShift}.");
+        if (options.AugmentationHorizontalFlips && !options.Augment)
+            throw new ArgumentException("AugmentationHorizontalFlips = true needs Augment = true (the mirrors are part of augmentation); found Augment = false.", nameof(options.AugmentationHorizontalFlips));
         foreach (var (value, name) in new[] { (options.ImageHeight, nameof(options.ImageHeight)), (options.ImageWidth, nameof(options.ImageWidth)), (options.ImageChannels, nameof(options.ImageChannels)) })
             if (value is int v)
                 Positive(v, name, v, "positive (or null to infer it)");

@@ -47,10 +47,10 @@ internal static class DeepClusterTrainer
         using var context = new TrainingContext(options, runtime.Device, seed, cancellation, log)
         {
             Augmentation = options.Augment && imageShape is not null
-                ? new Augmentation(imageShape, options.AugmentationRotationDegrees, options.AugmentationShift) : null,
+                ? new Augmentation(imageShape, options.AugmentationRotationDegrees, options.AugmentationShift, options.AugmentationHorizontalFlips) : null,
         };
         if (context.Augmentation is not null)
-            log($"Augmenting {imageShape} images: rotations up to ±{options.AugmentationRotationDegrees}°, shifts up to ±{options.AugmentationShift:P0}.");
+            log($"Augmenting {imageShape} images: rotations up to ±{options.AugmentationRotationDegrees}°, shifts up to ±{options.AugmentationShift:P0}{(options.AugmentationHorizontalFlips ? ", half of them mirrored" : "")}.");
         using var scope = NewDisposeScope();
         // Weights are initialised from the global generator: seed it, and build the network on the CPU for the same
         // initial weights whatever the device.

@@ -66,6 +66,9 @@ internal sealed class PretrainingCheckpoint
         {
             Add(nameof(DeepClusterOptions.AugmentationRotationDegrees), options.AugmentationRotationDegrees);
             Add(nameof(DeepClusterOptions.AugmentationShift), options.AugmentationShift);
+            // Recorded only when on, so that checkpoints written before the option existed still resume without it.
+            if (options.AugmentationHorizontalFlips)
+                Add(nameof(DeepClusterOptions.AugmentationHorizontalFlips), true);
         }
         Add("training precision", precision);
         Add(nameof(DeepClusterOptions.Seed), seed);
