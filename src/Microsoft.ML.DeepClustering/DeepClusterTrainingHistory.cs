@@ -38,7 +38,9 @@ public sealed record ClusterCountCandidate(int NumberOfClusters, double Score, d
 /// Self-training judged where it cannot flatter itself: the mean silhouette, on the same sample of at most 2,000 rows,
 /// of the seeding's partition and of the final one, in the pretrained embedding and in the input features.
 /// </summary>
-/// <param name="SeedingSilhouette">The seeding's partition, in the pretrained embedding.</param>
+/// <param name="SeedingSilhouette">The seeding's partition, in the pretrained embedding. That is the partition
+/// self-training set out from: the seeding's own clusters when they were its first target
+/// (<see cref="DeepClusterOptions.SeedingPartitionSteps"/> after a manifold seeding), else the seeded centroids' cells.</param>
 /// <param name="FinalSilhouette">Self-training's partition, in the pretrained embedding.</param>
 /// <param name="SeedingInputSilhouette">The seeding's partition, in the input features.</param>
 /// <param name="FinalInputSilhouette">Self-training's partition, in the input features.</param>

@@ -74,6 +74,35 @@ public class SelfTrainingSafeguardTests
     }
 
     [Fact]
+    public void AfterAManifoldSeedingWhosePartitionIsTheFirstTargetThatPartitionIsJudged()
+    {
+        // The same pretraining and UMAP seeding three times: without self-training (for the pretrained embedding and the
+        // centroids' cells), with DEC's P from the start, and with the seeding's partition as the first target.
+        var ml = new MLContext(seed: 1);
+        var data = TestData.Mnist(ml, 300);
+        DeepClusterTransformer Fit(int maxIterations, int partitionSteps)
+        {
+            var options = TestData.TinyOptions();
+            options.Seeding = SeedingMethod.Umap;
+            options.MaxIterations = maxIterations;
+            options.SeedingPartitionSteps = partitionSteps;
+            return ml.Transforms.DeepCluster(options).Fit(data);
+        }
+        using var seeded = Fit(0, 0);
+        using var towardsP = Fit(20, 0);
+        using var towardsPartition = Fit(20, 20);
+
+        var pretrained = TestData.Column(seeded.Transform(data), "Embedding");
+        double cells = ClusterCountCriteria.Silhouette(pretrained, seeded.History.SeedingAssignments.ToArray(), 3, Enumerable.Range(0, 300).ToArray());
+        // From P, self-training set out from the centroids' cells; aimed at the partition, from the partition, which
+        // UMAP found on the manifold and which is not the cells (else this test could not tell the two apart).
+        Assert.Equal(cells, towardsP.History.SelfTrainingVerdict!.SeedingSilhouette, 3);
+        double partition = towardsPartition.History.SelfTrainingVerdict!.SeedingSilhouette;
+        Assert.True(Math.Abs(partition - cells) > 1e-3, $"the partition's silhouette {partition:F4} should not be the cells' {cells:F4}");
+        Assert.True(partition < cells, $"the centroids' cells are the most compact partition there: {partition:F4} against {cells:F4}");
+    }
+
+    [Fact]
     public void AMarginOutsideTheSilhouettesRangeIsNamed()
     {
         var ml = new MLContext(seed: 1);

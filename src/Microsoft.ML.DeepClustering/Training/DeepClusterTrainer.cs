@@ -265,10 +265,15 @@ internal static class DeepClusterTrainer
     {
         int k = context.Options.NumberOfClusters;
         var sample = ClusterCountCriteria.SilhouetteSample((int)x.shape[0], context.Seed);
-        var scores = SelfTrainingCheck.Measure(before.Embedding, x, seeding.Assignments, selfTraining.Labels, k, sample);
+        // Judged against where self-training set out from: the seeding's own partition when that was its first target
+        // (a manifold seeding's clusters are not its centroids' cells, and steps towards them would otherwise count as
+        // a loss), else the seeded centroids' partition, where q starts.
+        bool fromPartition = seeding.Partition is not null && context.Options.SeedingPartitionSteps > 0;
+        var start = fromPartition ? seeding.Partition! : seeding.Assignments;
+        var scores = SelfTrainingCheck.Measure(before.Embedding, x, start, selfTraining.Labels, k, sample);
         bool worse = SelfTrainingCheck.IsClearlyWorse(scores, context.Options.SelfTrainingSafeguardMargin);
         bool keep = worse && before.Encoder is not null;
-        context.Log($"Self-training judged on {sample.Length} rows: silhouette in the pretrained embedding {scores.SeedingInEmbedding:F4} (seeding) → {scores.FinalInEmbedding:F4} (final), " +
+        context.Log($"Self-training judged on {sample.Length} rows: silhouette in the pretrained embedding {scores.SeedingInEmbedding:F4} ({(fromPartition ? "the seeding's partition" : "seeding")}) → {scores.FinalInEmbedding:F4} (final), " +
             $"in the input {scores.SeedingInInput:F4} → {scores.FinalInInput:F4}." +
             (worse ? keep ? " Clearly worse: Fit keeps the seeding's model (SelfTrainingSafeguard = KeepBetter)." : " Clearly worse than the seeding; SelfTrainingSafeguard = KeepBetter would keep the seeding's model." : ""));
         var verdict = new SelfTrainingVerdict(scores.SeedingInEmbedding, scores.FinalInEmbedding, scores.SeedingInInput, scores.FinalInInput, worse, keep);
