@@ -21,7 +21,7 @@ public class PresetTests
     public void RecommendedSeedsByUmapAndConvIdecSpectralBySpectralClusteringWithIdec()
     {
         var recommended = DeepClusterPresets.Recommended();
-        Assert.Equal(SelfTrainingSafeguard.Report, recommended.SelfTrainingSafeguard);
+        Assert.Equal(SelfTrainingSafeguard.KeepBetter, recommended.SelfTrainingSafeguard);
         Assert.Equal((AutoencoderArchitecture.Convolutional, true, 120, 30, 1000), (recommended.Architecture, recommended.Augment, recommended.PretrainEpochs, recommended.UpdateInterval, recommended.MaxIterations));
         // Every self-training step aims at the UMAP layout's partition.
         Assert.Equal((SeedingMethod.Umap, recommended.MaxIterations, 0f), (recommended.Seeding, recommended.SeedingPartitionSteps, recommended.IdecGamma));
