@@ -22,13 +22,13 @@ public class PresetTests
     {
         var recommended = DeepClusterPresets.Recommended();
         Assert.Equal(SelfTrainingSafeguard.KeepBetter, recommended.SelfTrainingSafeguard);
-        Assert.Equal((AutoencoderArchitecture.Convolutional, true, 120, 30, 1000), (recommended.Architecture, recommended.Augment, recommended.PretrainEpochs, recommended.UpdateInterval, recommended.MaxIterations));
+        Assert.Equal((AutoencoderArchitecture.Convolutional, true, 160, 30, 1000), (recommended.Architecture, recommended.Augment, recommended.PretrainEpochs, recommended.UpdateInterval, recommended.MaxIterations));
         // Every self-training step aims at the UMAP layout's partition.
         Assert.Equal((SeedingMethod.Umap, recommended.MaxIterations, 0f), (recommended.Seeding, recommended.SeedingPartitionSteps, recommended.IdecGamma));
 
         var manifold = DeepClusterPresets.ConvIdecSpectral();
         Assert.Equal((SeedingMethod.Spectral, 0, 0.1f, SelfTrainingSafeguard.Report), (manifold.Seeding, manifold.SeedingPartitionSteps, manifold.IdecGamma, manifold.SelfTrainingSafeguard));
-        Assert.Equal((recommended.Architecture, recommended.Augment, recommended.PretrainEpochs, recommended.UpdateInterval, 3000),
+        Assert.Equal((recommended.Architecture, recommended.Augment, 120, recommended.UpdateInterval, 3000),
             (manifold.Architecture, manifold.Augment, manifold.PretrainEpochs, manifold.UpdateInterval, manifold.MaxIterations));
     }
 
