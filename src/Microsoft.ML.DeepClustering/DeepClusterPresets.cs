@@ -108,11 +108,12 @@ public static class DeepClusterPresets
     }
 
     /// <summary>
-    /// <see cref="ConvDecDa"/>'s network and augmentation with 120 pretraining epochs, then spectral clustering of the embedding's nearest-neighbour graph
-    /// (N2D's lever, <see cref="SeedingMethod.Spectral"/>) and at most 3,000 steps of IDEC's self-training, which keeps
-    /// the decoder (MSE + 0.1·KL) and so preserves the local structure DEC's KL alone tears apart on classes that
-    /// overlap. On Fashion-MNIST-test it scores a little below Recommended() (0.602 / 0.624 against 0.613 / 0.641 from
-    /// the same pretraining), on MNIST-test far below in ACC (a digit split, another merged; docs/benchmarks.md). Its
+    /// <see cref="ConvDecDa"/>'s network and augmentation with 120 pretraining epochs, then spectral clustering of the
+    /// embedding's nearest-neighbour graph (N2D's lever, <see cref="SeedingMethod.Spectral"/>) and at most 3,000 steps
+    /// of IDEC's self-training, which keeps the decoder (MSE + 0.1·KL) and so preserves the local structure DEC's KL
+    /// alone tears apart on classes that overlap. On Fashion-MNIST-test it scores a little below Recommended() with the
+    /// same 120-epoch pretraining (0.602 / 0.624 against 0.613 / 0.641), on MNIST-test far below in ACC (a digit split,
+    /// another merged; docs/benchmarks.md). Its
     /// self-training lowers the pretrained embedding's silhouette even where it helps, so its safeguard reports only.
     /// </summary>
     public static DeepClusterOptions ConvIdecSpectral()
