@@ -382,7 +382,7 @@ internal sealed class SamplesCommand
             ["dcec"] = "DCEC: convolutional autoencoder, decoder kept during self-training",
             ["conv-dec-da"] = "ConvDEC-DA: convolutional autoencoder with data augmentation",
             ["quick"] = "DEC with a short budget: a first look in minutes",
-            ["conv-idec-spectral"] = "recommended's pretraining, spectral seeding, IDEC's self-training: a little below recommended on clothing, far below on digits",
+            ["conv-idec-spectral"] = "ConvDEC-DA's network with 120 epochs, spectral seeding, IDEC's self-training: a little below recommended on clothing, far below on digits",
             ["image-features"] = "for pretrained photo features, the default with --features resnet18: DEC's network as DEC-Keras ran it on STL-10's VGG features",
         };
         // The budgets are read from the presets themselves, so that this text cannot drift from the library.
