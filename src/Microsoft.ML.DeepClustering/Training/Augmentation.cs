@@ -41,10 +41,13 @@ internal sealed class Augmentation
         // θ maps output coordinates to input coordinates: [[cos, −sin, tx], [sin, cos, ty]]. A mirror before the
         // rotation negates its first column. Its draws come after the others, so that without mirrors the stream, and
         // every result, is what it was.
-        var mirror = _horizontalFlips
-            ? ((rand(new long[] { b }, generator: generator) < 0.5f).to_type(ScalarType.Float32) * -2 + 1).to(batch.device)
-            : ones(b, device: batch.device);
-        var theta = stack(new[] { cos * mirror, -sin, shiftX, sin * mirror, cos, shiftY }, dim: 1).view(b, 2, 3);
+        var (firstX, firstY) = (cos, sin);
+        if (_horizontalFlips)
+        {
+            var mirror = ((rand(new long[] { b }, generator: generator) < 0.5f).to_type(ScalarType.Float32) * -2 + 1).to(batch.device);
+            (firstX, firstY) = (cos * mirror, sin * mirror);
+        }
+        var theta = stack(new[] { firstX, -sin, shiftX, firstY, cos, shiftY }, dim: 1).view(b, 2, 3);
         var images = batch.view(new[] { b }.Concat(_imageShape).ToArray());
         var grid = nn.functional.affine_grid(theta, images.shape, align_corners: false);
         var moved = nn.functional.grid_sample(images, grid, align_corners: false);
