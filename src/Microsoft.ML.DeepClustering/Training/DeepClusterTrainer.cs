@@ -268,7 +268,7 @@ internal static class DeepClusterTrainer
         // Judged against where self-training set out from: the seeding's own partition when that was its first target
         // (a manifold seeding's clusters are not its centroids' cells, and steps towards them would otherwise count as
         // a loss), else the seeded centroids' partition, where q starts.
-        bool fromPartition = seeding.Partition is not null && context.Options.SeedingPartitionSteps > 0;
+        bool fromPartition = SelfTraining.AimsAtPartition(seeding.Partition, step: 0, context.Options);
         var start = fromPartition ? seeding.Partition! : seeding.Assignments;
         var scores = SelfTrainingCheck.Measure(before.Embedding, x, start, selfTraining.Labels, k, sample);
         bool worse = SelfTrainingCheck.IsClearlyWorse(scores, context.Options.SelfTrainingSafeguardMargin);

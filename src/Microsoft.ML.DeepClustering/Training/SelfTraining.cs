@@ -117,6 +117,10 @@ internal sealed class SelfTraining : IDisposable
         return new Result(updates, step, stopReason, IndexTensors.ToInt32Array(_labels!));
     }
 
+    /// <summary>Whether the target set at an update at <paramref name="step"/> is the seeding's partition rather than P.</summary>
+    public static bool AimsAtPartition(int[]? seedingPartition, int step, DeepClusterOptions options) =>
+        seedingPartition is not null && step < options.SeedingPartitionSteps;
+
     /// <summary>
     /// (2) q over all rows, the labels and the target P frozen until the next update; (3) the fraction of labels that
     /// changed since the previous update. Also closes the loss average of the steps since then.
@@ -139,7 +143,7 @@ internal sealed class SelfTraining : IDisposable
                 : labels.not_equal(_labels).sum().item<long>() / (double)_n;
             _labels?.Dispose();
             _labels = labels.MoveToOuterDisposeScope();
-            bool aimsAtPartition = _seedingPartition is not null && step < _options.SeedingPartitionSteps;
+            bool aimsAtPartition = AimsAtPartition(_seedingPartition, step, _options);
             // The partition does not change: its one-hot target is built once and kept for as long as the steps aim at it.
             if (!(aimsAtPartition && _aimsAtPartition))
             {
