@@ -70,10 +70,14 @@ internal sealed class DenseAutoencoder : Autoencoder
         return h;
     }
 
-    // The product in bfloat16 (TorchRuntime.BFloat16Product), then + b in float32.
+    // The product in bfloat16 (TorchRuntime.BFloat16Product), then + b in float32. The add's alpha is a Scalar we
+    // hold until libtorch has read it: the one TorchSharp's + operator creates is unreachable during the native call,
+    // so a collection on another thread may free it there (a c10::Scalar::toFloat failure, seen once in a parallel
+    // test run; dotnet/TorchSharp#1434).
     private static Tensor BFloat16Linear(Linear layer, Tensor x)
     {
         using var product = TorchRuntime.BFloat16Product(x, layer.weight!);
-        return product + layer.bias!;
+        using var one = 1f.ToScalar();
+        return product.add(layer.bias!, one);
     }
 }
