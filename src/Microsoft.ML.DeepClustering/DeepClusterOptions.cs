@@ -96,6 +96,14 @@ public sealed class DeepClusterOptions
     /// <summary>Subspace iterations of spectral seeding's eigenvector computation. Default 300.</summary>
     public int SpectralIterations = 300;
 
+    /// <summary>
+    /// How many leading eigenvectors of the graph spectral seeding's k-means runs on; 0 takes K + ⌊K/5⌋ (12 for K = 10,
+    /// K itself below 5). Ng, Jordan and Weiss take K, which assumes K nearly disconnected pieces; where classes touch,
+    /// the K-th vectors may follow variation inside one class (a long digit stroke) and a few more let k-means see
+    /// the boundary between two others. Default 0.
+    /// </summary>
+    public int SpectralEigenvectors = 0;
+
     /// <summary>Neighbours per row in the graph of UMAP seeding (<see cref="SeedingMethod.Umap"/>). Default 10.</summary>
     public int UmapNeighbors = 10;
 

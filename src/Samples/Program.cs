@@ -264,7 +264,7 @@ internal sealed class SamplesCommand
     {
         Root = new RootCommand(
             "Deep clustering (DEC) of images with Microsoft.ML.DeepClustering: an autoencoder learns a compact embedding, the clusters are " +
-            "seeded in it (by default k-means on a UMAP layout of it), and self-training sharpens both; of the images' pixels, or, for photos, of ResNet18's features (--features). " +
+            "seeded in it (by default spectral clustering of its nearest-neighbour graph), and self-training sharpens both; of the images' pixels, or, for photos, of ResNet18's features (--features). " +
             "Writes an HTML report (samples of each cluster, decoded centroids, " +
             "embedding map, training curves, confusion matrix and ACC/NMI/ARI when labels are known) and the trained model.\n\n" +
             "Without an input option it clusters the MNIST test set that comes with it (10,000 digits) with the recommended settings.\n\n" +

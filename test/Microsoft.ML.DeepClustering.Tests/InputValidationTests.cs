@@ -143,6 +143,7 @@ public class InputValidationTests
         { "SelfTrainingMomentum", o => o.SelfTrainingMomentum = 1f },
         { "PretrainOptimizer", o => o.PretrainOptimizer = (PretrainingOptimizer)9 },
         { "Seeding", o => o.Seeding = (SeedingMethod)(-1) },
+        { "SpectralEigenvectors", o => o.SpectralEigenvectors = -1 },
         { "UmapNeighbors", o => o.UmapNeighbors = 1 },
         { "UmapDimensions", o => o.UmapDimensions = 0 },
         { "UmapEpochs", o => o.UmapEpochs = -1 },

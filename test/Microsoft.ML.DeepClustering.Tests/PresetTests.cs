@@ -18,13 +18,14 @@ public class PresetTests
     }
 
     [Fact]
-    public void RecommendedSeedsByUmapAndConvIdecSpectralBySpectralClusteringWithIdec()
+    public void RecommendedAimsAtSpectralSeedingsPartitionAndConvIdecSpectralSelfTrainsWithIdec()
     {
         var recommended = DeepClusterPresets.Recommended();
         Assert.Equal(SelfTrainingSafeguard.KeepBetter, recommended.SelfTrainingSafeguard);
         Assert.Equal((AutoencoderArchitecture.Convolutional, true, 160, 30, 1000), (recommended.Architecture, recommended.Augment, recommended.PretrainEpochs, recommended.UpdateInterval, recommended.MaxIterations));
-        // Every self-training step aims at the UMAP layout's partition.
-        Assert.Equal((SeedingMethod.Umap, recommended.MaxIterations, 0f), (recommended.Seeding, recommended.SeedingPartitionSteps, recommended.IdecGamma));
+        // Every self-training step aims at spectral seeding's partition, made on K + K/5 eigenvectors.
+        Assert.Equal((SeedingMethod.Spectral, 0, recommended.MaxIterations, 0f),
+            (recommended.Seeding, recommended.SpectralEigenvectors, recommended.SeedingPartitionSteps, recommended.IdecGamma));
 
         var manifold = DeepClusterPresets.ConvIdecSpectral();
         Assert.Equal((SeedingMethod.Spectral, 0, 0.1f, SelfTrainingSafeguard.Report), (manifold.Seeding, manifold.SeedingPartitionSteps, manifold.IdecGamma, manifold.SelfTrainingSafeguard));

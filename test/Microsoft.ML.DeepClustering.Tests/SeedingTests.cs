@@ -264,8 +264,8 @@ public class SeedingTests
             Assert.True(after < 0.8, $"DEC's own target should not find the partition: {before:F3} → {after:F3}");
     }
 
-    // UMAP's 10-d layout needs 11 eigenvectors and Krylov blocks of 16 columns, spectral seeding's for K = 5 blocks
-    // of 10: fewer rows than two blocks take the dense eigendecomposition instead.
+    // UMAP's 10-d layout needs 11 eigenvectors and Krylov blocks of 16 columns, spectral seeding's for K = 5 (6
+    // eigenvectors) blocks of 11: fewer rows than two blocks take the dense eigendecomposition instead.
     [Theory]
     [InlineData(SeedingMethod.Umap, 12, 2)]
     [InlineData(SeedingMethod.Umap, 4, 2)]
@@ -278,5 +278,24 @@ public class SeedingTests
         var result = method == SeedingMethod.Umap ? UmapSeeding.Run(z, context) : SpectralSeeding.Run(z, context);
         Assert.Equal(new long[] { k, 3 }, result.Centroids.shape);
         Assert.Equal(rows, result.Partition!.Length);
+    }
+
+    [Theory]
+    [InlineData(10, 0, 12)]
+    [InlineData(5, 0, 6)]
+    [InlineData(4, 0, 4)]
+    [InlineData(2, 0, 2)]
+    [InlineData(10, 7, 7)]
+    public void SpectralSeedingRunsKMeansOnKPlusAFifthEigenvectorsUnlessTold(int k, int option, int expected)
+    {
+        var options = new DeepClusterOptions { NumberOfClusters = k, SpectralEigenvectors = option };
+        Assert.Equal(expected, SpectralSeeding.EigenvectorCount(options));
+        // And the seeding uses that many: its log names them.
+        using var generator = new TorchSharp.torch.Generator(3);
+        var z = randn(new long[] { 40, 3 }, generator: generator);
+        var lines = new List<string>();
+        using var context = new TrainingContext(options, CPU, 1, CancellationToken.None, lines.Add);
+        SpectralSeeding.Run(z, context).Centroids.Dispose();
+        Assert.Contains(lines, line => line.Contains($"{expected} eigenvectors of the 10-NN graph of 40 rows"));
     }
 }

@@ -54,6 +54,7 @@ internal static class InputChecks
         Positive(options.KMeansMaxIterations, nameof(options.KMeansMaxIterations), options.KMeansMaxIterations, "positive");
         Positive(options.SpectralNeighbors, nameof(options.SpectralNeighbors), options.SpectralNeighbors, "positive");
         Positive(options.SpectralIterations, nameof(options.SpectralIterations), options.SpectralIterations, "positive");
+        Positive(options.SpectralEigenvectors + 1, nameof(options.SpectralEigenvectors), options.SpectralEigenvectors, "0 (K + K/5) or more");
         // One neighbour would ask each row's memberships to sum to log2(1) = 0.
         Positive(options.UmapNeighbors - 1, nameof(options.UmapNeighbors), options.UmapNeighbors, "2 or more");
         Positive(options.UmapDimensions, nameof(options.UmapDimensions), options.UmapDimensions, "positive");

@@ -37,16 +37,20 @@ internal static class SpectralSeeding
         var to = cat(new[] { cols, rows });
         var values = cat(new[] { weights, weights }) / 2;
 
-        // 3. S = D^(-1/2) W D^(-1/2) and its K largest eigenvectors.
+        // 3. S = D^(-1/2) W D^(-1/2) and its leading eigenvectors (see DeepClusterOptions.SpectralEigenvectors).
         var s = NormalisedAffinity(from, to, values, n);
-        var basis = TopEigenvectors(s, n, k, options.SpectralIterations, context);
+        var basis = TopEigenvectors(s, n, (int)Math.Min(EigenvectorCount(options), n), options.SpectralIterations, context);
 
-        // 4. Rows normalised to the unit sphere, then k-means++ with restarts on them.
+        // 4. Rows normalised to the unit sphere, then k-means++ with restarts on them (K clusters, whatever the vectors).
         var spectral = basis / basis.norm(1, keepdim: true).clamp_min(1e-12);
         // 5. Centroids in the embedding space: the mean z of each spectral cluster.
-        var clustering = KMeansSeeding.RunIn(spectral, z, context, $"Spectral seeding: {neighbours}-NN graph of {n} rows");
+        var clustering = KMeansSeeding.RunIn(spectral, z, context, $"Spectral seeding: {basis.shape[1]} eigenvectors of the {neighbours}-NN graph of {n} rows");
         return clustering with { Centroids = clustering.Centroids.MoveToOuterDisposeScope() };
     }
+
+    /// <summary>The eigenvectors k-means runs on: <see cref="DeepClusterOptions.SpectralEigenvectors"/>, or K + ⌊K/5⌋ when it is 0.</summary>
+    internal static int EigenvectorCount(DeepClusterOptions options) =>
+        options.SpectralEigenvectors > 0 ? options.SpectralEigenvectors : options.NumberOfClusters + options.NumberOfClusters / 5;
 
     /// <summary>
     /// S = D^(−1/2) W D^(−1/2) as a sparse [n, n] matrix, W given as entries (from, to, value) in both directions

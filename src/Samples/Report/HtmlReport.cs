@@ -163,7 +163,7 @@ internal static class HtmlReport
             Row("Seeding", o.Seeding switch
             {
                 SeedingMethod.Umap => $"k-means++ ({o.KMeansInitializations} restarts) on a {o.UmapDimensions}-d UMAP layout of the embedding's {o.UmapNeighbors}-neighbour graph",
-                SeedingMethod.Spectral => $"spectral clustering of the embedding's {o.SpectralNeighbors}-neighbour graph, k-means++ ({o.KMeansInitializations} restarts) on its eigenvectors",
+                SeedingMethod.Spectral => $"spectral clustering of the embedding's {o.SpectralNeighbors}-neighbour graph, k-means++ ({o.KMeansInitializations} restarts) on its {(o.SpectralEigenvectors > 0 ? $"{o.SpectralEigenvectors}" : "K + ⌊K/5⌋")} leading eigenvectors",
                 _ => $"{o.KMeansInitializations} restarts of k-means++",
             } + partitionTarget);
             Row("Self-training", o.MaxIterations == 0
