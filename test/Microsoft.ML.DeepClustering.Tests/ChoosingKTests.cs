@@ -39,6 +39,7 @@ public class ChoosingKTests
     [InlineData(ClusterCountCriterion.Silhouette)]
     [InlineData(ClusterCountCriterion.Modularity)]
     [InlineData(ClusterCountCriterion.Modularity, SeedingMethod.Umap)]
+    [InlineData(ClusterCountCriterion.Modularity, SeedingMethod.Spectral)]
     public void BlobsWithAKnownKAreCountedExactly(ClusterCountCriterion criterion, SeedingMethod seeding = SeedingMethod.KMeans)
     {
         var ml = new MLContext(seed: 1);
@@ -68,6 +69,8 @@ public class ChoosingKTests
     [InlineData(SeedingMethod.KMeans)]
     // UMAP's layout is computed once for all candidates: the candidate must still see the generator as a fixed-K fit does.
     [InlineData(SeedingMethod.Umap)]
+    // So are spectral seeding's eigenvectors; with one candidate they are as many as the fixed-K fit's.
+    [InlineData(SeedingMethod.Spectral)]
     public void ARangeOfOneCandidateIsTheFixedKFitBitForBit(SeedingMethod seeding)
     {
         var ml = new MLContext(seed: 1);
@@ -88,6 +91,26 @@ public class ChoosingKTests
         Assert.Equal(TestData.Column(fixedK.Transform(data), "Embedding"), TestData.Column(ranged.Transform(data), "Embedding"));
         Assert.Empty(fixedK.History.ClusterCountCandidates);
         Assert.True(ranged.History.ClusterCountCandidates.Single().Chosen);
+    }
+
+    [Fact]
+    public void SpectralSeedingComputesTheGraphsEigenvectorsOnceAndEachCandidateClustersItsOwnLeadingOnes()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = BlobData(ml);
+        var options = Choosing(ClusterCountCriterion.Modularity);
+        options.Seeding = SeedingMethod.Spectral;
+        options.MaxIterations = 0;
+        var lines = new List<string>();
+        ml.Log += (_, e) => { if (e.Message.Contains("Spectral seeding:")) lines.Add(e.Message); };
+        using var model = ml.Transforms.DeepCluster(options).Fit(data);
+
+        // K = 2..9 take K + ⌊K/5⌋ eigenvectors: 10 for K = 9, computed once.
+        Assert.Single(lines, line => line.Contains("leading eigenvectors of the"));
+        Assert.Contains(lines, line => line.Contains("10 leading eigenvectors of the 10-NN graph of 400 rows"));
+        var used = lines.Where(line => line.Contains("k-means on the leading"))
+            .Select(line => int.Parse(System.Text.RegularExpressions.Regex.Match(line, @"k-means on the leading (\d+) of them").Groups[1].Value));
+        Assert.Equal(new[] { 2, 3, 4, 6, 7, 8, 9, 10 }, used);
     }
 
     [Fact]

@@ -289,13 +289,14 @@ public class SeedingTests
     public void SpectralSeedingRunsKMeansOnKPlusAFifthEigenvectorsUnlessTold(int k, int option, int expected)
     {
         var options = new DeepClusterOptions { NumberOfClusters = k, SpectralEigenvectors = option };
-        Assert.Equal(expected, SpectralSeeding.EigenvectorCount(options));
+        Assert.Equal(expected, SpectralSeeding.EigenvectorCount(options, options.NumberOfClusters));
         // And the seeding uses that many: its log names them.
         using var generator = new TorchSharp.torch.Generator(3);
         var z = randn(new long[] { 40, 3 }, generator: generator);
         var lines = new List<string>();
         using var context = new TrainingContext(options, CPU, 1, CancellationToken.None, lines.Add);
         SpectralSeeding.Run(z, context).Centroids.Dispose();
-        Assert.Contains(lines, line => line.Contains($"{expected} eigenvectors of the 10-NN graph of 40 rows"));
+        Assert.Contains(lines, line => line.Contains($"{expected} leading eigenvectors of the 10-NN graph of 40 rows"));
+        Assert.Contains(lines, line => line.Contains($"k-means on the leading {expected} of them"));
     }
 }

@@ -120,11 +120,13 @@ internal static class DeepClusterTrainer
     /// <param name="context">The options (K, seeding method) and generator of this Fit.</param>
     /// <param name="clock">Started when the stage began; its time goes into the outcome.</param>
     /// <param name="umapLayout">UMAP seeding's layout when already computed (choosing K), or null.</param>
-    private static (Tensor Centroids, SeedingOutcome Outcome) SeedOn(Tensor z, TrainingContext context, Stopwatch clock, UmapSeeding.UmapLayout? umapLayout = null)
+    /// <param name="eigenvectors">Spectral seeding's eigenvectors when already computed (choosing K), or null.</param>
+    private static (Tensor Centroids, SeedingOutcome Outcome) SeedOn(Tensor z, TrainingContext context, Stopwatch clock,
+        UmapSeeding.UmapLayout? umapLayout = null, SpectralSeeding.Eigenvectors? eigenvectors = null)
     {
         var seeding = context.Options.Seeding switch
         {
-            SeedingMethod.Spectral => SpectralSeeding.Run(z, context),
+            SeedingMethod.Spectral => eigenvectors is null ? SpectralSeeding.Run(z, context) : SpectralSeeding.Cluster(z, eigenvectors, context),
             SeedingMethod.Umap => UmapSeeding.Cluster(z, umapLayout ?? UmapSeeding.LayoutOf(z, context), context),
             _ => KMeansSeeding.Run(z, context),
         };
@@ -139,7 +141,10 @@ internal static class DeepClusterTrainer
     /// pretraining left (so a candidate's seeding is the fixed-K fit's, whatever the order of candidates), and scored
     /// with <see cref="DeepClusterOptions.ClusterCountCriterion"/>; the chosen one's seeding, and the generator state
     /// after it, carry on into self-training. UMAP's layout does not depend on K: it is computed once, and each
-    /// candidate starts from the generator state after it, as a fixed-K fit's k-means would.
+    /// candidate starts from the generator state after it, as a fixed-K fit's k-means would. Spectral seeding's
+    /// eigenvectors are computed once too, for the largest candidate: each candidate's leading columns span the
+    /// subspace its fixed-K fit computes, but their random start differs, so a candidate's seeding can differ from
+    /// that fit's by k-means' draws (19 eigendecompositions would cost minutes on 10,000 rows and far more on 70,000).
     /// </summary>
     private static ClusterCountChoice ChooseNumberOfClusters(Autoencoder autoencoder, Tensor x, TrainingContext context)
     {
@@ -153,13 +158,19 @@ internal static class DeepClusterTrainer
         // Modularity and UMAP's layout read the same fuzzy neighbour graph: its neighbour search is built once.
         var graph = modularity || umap ? UmapSeeding.FuzzyGraphOf(z, options.UmapNeighbors, context.Cancellation) : null;
         var layout = umap ? UmapSeeding.LayoutOf(z, context, graph) : null;
+        // Spectral seeding's graph does not depend on K either: its eigenvectors are computed once, as many as the
+        // largest candidate takes, and each candidate clusters its own leading K + ⌊K/5⌋ of them.
+        using var eigenvectors = options.Seeding == SeedingMethod.Spectral
+            ? SpectralSeeding.EigenvectorsOf(z, context, Enumerable.Range(options.MinimumNumberOfClusters, options.MaximumNumberOfClusters - options.MinimumNumberOfClusters + 1)
+                .Max(k => SpectralSeeding.EigenvectorCount(options, k)))
+            : null;
         using var beforeClustering = context.Generator.get_state();
         var candidates = new List<(int K, double Score, double Inertia, int[] Sizes, Tensor Centroids, SeedingOutcome Outcome, Tensor State)>();
         for (int k = options.MinimumNumberOfClusters; k <= options.MaximumNumberOfClusters; k++)
         {
             context.Generator.set_state(beforeClustering);
             context.UseNumberOfClusters(k);
-            var (centroids, outcome) = SeedOn(z, context, clock, layout);
+            var (centroids, outcome) = SeedOn(z, context, clock, layout, eigenvectors);
             var centroidRows = ToRows(centroids);
             double score = modularity
                 ? ClusterCountCriteria.NormalisedModularity(graph!, outcome.Partition ?? outcome.Assignments, k)

@@ -12,15 +12,31 @@ namespace Microsoft.ML.DeepClustering.Training;
 /// </summary>
 internal static class SpectralSeeding
 {
+    /// <summary>
+    /// The graph's leading eigenvectors, columns in ascending order of eigenvalue (the leading one last), and the
+    /// neighbours per row of the graph they came from. They do not depend on K beyond their number: choosing K
+    /// computes them once, for the largest candidate, and each candidate clusters its own leading columns.
+    /// </summary>
+    internal sealed record Eigenvectors(Tensor Vectors, int Neighbours) : IDisposable
+    {
+        public void Dispose() => Vectors.Dispose();
+    }
+
+    /// <summary><see cref="EigenvectorsOf"/>, then <see cref="Cluster"/>: centroids [K, E] in the space of <paramref name="z"/>.</summary>
     /// <param name="z">Embeddings [N, E] on the training device.</param>
     /// <param name="context">K, neighbours, restarts, generator and cancellation of this Fit.</param>
-    /// <returns>Centroids [K, E] in the embedding space.</returns>
     public static KMeansSeeding.Result Run(Tensor z, TrainingContext context)
     {
-        var options = context.Options;
-        int k = options.NumberOfClusters;
+        using var eigenvectors = EigenvectorsOf(z, context, EigenvectorCount(context.Options, context.Options.NumberOfClusters));
+        return Cluster(z, eigenvectors, context);
+    }
+
+    /// <summary>Steps 1–3: the <paramref name="count"/> leading eigenvectors of the embedding's normalised neighbour graph.</summary>
+    public static Eigenvectors EigenvectorsOf(Tensor z, TrainingContext context, int count)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         long n = z.shape[0];
-        int neighbours = (int)Math.Min(options.SpectralNeighbors, n - 1);
+        int neighbours = (int)Math.Min(context.Options.SpectralNeighbors, n - 1);
         using var scope = NewDisposeScope();
 
         // 1. k nearest neighbours of every row (itself excluded), by chunks to bound memory.
@@ -39,18 +55,28 @@ internal static class SpectralSeeding
 
         // 3. S = D^(-1/2) W D^(-1/2) and its leading eigenvectors (see DeepClusterOptions.SpectralEigenvectors).
         var s = NormalisedAffinity(from, to, values, n);
-        var basis = TopEigenvectors(s, n, (int)Math.Min(EigenvectorCount(options), n), options.SpectralIterations, context);
+        var vectors = TopEigenvectors(s, n, (int)Math.Min(count, n), context.Options.SpectralIterations, context);
+        context.Log($"Spectral seeding: {vectors.shape[1]} leading eigenvectors of the {neighbours}-NN graph of {n} rows in {clock.Elapsed.TotalSeconds:F1} s.");
+        return new Eigenvectors(vectors.MoveToOuterDisposeScope(), neighbours);
+    }
 
+    /// <summary>Steps 4–5: k-means++ on the leading <see cref="EigenvectorCount"/> eigenvectors for this K, then the mean embedding per cluster.</summary>
+    public static KMeansSeeding.Result Cluster(Tensor z, Eigenvectors eigenvectors, TrainingContext context)
+    {
+        long n = z.shape[0], available = eigenvectors.Vectors.shape[1];
+        long count = Math.Min(EigenvectorCount(context.Options, context.Options.NumberOfClusters), available);
+        using var scope = NewDisposeScope();
+        var basis = eigenvectors.Vectors.narrow(1, available - count, count);
         // 4. Rows normalised to the unit sphere, then k-means++ with restarts on them (K clusters, whatever the vectors).
         var spectral = basis / basis.norm(1, keepdim: true).clamp_min(1e-12);
         // 5. Centroids in the embedding space: the mean z of each spectral cluster.
-        var clustering = KMeansSeeding.RunIn(spectral, z, context, $"Spectral seeding: {basis.shape[1]} eigenvectors of the {neighbours}-NN graph of {n} rows");
+        var clustering = KMeansSeeding.RunIn(spectral, z, context, $"Spectral seeding: k-means on the leading {basis.shape[1]} of them");
         return clustering with { Centroids = clustering.Centroids.MoveToOuterDisposeScope() };
     }
 
-    /// <summary>The eigenvectors k-means runs on: <see cref="DeepClusterOptions.SpectralEigenvectors"/>, or K + ⌊K/5⌋ when it is 0.</summary>
-    internal static int EigenvectorCount(DeepClusterOptions options) =>
-        options.SpectralEigenvectors > 0 ? options.SpectralEigenvectors : options.NumberOfClusters + options.NumberOfClusters / 5;
+    /// <summary>The eigenvectors k-means runs on for <paramref name="k"/> clusters: <see cref="DeepClusterOptions.SpectralEigenvectors"/>, or K + ⌊K/5⌋ when it is 0.</summary>
+    internal static int EigenvectorCount(DeepClusterOptions options, int k) =>
+        options.SpectralEigenvectors > 0 ? options.SpectralEigenvectors : k + k / 5;
 
     /// <summary>
     /// S = D^(−1/2) W D^(−1/2) as a sparse [n, n] matrix, W given as entries (from, to, value) in both directions
