@@ -77,8 +77,9 @@ public static class DeepClusterPresets
 
     /// <summary>
     /// What we recommend for images when nothing else is known: DCEC's convolutional autoencoder pretrained with
-    /// DEC-DA's augmentation, N2D's manifold step to partition the embedding, then self-training that carries that
-    /// partition into the encoder, on a budget that clusters 10,000 28×28 images in about 7 minutes on 2 CPU cores:
+    /// DEC-DA's augmentation, a manifold step (spectral clustering of the embedding's neighbour graph) to partition the
+    /// embedding, then self-training that carries that partition into the encoder, on a budget that clusters 10,000
+    /// 28×28 images in 8 to 11 minutes on 2 CPU cores:
     /// <list type="bullet">
     /// <item>160 pretraining epochs (Adam, random ±10° rotations and ±10% shifts);</item>
     /// <item>spectral seeding (<see cref="SeedingMethod.Spectral"/>) of the embedding's 10-nearest-neighbour graph,
