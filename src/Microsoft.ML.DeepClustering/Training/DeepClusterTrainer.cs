@@ -160,10 +160,9 @@ internal static class DeepClusterTrainer
         var graph = modularity || umap ? UmapSeeding.FuzzyGraphOf(z, options.UmapNeighbors, context.Cancellation) : null;
         var layout = umap ? UmapSeeding.LayoutOf(z, context, graph) : null;
         // Spectral seeding's graph does not depend on K either: its eigenvectors are computed once, as many as the
-        // largest candidate takes, and each candidate clusters its own leading K + ⌊K/5⌋ of them.
+        // largest candidate takes (the count never falls as K grows), and each candidate clusters its own leading ones.
         using var eigenvectors = options.Seeding == SeedingMethod.Spectral
-            ? SpectralSeeding.EigenvectorsOf(z, context, Enumerable.Range(options.MinimumNumberOfClusters, options.MaximumNumberOfClusters - options.MinimumNumberOfClusters + 1)
-                .Max(k => SpectralSeeding.EigenvectorCount(options, k)))
+            ? SpectralSeeding.EigenvectorsOf(z, context, SpectralSeeding.EigenvectorCount(options, options.MaximumNumberOfClusters))
             : null;
         using var beforeClustering = context.Generator.get_state();
         var candidates = new List<(int K, double Score, double Inertia, int[] Sizes, Tensor Centroids, SeedingOutcome Outcome, Tensor State)>();
