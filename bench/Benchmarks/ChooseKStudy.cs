@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Microsoft.ML.DeepClustering.Training;
+using Microsoft.ML.DeepClustering.Graphs;
+using Microsoft.ML.DeepClustering.Seeding;
 
 namespace Microsoft.ML.DeepClustering.Benchmarks;
 
@@ -106,11 +107,11 @@ internal static class ChooseKStudy
         var gapSd = new Dictionary<int, double>();
         bool Wants(string c) => Criteria.Contains(c);
         // The estimator's modularity: UMAP's fuzzy graph of the rows' 10 nearest neighbours, built once.
-        UmapSeeding.Graph? graph = null;
+        WeightedGraph? graph = null;
         if (Wants("modularity"))
         {
             using var all = TorchSharp.torch.tensor(rows.SelectMany(r => r).ToArray(), new long[] { rows.Length, rows[0].Length });
-            graph = UmapSeeding.FuzzyGraphOf(all, new DeepClusterOptions().UmapNeighbors, CancellationToken.None);
+            graph = FuzzyGraph.Of(all, new DeepClusterOptions().UmapNeighbors, CancellationToken.None);
         }
         Console.WriteLine($"{"K",3} {"inertia",12} {"silhouette",10} {"CH",10} {"DB",7} {"BIC",12} {"gap",7} {"gap sd",7} {"stability",9} {"modularity",10}  sizes");
         for (int k = minK; k <= maxK; k++)
@@ -120,7 +121,7 @@ internal static class ChooseKStudy
             Score("silhouette", () => ClusterCountCriteria.Silhouette(rows, labels, k, sample));
             Score("calinski-harabasz", () => ClusterCountCriteria.CalinskiHarabasz(rows, labels, centroids));
             Score("davies-bouldin", () => -ClusterCountCriteria.DaviesBouldin(rows, labels, centroids));   // negated: every score is better higher
-            Score("bic", () => ClusterCountCriteria.Bic(rows, labels, centroids));
+            Score("bic", () => Bic(rows, labels, centroids));
             gapSd[k] = double.NaN;
             Score("gap", () =>
             {
@@ -130,14 +131,14 @@ internal static class ChooseKStudy
                 return meanLog - Math.Log(inertia);
             });
             Score("stability", () => Stability(rows, k, new Random(seed * 4099 + k)));
-            Score("modularity", () => ClusterCountCriteria.NormalisedModularity(graph!, labels, k));
+            Score("modularity", () => Modularity.Normalised(graph!, labels, k));
             var sizes = ClusterCountCriteria.Counts(labels, k).OrderByDescending(s => s);
             Console.WriteLine($"{k,3} {inertia,12:F1} {scores["silhouette"][k],10:F4} {scores["calinski-harabasz"][k],10:F1} {-scores["davies-bouldin"][k],7:F3} {scores["bic"][k],12:F0} {scores["gap"][k],7:F3} {gapSd[k],7:F3} {scores["stability"][k],9:F3} {scores["modularity"][k],10:F4}  {string.Join(" ", sizes)}");
         }
         var picks = Criteria.Where(c => c != "gap" && c != "modularity").ToDictionary(c => c, c => scores[c].MaxBy(p => p.Value).Key);
         // The estimator's rule: the highest share, ties going to the larger K.
         if (Criteria.Contains("modularity"))
-            picks["modularity"] = minK + DeepClusterTrainer.Choose(ClusterCountCriterion.Modularity, Enumerable.Range(minK, maxK - minK + 1).Select(k => scores["modularity"][k]).ToList());
+            picks["modularity"] = minK + ClusterCountChoice.Choose(ClusterCountCriterion.Modularity, Enumerable.Range(minK, maxK - minK + 1).Select(k => scores["modularity"][k]).ToList());
         // Tibshirani's rule: the smallest K with Gap(K) ≥ Gap(K+1) − s(K+1).
         if (Criteria.Contains("gap"))
             picks["gap"] = Enumerable.Range(minK, maxK - minK).FirstOrDefault(k => scores["gap"][k] >= scores["gap"][k + 1] - gapSd[k + 1], maxK);
@@ -285,5 +286,25 @@ internal static class ChooseKStudy
         double Normal() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
         var centres = Enumerable.Range(0, k).Select(_ => Enumerable.Range(0, dimensions).Select(_ => Normal() * 4).ToArray()).ToArray();
         return Enumerable.Range(0, n).Select(i => centres[i % k].Select(c => (float)(c + Normal())).ToArray()).ToArray();
+    }
+
+    // Studied for choosing K and not adopted (docs/choosing-k.md): kept beside the study that measures it.
+    /// <summary>
+    /// X-means' Bayesian information criterion of a k-means partition, modelled as K spherical Gaussians with one
+    /// shared variance σ² = W / (E·(N − K)) and mixing weights n_k / N:
+    /// log L = Σ_k n_k log(n_k / N) − N·E/2 · log(2πσ²) − E·(N − K)/2, with K − 1 + K·E + 1 parameters;
+    /// BIC = log L − parameters/2 · log N. Higher is better.
+    /// </summary>
+    private static double Bic(float[][] rows, int[] labels, float[][] centroids)
+    {
+        int n = rows.Length, k = centroids.Length, e = rows[0].Length;
+        double within = ClusterCountCriteria.Inertia(rows, labels, centroids);
+        double variance = Math.Max(1e-12, within / (e * (double)(n - k)));
+        double logLikelihood = -n * e / 2.0 * Math.Log(2 * Math.PI * variance) - e * (n - k) / 2.0;
+        foreach (int count in ClusterCountCriteria.Counts(labels, k))
+            if (count > 0)
+                logLikelihood += count * Math.Log(count / (double)n);
+        double parameters = k - 1 + k * e + 1;
+        return logLikelihood - parameters / 2 * Math.Log(n);
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.ML.DeepClustering.Optimizers;
 using Microsoft.ML.DeepClustering.Model;
 using Microsoft.ML.DeepClustering.Networks;
 using Microsoft.ML.DeepClustering.Training;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML.Data;
+using Microsoft.ML.DeepClustering.Seeding;
 using Microsoft.ML.DeepClustering.Training;
 using SkiaSharp;
 using TorchSharp;
@@ -124,17 +125,17 @@ internal static class PhotoFeaturesStudy
         var x = Matrix(features);
         if (pcaDim > 0)
             x = Whiten(x, pcaDim);
-        var result = seeding == SeedingMethod.Spectral ? SpectralSeeding.Run(x, context) : KMeansSeeding.Run(x, context);
-        return KMeansSeeding.Assign(x, result.Centroids).Select(a => (uint)(a + 1)).ToArray();
+        using var prepared = Seedings.Create(options, context.ForSeeding).Prepare(x, k);
+        return prepared.Cluster(k).Assignments.Select(a => (uint)(a + 1)).ToArray();
     }
 
     private static Tensor Matrix(float[][] rows) => tensor(rows.SelectMany(f => f).ToArray(), new long[] { rows.Length, rows[0].Length });
 
-    /// <summary>Each cluster's mean row (zeros for an empty one), by the seeding's own <see cref="KMeansSeeding.ClusterMeans"/>.</summary>
+    /// <summary>Each cluster's mean row (zeros for an empty one), by the seeding's own <see cref="KMeans.ClusterMeans"/>.</summary>
     private static float[][] ClusterMeans(float[][] features, int[] labels, int k)
     {
         using var scope = NewDisposeScope();
-        var (means, _) = KMeansSeeding.ClusterMeans(Matrix(features), tensor(labels.Select(l => (long)l).ToArray()), k);
+        var (means, _) = KMeans.ClusterMeans(Matrix(features), tensor(labels.Select(l => (long)l).ToArray()), k);
         return Enumerable.Range(0, k).Select(c => means[c].data<float>().ToArray()).ToArray();
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.DeepClustering.Optimizers;
 using Microsoft.ML.DeepClustering.Runtime;
 using Microsoft.ML.DeepClustering.Training;
 using static TorchSharp.torch;

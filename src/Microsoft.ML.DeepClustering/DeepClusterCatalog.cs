@@ -5,7 +5,8 @@ public static class DeepClusterCatalog
 {
     /// <summary>
     /// Clusters the rows of <see cref="DeepClusterOptions.FeatureColumnName"/> with deep embedded clustering (DEC):
-    /// an autoencoder learns an embedding, k-means seeds K centroids in it, and self-training sharpens both.
+    /// an autoencoder learns an embedding, a seeding (k-means, or spectral clustering or UMAP along its manifold;
+    /// <see cref="DeepClusterOptions.Seeding"/>) places K centroids in it, and self-training sharpens both.
     /// </summary>
     /// <param name="catalog">The transforms catalog of an <see cref="MLContext"/>.</param>
     /// <param name="options">Options; see <see cref="DeepClusterOptions"/> for what each does and its default.</param>

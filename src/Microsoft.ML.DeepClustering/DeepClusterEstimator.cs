@@ -8,8 +8,9 @@ namespace Microsoft.ML.DeepClustering;
 
 /// <summary>
 /// Deep embedded clustering as an ML.NET estimator. <see cref="Fit(IDataView)"/> pretrains an autoencoder on the
-/// feature column, seeds K centroids with k-means++ on its embedding, and refines encoder and centroids with DEC's
-/// self-training. The fitted <see cref="DeepClusterTransformer"/> adds PredictedClusterId, Score, SoftAssignment and
+/// feature column, seeds K centroids on its embedding (<see cref="DeepClusterOptions.Seeding"/>: k-means++, spectral
+/// clustering or UMAP; K chosen from a range when <see cref="DeepClusterOptions.NumberOfClusters"/> is 0), and
+/// refines encoder and centroids with DEC's self-training. The fitted <see cref="DeepClusterTransformer"/> adds PredictedClusterId, Score, SoftAssignment and
 /// Embedding columns, and saves, loads and scores like any ML.NET model. Create it with
 /// <c>mlContext.Transforms.DeepCluster(...)</c>.
 /// </summary>

@@ -85,8 +85,9 @@ public sealed class DeepClusterOptions
     public int KMeansMaxIterations = 300;
 
     /// <summary>
-    /// How the centroids are seeded on the pretrained embedding: k-means++ (DEC, IDEC, DEC-DA) or spectral clustering of
-    /// its nearest-neighbour graph (a manifold step in the spirit of N2D; the model stays encoder + centroids). Default KMeans.
+    /// How the centroids are seeded on the pretrained embedding: k-means++ (DEC, IDEC, DEC-DA), spectral clustering of
+    /// its nearest-neighbour graph, or k-means on its UMAP layout (N2D's manifold step). The manifold seedings average
+    /// the embedding over each cluster they find, so the model stays encoder + centroids. Default KMeans.
     /// </summary>
     public SeedingMethod Seeding = SeedingMethod.KMeans;
 
@@ -169,9 +170,9 @@ public sealed class DeepClusterOptions
     /// <summary>
     /// How far the final partition's silhouette in the pretrained embedding may fall below the seeding's before
     /// <see cref="SelfTrainingSafeguard"/> calls it clearly worse. Self-training that helps lowers it a little too (it
-    /// reshapes the clusters), by 0.03 to 0.045 on MNIST where it raised ACC by 7 to 9 points; where it hurt both ACC
-    /// and NMI, it fell by 0.06 to 0.18 (docs/benchmarks.md). Between −1 and 1; a negative value always prefers the
-    /// seeding. Default 0.05.
+    /// reshapes the clusters), by less than where it made the partition worse; docs/benchmarks.md gives the falls
+    /// measured on both kinds of run behind the default. Between −1 and 1; a negative value always prefers the seeding.
+    /// Default 0.05.
     /// </summary>
     public float SelfTrainingSafeguardMargin = 0.05f;
 

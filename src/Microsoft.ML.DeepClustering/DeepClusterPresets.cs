@@ -78,21 +78,20 @@ public static class DeepClusterPresets
     /// <summary>
     /// What we recommend for images when nothing else is known: DCEC's convolutional autoencoder pretrained with
     /// DEC-DA's augmentation, a manifold step (spectral clustering of the embedding's neighbour graph) to partition the
-    /// embedding, then self-training that carries that partition into the encoder, on a budget that clusters 10,000
-    /// 28×28 images in 8 to 11 minutes on 2 CPU cores:
+    /// embedding, then self-training that carries that partition into the encoder, on a budget sized for 10,000 28×28
+    /// images in about 10 minutes on 2 CPU cores:
     /// <list type="bullet">
     /// <item>160 pretraining epochs (Adam, random ±10° rotations and ±10% shifts);</item>
     /// <item>spectral seeding (<see cref="SeedingMethod.Spectral"/>) of the embedding's 10-nearest-neighbour graph,
-    ///   k-means on its K + ⌊K/5⌋ leading eigenvectors (<see cref="DeepClusterOptions.SpectralEigenvectors"/>). From the
-    ///   same pretraining, seeds 1–3, it ends at 0.656 / 0.662 (ACC / NMI) on Fashion-MNIST-test where UMAP seeding
-    ///   (<see cref="SeedingMethod.Umap"/>) ends at 0.601 / 0.642, and at 0.974 / 0.942 on MNIST-test against UMAP's
-    ///   0.978 / 0.949; with K eigenvectors only, it splits a digit and merges two others (0.84);</item>
+    ///   k-means on its K + ⌊K/5⌋ leading eigenvectors (<see cref="DeepClusterOptions.SpectralEigenvectors"/>): from the
+    ///   same pretraining it beat UMAP seeding (<see cref="SeedingMethod.Umap"/>) on Fashion-MNIST and matched it on
+    ///   MNIST, where K eigenvectors alone split a digit and merged two others;</item>
     /// <item>1,000 self-training steps on augmented images, all aiming at the seeding's partition
     ///   (<see cref="DeepClusterOptions.SeedingPartitionSteps"/>) rather than DEC's target P, which on Fashion-MNIST
     ///   tears apart classes that touch;</item>
     /// <item>the safeguard keeps the better model (<see cref="SelfTrainingSafeguard.KeepBetter"/>), judged against the
-    ///   seeding's partition: these steps changed its silhouette by at most 0.008 on MNIST and Fashion-MNIST, so it
-    ///   acts only when self-training goes wrong.</item>
+    ///   seeding's partition, which these steps barely move when they go well, so it acts only when self-training goes
+    ///   wrong.</item>
     /// </list>
     /// The samples app uses it by default; docs/benchmarks.md has its figures. For data that are not images, use
     /// <see cref="DecDa"/> without augmentation or <see cref="Dec"/>.
@@ -113,10 +112,9 @@ public static class DeepClusterPresets
     /// <see cref="ConvDecDa"/>'s network and augmentation with 120 pretraining epochs, then spectral clustering of the
     /// embedding's nearest-neighbour graph (N2D's lever, <see cref="SeedingMethod.Spectral"/>) and at most 3,000 steps
     /// of IDEC's self-training, which keeps the decoder (MSE + 0.1·KL) and so preserves the local structure DEC's KL
-    /// alone tears apart on classes that overlap. Measured with spectral seeding on K eigenvectors (docs/benchmarks.md):
-    /// on Fashion-MNIST-test 0.602 / 0.624, on MNIST-test far below Recommended() in ACC (a digit split, another
-    /// merged). Its self-training lowers the pretrained embedding's silhouette even where it helps, so its safeguard
-    /// reports only.
+    /// alone tears apart on classes that overlap. An alternative to <see cref="Recommended"/> for images whose classes
+    /// overlap; docs/benchmarks.md has what it scores against it. Its self-training lowers the pretrained embedding's
+    /// silhouette even where it helps, so its safeguard reports only.
     /// </summary>
     public static DeepClusterOptions ConvIdecSpectral()
     {

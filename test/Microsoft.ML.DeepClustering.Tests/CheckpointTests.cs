@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.DeepClustering.Optimizers;
 using Microsoft.ML.DeepClustering.Training;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -27,14 +27,14 @@ public class ConvolutionalAutoencoderTests
         Assert.Equal(32 * 128 * 128, wide.WidestEncoderActivation);
         foreach (var network in new Autoencoder[] { convolutional, dense, wide })
         {
-            long chunk = SelfTraining.ChunkRows(network);
+            long chunk = network.ChunkRows;
             Assert.InRange(chunk, 1, 4096);
             Assert.True(chunk * network.WidestEncoderActivation * sizeof(float) <= TorchRuntime.MmapThresholdBytes / 2,
                 $"{chunk} rows of {network.WidestEncoderActivation} floats");
         }
-        Assert.Equal(668, SelfTraining.ChunkRows(convolutional));
-        Assert.Equal(2097, SelfTraining.ChunkRows(dense));
-        Assert.Equal(8, SelfTraining.ChunkRows(wide));
+        Assert.Equal(668, convolutional.ChunkRows);
+        Assert.Equal(2097, dense.ChunkRows);
+        Assert.Equal(8, wide.ChunkRows);
     }
 
     [Fact]

@@ -3,8 +3,8 @@ using System.Text.RegularExpressions;
 namespace Microsoft.ML.DeepClustering.Tests;
 
 /// <summary>
-/// The library's sub-namespaces depend on each other one way only: public surface → Training → Networks / Model →
-/// Runtime; Onnx and Scoring see the trained model, not how it was trained. Read from the source files' using
+/// The library's sub-namespaces depend on each other one way only: public surface → Training → Seeding → Graphs →
+/// Runtime; Training → Networks / Optimizers → Model; Onnx and Scoring see the trained model, not how it was trained. Read from the source files' using
 /// directives and fully qualified names, so that a cycle shows up here before anyone has to untangle it.
 /// </summary>
 public class DependencyDirectionTests
@@ -14,11 +14,14 @@ public class DependencyDirectionTests
     /// <summary>Folder (= sub-namespace) → the sub-namespaces it must not use.</summary>
     public static TheoryData<string, string[]> Rules => new()
     {
-        { "Runtime", new[] { "Training", "Networks", "Model", "Onnx", "Scoring", "Data", "Evaluation" } },
-        { "Model", new[] { "Training", "Networks", "Runtime", "Onnx", "Scoring", "Data" } },
-        { "Networks", new[] { "Training", "Onnx", "Scoring", "Data" } },
-        { "Onnx", new[] { "Training", "Networks", "Runtime", "Scoring", "Data" } },
-        { "Scoring", new[] { "Training", "Networks", "Runtime" } },
+        { "Runtime", new[] { "Training", "Seeding", "Graphs", "Optimizers", "Networks", "Model", "Onnx", "Scoring", "Data", "Evaluation" } },
+        { "Model", new[] { "Training", "Seeding", "Graphs", "Optimizers", "Networks", "Runtime", "Onnx", "Scoring", "Data" } },
+        { "Graphs", new[] { "Training", "Seeding", "Optimizers", "Networks", "Model", "Onnx", "Scoring", "Data", "Evaluation" } },
+        { "Seeding", new[] { "Training", "Optimizers", "Networks", "Onnx", "Scoring", "Data" } },
+        { "Optimizers", new[] { "Training", "Seeding", "Graphs", "Networks", "Onnx", "Scoring", "Data" } },
+        { "Networks", new[] { "Training", "Seeding", "Graphs", "Optimizers", "Onnx", "Scoring", "Data" } },
+        { "Onnx", new[] { "Training", "Seeding", "Graphs", "Optimizers", "Networks", "Runtime", "Scoring", "Data" } },
+        { "Scoring", new[] { "Training", "Seeding", "Graphs", "Optimizers", "Networks", "Runtime" } },
         { "Training", new[] { "Onnx", "Scoring" } },
     };
 

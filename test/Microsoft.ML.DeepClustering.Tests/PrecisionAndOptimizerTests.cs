@@ -1,4 +1,5 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.DeepClustering.Optimizers;
 using Microsoft.ML.DeepClustering.Networks;
 using Microsoft.ML.DeepClustering.Runtime;
 using Microsoft.ML.DeepClustering.Training;

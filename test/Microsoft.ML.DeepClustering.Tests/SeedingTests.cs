@@ -1,5 +1,7 @@
+using Microsoft.ML.DeepClustering.Graphs;
 using Microsoft.ML.DeepClustering.Networks;
 using Microsoft.ML.DeepClustering.Runtime;
+using Microsoft.ML.DeepClustering.Seeding;
 using Microsoft.ML.DeepClustering.Training;
 using static TorchSharp.torch;
 
@@ -37,15 +39,19 @@ public class SeedingTests
     private static DeepClusterOptions BarOptions(SeedingMethod method) =>
         new() { NumberOfClusters = 2, KMeansInitializations = 5, Seeding = method, SpectralNeighbors = 10 };
 
-    private static TrainingContext Context(SeedingMethod method) => new(BarOptions(method), CPU, seed: 1, CancellationToken.None, _ => { });
+    /// <summary>The seeding <paramref name="options"/> names, prepared and clustered for their K, as a fixed-K Fit runs it.</summary>
+    internal static SeedingResult Seed(Tensor z, DeepClusterOptions options, int seed = 1, Action<string>? log = null)
+    {
+        using var context = new TrainingContext(options, CPU, seed, CancellationToken.None, log ?? (_ => { }));
+        using var prepared = Seedings.Create(options, context.ForSeeding).Prepare(z, options.NumberOfClusters);
+        return prepared.Cluster(options.NumberOfClusters);
+    }
 
     /// <summary>k-means seeding and a manifold seeding of <paramref name="z"/> with the same options but the method: their accuracies and the manifold seeding's centroids.</summary>
     private static (double KMeans, double Manifold, float[] Centroids) AgainstKMeans(Tensor z, int[] truth, Func<SeedingMethod, DeepClusterOptions> options, SeedingMethod manifold)
     {
-        using var kmeansContext = new TrainingContext(options(SeedingMethod.KMeans), CPU, 1, CancellationToken.None, _ => { });
-        var kmeans = KMeansSeeding.Run(z, kmeansContext);
-        using var context = new TrainingContext(options(manifold), CPU, 1, CancellationToken.None, _ => { });
-        var seeded = manifold == SeedingMethod.Umap ? UmapSeeding.Run(z, context) : SpectralSeeding.Run(z, context);
+        var kmeans = Seed(z, options(SeedingMethod.KMeans));
+        var seeded = Seed(z, options(manifold));
         return (Accuracy(z, kmeans.Centroids, truth), Accuracy(z, seeded.Centroids, truth), seeded.Centroids.data<float>().ToArray());
     }
 
@@ -75,8 +81,7 @@ public class SeedingTests
             truth.Add(i % 3);
         }
         using var z = tensor(points.ToArray(), new long[] { 300, 2 });
-        using var context = new TrainingContext(new DeepClusterOptions { NumberOfClusters = 3, KMeansInitializations = 4 }, CPU, 2, CancellationToken.None, _ => { });
-        var result = KMeansSeeding.Run(z, context);
+        var result = Seed(z, new DeepClusterOptions { NumberOfClusters = 3, KMeansInitializations = 4 }, seed: 2);
         Assert.Equal(1.0, Accuracy(z, result.Centroids, truth.ToArray()));
         Assert.Equal(4, result.Inertias.Count);
         Assert.Equal(result.Inertias.Min(), result.Inertia);
@@ -95,7 +100,7 @@ public class SeedingTests
         using var generator = new TorchSharp.torch.Generator(7);
         var z = randn(new long[] { 5000, 4 }, generator: generator);
         const int neighbours = 5;
-        var (distances, indices) = SpectralSeeding.NearestNeighbours(z, neighbours, CancellationToken.None);
+        var (distances, indices) = NearestNeighbours.Exact(z, neighbours, CancellationToken.None);
         Assert.Equal(new long[] { 5000, neighbours }, distances.shape);
 
         var rowsChecked = Enumerable.Range(0, 5000).Where(row => row % 97 == 0 || row % chunk == 0 || row % chunk == chunk - 1 || row >= 4995).ToArray();
@@ -125,9 +130,9 @@ public class SeedingTests
         var eigenvalues = cat(new[] { leading, linspace(-0.9, 0.9, n - k) });
         var dense = q.mm(eigenvalues.unsqueeze(1) * q.t());
         var s = ((dense + dense.t()) / 2).to_sparse();
-        using var context = Context(SeedingMethod.Spectral);
+        using var start = new TorchSharp.torch.Generator(1);
 
-        var y = SpectralSeeding.TopEigenvectors(s, n, k, products: 30, context);
+        var y = LeadingEigenvectors.Of(s, n, k, products: 30, start, CancellationToken.None);
 
         Assert.Equal(new long[] { n, k }, y.shape);
         // Orthonormal columns, and the same subspace as the true leading eigenvectors: every singular value of
@@ -178,8 +183,8 @@ public class SeedingTests
         var (z, _) = Bars(100);
         float[] Layout(int seed)
         {
-            using var context = new TrainingContext(new DeepClusterOptions { NumberOfClusters = 2 }, CPU, seed, CancellationToken.None, _ => { });
-            return UmapSeeding.Layout(UmapSeeding.FuzzyGraphOf(z, neighbours: 10, CancellationToken.None), (int)z.shape[0], dimensions: 2, epochs: 50, context).Coordinates;
+            using var context = new TrainingContext(new DeepClusterOptions(), CPU, seed, CancellationToken.None, _ => { });
+            return UmapLayout.Of(FuzzyGraph.Of(z, neighbours: 10, CancellationToken.None), (int)z.shape[0], dimensions: 2, epochs: 50, context.ForSeeding).Coordinates;
         }
         Assert.Equal(Layout(1), Layout(1));
         Assert.NotEqual(Layout(1), Layout(2));
@@ -191,9 +196,9 @@ public class SeedingTests
         // Distances 1, 2, 3 with ρ = 1: at σ = 1 the memberships are 1, e^−1, e^−2.
         float[] row = [1f, 2f, 3f];
         double target = 1 + Math.Exp(-1) + Math.Exp(-2);
-        Assert.Equal(1.0, UmapSeeding.Bandwidth(row, 1f, target), 4);
+        Assert.Equal(1.0, FuzzyGraph.Bandwidth(row, 1f, target), 4);
         // At σ = 2: 1, e^−1/2, e^−1.
-        Assert.Equal(2.0, UmapSeeding.Bandwidth(row, 1f, 1 + Math.Exp(-0.5) + Math.Exp(-1)), 4);
+        Assert.Equal(2.0, FuzzyGraph.Bandwidth(row, 1f, 1 + Math.Exp(-0.5) + Math.Exp(-1)), 4);
     }
 
     [Fact]
@@ -203,14 +208,14 @@ public class SeedingTests
         // nearest neighbour gets membership 1; a farther one exp(−(d − ρ)/σ) with the row's own σ.
         float[] distances = [1, 3, 6, 1, 2, 5, 2, 3, 3, 3, 5, 6];
         long[] indices = [1, 2, 3, 0, 2, 3, 1, 0, 3, 2, 1, 0];
-        var graph = UmapSeeding.FuzzyGraph(distances, indices, n: 4, neighbours: 3);
+        var graph = FuzzyGraph.FromNeighbours(distances, indices, n: 4, neighbours: 3);
         Assert.Equal(new[] { 0, 0, 0, 1, 1, 2 }, graph.From);
         Assert.Equal(new[] { 1, 2, 3, 2, 3, 3 }, graph.To);
         // 0 and 1 are each other's nearest: 1 + 1 − 1·1.
         Assert.Equal(1f, graph.Weights[0]);
         // 0–3 is 5 beyond ρ₀ = 1 seen from 0, and 3 beyond ρ₃ = 3 seen from 3.
-        double sigma0 = UmapSeeding.Bandwidth(new float[] { 1, 3, 6 }, 1, Math.Log2(3));
-        double sigma3 = UmapSeeding.Bandwidth(new float[] { 3, 5, 6 }, 3, Math.Log2(3));
+        double sigma0 = FuzzyGraph.Bandwidth(new float[] { 1, 3, 6 }, 1, Math.Log2(3));
+        double sigma3 = FuzzyGraph.Bandwidth(new float[] { 3, 5, 6 }, 3, Math.Log2(3));
         double a = Math.Exp(-5 / sigma0), b = Math.Exp(-3 / sigma3);
         Assert.InRange(a, 1e-3, 0.5);
         Assert.InRange(b, 1e-3, 0.5);
@@ -244,11 +249,11 @@ public class SeedingTests
         Tensor start;
         using (no_grad())
         {
-            var z = SelfTraining.Embed(autoencoder, x);
+            var z = autoencoder.Embed(x);
             start = z.index_select(0, tensor(new long[] { 0, 1 })).clone();
         }
         double Agreement(int[] labels) => labels.Zip(partition).Count(p => p.First == p.Second) / 200.0;
-        var initial = KMeansSeeding.Assign(SelfTraining.Embed(autoencoder, x).detach(), start);
+        var initial = KMeans.Assign(autoencoder.Embed(x).detach(), start);
         using var centroids = new TorchSharp.Modules.Parameter(start);
 
         // The trainer passes the partition whenever the seeding has one; the option decides how long it is the target.
@@ -274,8 +279,7 @@ public class SeedingTests
     {
         using var generator = new TorchSharp.torch.Generator(2);
         var z = randn(new long[] { rows, 3 }, generator: generator);
-        using var context = new TrainingContext(new DeepClusterOptions { NumberOfClusters = k, KMeansInitializations = 2, Seeding = method }, CPU, 1, CancellationToken.None, _ => { });
-        var result = method == SeedingMethod.Umap ? UmapSeeding.Run(z, context) : SpectralSeeding.Run(z, context);
+        var result = Seed(z, new DeepClusterOptions { NumberOfClusters = k, KMeansInitializations = 2, Seeding = method });
         Assert.Equal(new long[] { k, 3 }, result.Centroids.shape);
         Assert.Equal(rows, result.Partition!.Length);
     }
@@ -288,14 +292,13 @@ public class SeedingTests
     [InlineData(10, 7, 7)]
     public void SpectralSeedingRunsKMeansOnKPlusAFifthEigenvectorsUnlessTold(int k, int option, int expected)
     {
-        var options = new DeepClusterOptions { NumberOfClusters = k, SpectralEigenvectors = option };
+        var options = new DeepClusterOptions { NumberOfClusters = k, SpectralEigenvectors = option, Seeding = SeedingMethod.Spectral };
         Assert.Equal(expected, SpectralSeeding.EigenvectorCount(options, options.NumberOfClusters));
         // And the seeding uses that many: its log names them.
         using var generator = new TorchSharp.torch.Generator(3);
         var z = randn(new long[] { 40, 3 }, generator: generator);
         var lines = new List<string>();
-        using var context = new TrainingContext(options, CPU, 1, CancellationToken.None, lines.Add);
-        SpectralSeeding.Run(z, context).Centroids.Dispose();
+        Seed(z, options, log: lines.Add).Centroids.Dispose();
         Assert.Contains(lines, line => line.Contains($"{expected} leading eigenvectors of the 10-NN graph of 40 rows"));
         Assert.Contains(lines, line => line.Contains($"k-means on the leading {expected} of them"));
     }

@@ -1,3 +1,4 @@
+using Microsoft.ML.DeepClustering.Seeding;
 using Microsoft.ML.DeepClustering.Training;
 using static TorchSharp.torch;
 
@@ -22,20 +23,20 @@ public class SelfTrainingSafeguardTests
         var sample = Enumerable.Range(0, 180).ToArray();
 
         var shuffled = truth.OrderBy(_ => random.Next()).ToArray();
-        var shuffledScores = SelfTrainingCheck.Measure(z, x, truth, shuffled, 3, sample);
+        var shuffledScores = Safeguard.Measure(z, x, truth, shuffled, 3, sample);
         Assert.True(shuffledScores.SeedingInEmbedding > 0.9, $"{shuffledScores}");
         Assert.True(Math.Abs(shuffledScores.FinalInEmbedding) < 0.1, $"{shuffledScores}");
         Assert.Equal(shuffledScores.SeedingInEmbedding, shuffledScores.SeedingInInput, 4);   // silhouettes ignore scale
-        Assert.True(SelfTrainingCheck.IsClearlyWorse(shuffledScores, 0.05));
+        Assert.True(Safeguard.IsClearlyWorse(shuffledScores, 0.05));
 
         var twoMoved = (int[])truth.Clone();
         twoMoved[0] = 1;
         twoMoved[1] = 2;
-        var movedScores = SelfTrainingCheck.Measure(z, x, truth, twoMoved, 3, sample);
+        var movedScores = Safeguard.Measure(z, x, truth, twoMoved, 3, sample);
         Assert.True(movedScores.FinalInEmbedding < movedScores.SeedingInEmbedding);
-        Assert.False(SelfTrainingCheck.IsClearlyWorse(movedScores, 0.05), $"{movedScores}");
+        Assert.False(Safeguard.IsClearlyWorse(movedScores, 0.05), $"{movedScores}");
         // A negative margin prefers the seeding whatever happened.
-        Assert.True(SelfTrainingCheck.IsClearlyWorse(SelfTrainingCheck.Measure(z, x, truth, truth, 3, sample), -0.01));
+        Assert.True(Safeguard.IsClearlyWorse(Safeguard.Measure(z, x, truth, truth, 3, sample), -0.01));
     }
 
     [Fact]

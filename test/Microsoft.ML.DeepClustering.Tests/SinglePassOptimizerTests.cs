@@ -1,3 +1,4 @@
+using Microsoft.ML.DeepClustering.Optimizers;
 using Microsoft.ML.DeepClustering.Runtime;
 using Microsoft.ML.DeepClustering.Training;
 using TorchSharp.Modules;

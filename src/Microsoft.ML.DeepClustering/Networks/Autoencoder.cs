@@ -1,4 +1,5 @@
 using Microsoft.ML.DeepClustering.Model;
+using Microsoft.ML.DeepClustering.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -41,6 +42,38 @@ internal abstract class Autoencoder : nn.Module<Tensor, Tensor>
 
     /// <summary>Embeddings [N, E] to reconstructed rows [N, D].</summary>
     public abstract Tensor Decode(Tensor z);
+
+    /// <summary>
+    /// Rows per chunk of a full-data pass (<see cref="Embed"/>): few enough that the encoder's largest tensor stays
+    /// within half of glibc's mmap threshold (see <see cref="TorchRuntime.TuneNativeAllocator"/>), so that it comes from
+    /// the heap rather than being mapped and page-faulted afresh for every chunk. The convolutional network's first
+    /// feature map takes 25 KB per 28×28 digit: at 4,096 rows that would be 100 MB, far above the threshold, and a full
+    /// pass would spend most of its time in page faults.
+    /// </summary>
+    public long ChunkRows => Math.Min(TorchRuntime.HeapChunkRows(sizeof(float) * (long)WidestEncoderActivation), 4096);
+
+    /// <summary>The embedding [N, E] of every row of <paramref name="x"/> [N, D], computed in chunks under no_grad.</summary>
+    public Tensor Embed(Tensor x)
+    {
+        long chunk = ChunkRows;
+        using var noGrad = no_grad();
+        long n = x.shape[0];
+        var parts = new List<Tensor>();
+        try
+        {
+            for (long start = 0; start < n; start += chunk)
+            {
+                using var scope = NewDisposeScope();
+                parts.Add(Encode(x.narrow(0, start, Math.Min(chunk, n - start))).MoveToOuterDisposeScope());
+            }
+            return cat(parts, 0);
+        }
+        finally
+        {
+            foreach (var part in parts)
+                part.Dispose();
+        }
+    }
 
     /// <summary>The encoder's layers copied into managed memory, input first: what the ONNX exporter writes.</summary>
     public abstract IReadOnlyList<NetworkLayer> CopyEncoder();

@@ -66,8 +66,8 @@ internal static class NativeEnvironment
 
     /// <summary>
     /// libtorch's official x64 builds link Intel's oneMKL, which gives AMD CPUs its slower non-AVX-512 float32
-    /// kernels: on 2 idle Zen 5 cores a 256×2000 by 2000×500 product ran at 152 GFLOP/s, and 346 GFLOP/s once MKL
-    /// was told to choose by instruction set (docs/benchmarks.md). Our one-function library answers MKL's "is this an
+    /// kernels, less than half as fast as its AVX-512 ones on AVX-512 AMD CPUs (docs/benchmarks.md has the
+    /// products measured both ways). Our one-function library answers MKL's "is this an
     /// Intel CPU?" with yes; loaded with RTLD_GLOBAL before libtorch, it comes first in the symbol lookup. Only on
     /// Linux x64 AMD CPUs that list AVX-512, so MKL's choice then rests on instructions the CPU has. Like the wait
     /// policy it must precede libtorch, hence the module initializer; it does nothing when tuning is off, and the

@@ -1,3 +1,5 @@
+using Microsoft.ML.DeepClustering.Graphs;
+using Microsoft.ML.DeepClustering.Networks;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.DeepClustering.Training;
@@ -11,12 +13,8 @@ namespace Microsoft.ML.DeepClustering.Training;
 internal static class Dec
 {
     /// <summary>‖z_i − μ_j‖², the squared Euclidean distances [N, K] between rows of z [N, E] and centroids μ [K, E].</summary>
-    public static Tensor SquaredDistances(Tensor z, Tensor centroids)
-    {
-        // Direct differences rather than ‖z‖² − 2 z·μ + ‖μ‖²: exact zeros and no cancellation, and what ONNX computes.
-        using var diff = z.unsqueeze(1) - centroids.unsqueeze(0);
-        return diff.square().sum(dim: 2);
-    }
+    /// <remarks>Direct differences (<see cref="Distances.Squared"/>): exact zeros, no cancellation, and what ONNX computes.</remarks>
+    public static Tensor SquaredDistances(Tensor z, Tensor centroids) => Distances.Squared(z, centroids);
 
     /// <summary>
     /// DEC's clustering layer, the Student's t soft assignment q [N, K], rows summing to 1:
@@ -29,6 +27,18 @@ internal static class Dec
     {
         using var kernel = (squaredDistances / alpha + 1).pow(-(alpha + 1) / 2);
         return kernel / kernel.sum(dim: 1, keepdim: true);
+    }
+
+    /// <summary>
+    /// q of every row of <paramref name="x"/> [N, D] through the encoder (<see cref="Autoencoder.Embed"/>), under
+    /// no_grad: the full-data passes (the target P, the labels) need no graph.
+    /// </summary>
+    public static Tensor SoftAssignment(Autoencoder autoencoder, Tensor centroids, Tensor x, float alpha)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var z = autoencoder.Embed(x);
+        return SoftAssignment(SquaredDistances(z, centroids), alpha).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using Microsoft.ML.DeepClustering.Optimizers;
 using System.Diagnostics;
 using Microsoft.ML.DeepClustering.Networks;
 using static TorchSharp.torch;

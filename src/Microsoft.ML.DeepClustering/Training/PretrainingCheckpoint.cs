@@ -1,3 +1,4 @@
+using Microsoft.ML.DeepClustering.Optimizers;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;

@@ -1,4 +1,5 @@
 using Microsoft.ML.DeepClustering.Networks;
+using Microsoft.ML.DeepClustering.Optimizers;
 using Microsoft.ML.DeepClustering.Runtime;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -34,6 +35,7 @@ internal sealed class SelfTraining : IDisposable
     private readonly Parameter _centroids;
     private readonly Tensor _x;
     private readonly long _n;
+    private readonly int _k;          // K, the number of centroids
     private readonly TrainingContext _context;
     private readonly DeepClusterOptions _options;
     private readonly bool _idec;
@@ -53,7 +55,7 @@ internal sealed class SelfTraining : IDisposable
     /// <param name="autoencoder">Its encoder (and with IDEC its decoder) is trained in place.</param>
     /// <param name="x">All training rows [N, D] on the training device.</param>
     /// <param name="context">Options, generator, device, log and cancellation of this Fit.</param>
-    /// <param name="centroids">μ [K, E] from seeding, updated in place.</param>
+    /// <param name="centroids">μ [K, E] from seeding, updated in place; K is their number.</param>
     /// <param name="seedingPartition">The seeding's partition, the target instead of P for the first
     /// <see cref="DeepClusterOptions.SeedingPartitionSteps"/> steps; or null.</param>
     public static Result Run(Autoencoder autoencoder, Parameter centroids, Tensor x, TrainingContext context, int[]? seedingPartition = null)
@@ -68,6 +70,7 @@ internal sealed class SelfTraining : IDisposable
         _centroids = centroids;
         _x = x;
         _n = x.shape[0];
+        _k = (int)centroids.shape[0];
         _cursor = _n;
         _context = context;
         _options = context.Options;
@@ -114,7 +117,7 @@ internal sealed class SelfTraining : IDisposable
             TrainStep(step);
             step++;
         }
-        return new Result(updates, step, stopReason, IndexTensors.ToInt32Array(_labels!));
+        return new Result(updates, step, stopReason, TensorCopies.ToInt32Array(_labels!));
     }
 
     /// <summary>Whether the target set at an update at <paramref name="step"/> is the seeding's partition rather than P.</summary>
@@ -133,12 +136,12 @@ internal sealed class SelfTraining : IDisposable
         int[]? assignments = null;
         using (var updateScope = NewDisposeScope())
         {
-            var q = SoftAssignment(_autoencoder, _centroids, _x, _options);
+            var q = Dec.SoftAssignment(_autoencoder, _centroids, _x, _options.Alpha);
             var labels = q.argmax(dim: 1);
-            sizes = IndexTensors.ToInt32Array(bincount(labels, minlength: _options.NumberOfClusters));
+            sizes = TensorCopies.ToInt32Array(bincount(labels, minlength: _k));
             // Only a listener gets every row's cluster (70,000 ints per update for MNIST-full).
             if (_options.Progress is not null)
-                assignments = IndexTensors.ToInt32Array(labels);
+                assignments = TensorCopies.ToInt32Array(labels);
             changed = _labels is null ? 1.0
                 : labels.not_equal(_labels).sum().item<long>() / (double)_n;
             _labels?.Dispose();
@@ -149,7 +152,7 @@ internal sealed class SelfTraining : IDisposable
             {
                 _target?.Dispose();
                 _target = (aimsAtPartition
-                    ? nn.functional.one_hot(tensor(_seedingPartition!.Select(c => (long)c).ToArray()).to(q.device), _options.NumberOfClusters).to_type(q.dtype)
+                    ? nn.functional.one_hot(tensor(_seedingPartition!.Select(c => (long)c).ToArray()).to(q.device), _k).to_type(q.dtype)
                     : Dec.TargetDistribution(q)).MoveToOuterDisposeScope();
             }
             _aimsAtPartition = aimsAtPartition;
@@ -179,7 +182,7 @@ internal sealed class SelfTraining : IDisposable
                 Restore(_trainable, _healthy);
             // Labels of the restored model, for the history.
             using var restoredScope = NewDisposeScope();
-            var restored = SoftAssignment(_autoencoder, _centroids, _x, _options).argmax(dim: 1);
+            var restored = Dec.SoftAssignment(_autoencoder, _centroids, _x, _options.Alpha).argmax(dim: 1);
             _labels!.Dispose();
             _labels = restored.MoveToOuterDisposeScope();
             return diverged ? SelfTrainingStopReason.Diverged : SelfTrainingStopReason.Degenerate;
@@ -243,49 +246,5 @@ internal sealed class SelfTraining : IDisposable
             return;
         foreach (var tensor in tensors)
             tensor.Dispose();
-    }
-
-    /// <summary>q over all rows, in large batches under no_grad: the full-data passes need no graph.</summary>
-    public static Tensor SoftAssignment(Autoencoder autoencoder, Tensor centroids, Tensor x, DeepClusterOptions options)
-    {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var z = Embed(autoencoder, x);
-        return Dec.SoftAssignment(Dec.SquaredDistances(z, centroids), options.Alpha).MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// Rows per chunk of a full-data pass: few enough that the encoder's largest tensor stays within half of glibc's
-    /// mmap threshold (see <see cref="TorchRuntime.TuneNativeAllocator"/>), so that it comes from the heap rather than
-    /// being mapped and page-faulted afresh for every chunk. The convolutional network's first feature map takes
-    /// 25 KB per 28×28 digit: at 4,096 rows that would be 100 MB, far above the threshold, and a full pass would spend
-    /// most of its time in page faults.
-    /// </summary>
-    internal static long ChunkRows(Autoencoder autoencoder)
-    {
-        return Math.Min(TorchRuntime.HeapChunkRows(sizeof(float) * (long)autoencoder.WidestEncoderActivation), 4096);
-    }
-
-    /// <summary>The embedding of every row, computed in chunks under no_grad.</summary>
-    public static Tensor Embed(Autoencoder autoencoder, Tensor x)
-    {
-        long chunk = ChunkRows(autoencoder);
-        using var noGrad = no_grad();
-        long n = x.shape[0];
-        var parts = new List<Tensor>();
-        try
-        {
-            for (long start = 0; start < n; start += chunk)
-            {
-                using var scope = NewDisposeScope();
-                parts.Add(autoencoder.Encode(x.narrow(0, start, Math.Min(chunk, n - start))).MoveToOuterDisposeScope());
-            }
-            return cat(parts, 0);
-        }
-        finally
-        {
-            foreach (var part in parts)
-                part.Dispose();
-        }
     }
 }

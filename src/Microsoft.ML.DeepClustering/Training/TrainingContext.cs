@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.ML.DeepClustering.Seeding;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.DeepClustering.Training;
@@ -9,8 +10,11 @@ internal sealed class TrainingContext : IDisposable
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly Action<string> _log;
 
-    /// <summary>The options the stages read; while Fit chooses K, each candidate's K (<see cref="UseNumberOfClusters"/>).</summary>
-    public DeepClusterOptions Options { get; private set; }
+    /// <summary>
+    /// The user's options, read for settings; never for K, which the stages take from the centroids once seeding (or
+    /// choosing K) has fixed it.
+    /// </summary>
+    public DeepClusterOptions Options { get; }
     public Device Device { get; }
     public int Seed { get; }
     /// <summary>The only source of randomness for batch orders and k-means++ draws, so that a seed fixes the run.</summary>
@@ -35,16 +39,6 @@ internal sealed class TrainingContext : IDisposable
 
     public TimeSpan Elapsed => _clock.Elapsed;
 
-    /// <summary>From now on the stages read K = <paramref name="k"/> (a copy of the options; the user's are never changed).</summary>
-    public void UseNumberOfClusters(int k)
-    {
-        if (Options.NumberOfClusters == k)
-            return;
-        var options = Options.Clone();
-        options.NumberOfClusters = k;
-        Options = options;
-    }
-
     public void Report(DeepClusterStage stage, int step, int total, double loss, double? labelChange, IReadOnlyList<int>? assignments = null)
     {
         var progress = new DeepClusterProgress(stage, step, total, loss, labelChange, _clock.Elapsed) { Assignments = assignments };
@@ -53,6 +47,9 @@ internal sealed class TrainingContext : IDisposable
     }
 
     public void Log(string message) => _log(message);
+
+    /// <summary>What seeding needs of this context: the same generator, cancellation and log, and progress per k-means restart.</summary>
+    public SeedingContext ForSeeding => new(Generator, Cancellation, _log, (restart, restarts, inertia) => Report(DeepClusterStage.Seeding, restart, restarts, inertia, null));
 
     public void Dispose() => Generator.Dispose();
 }

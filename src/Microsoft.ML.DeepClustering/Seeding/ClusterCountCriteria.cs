@@ -1,10 +1,10 @@
-namespace Microsoft.ML.DeepClustering.Training;
+namespace Microsoft.ML.DeepClustering.Seeding;
 
 /// <summary>
 /// Internal validity criteria for choosing the number of clusters K from a partition of an embedding, computed on
 /// managed arrays (rows of <c>float[E]</c>). Each takes the rows, each row's cluster in 0..K−1 and the K centroids.
-/// Silhouette and Calinski–Harabasz are better higher, Davies–Bouldin lower; the BIC is the X-means one (Pelleg and
-/// Moore 2000: spherical Gaussians with one shared variance), better higher.
+/// Silhouette and Calinski–Harabasz are better higher, Davies–Bouldin lower. Modularity, the default, partitions a
+/// graph rather than rows: <see cref="Graphs.Modularity"/>.
 /// </summary>
 internal static class ClusterCountCriteria
 {
@@ -111,58 +111,6 @@ internal static class ClusterCountCriteria
         }
         return total / Math.Max(1, nonEmpty);
     }
-
-    /// <summary>
-    /// X-means' Bayesian information criterion of a k-means partition, modelled as K spherical Gaussians with one
-    /// shared variance σ² = W / (E·(N − K)) and mixing weights n_k / N:
-    /// log L = Σ_k n_k log(n_k / N) − N·E/2 · log(2πσ²) − E·(N − K)/2, with K − 1 + K·E + 1 parameters;
-    /// BIC = log L − parameters/2 · log N. Higher is better.
-    /// </summary>
-    public static double Bic(float[][] rows, int[] labels, float[][] centroids)
-    {
-        int n = rows.Length, k = centroids.Length, e = rows[0].Length;
-        double within = Inertia(rows, labels, centroids);
-        double variance = Math.Max(1e-12, within / (e * (double)(n - k)));
-        double logLikelihood = -n * e / 2.0 * Math.Log(2 * Math.PI * variance) - e * (n - k) / 2.0;
-        foreach (int count in Counts(labels, k))
-            if (count > 0)
-                logLikelihood += count * Math.Log(count / (double)n);
-        double parameters = k - 1 + k * e + 1;
-        return logLikelihood - parameters / 2 * Math.Log(n);
-    }
-
-    /// <summary>
-    /// Newman's modularity of a partition of a weighted undirected graph (each edge listed once, weight w):
-    /// Q = Σ_{edges inside a cluster} w / W − Σ_c (d_c / 2W)², W = Σ w, d_c the summed degrees of cluster c's rows.
-    /// The share of edge weight inside clusters, less what a random graph with the same degrees would put there.
-    /// </summary>
-    public static double Modularity(UmapSeeding.Graph graph, int[] labels, int k)
-    {
-        double total = 0, inside = 0;
-        var degrees = new double[k];
-        for (int e = 0; e < graph.Weights.Length; e++)
-        {
-            double w = graph.Weights[e];
-            int a = labels[graph.From[e]], b = labels[graph.To[e]];
-            total += w;
-            if (a == b)
-                inside += w;
-            degrees[a] += w;
-            degrees[b] += w;
-        }
-        if (total <= 0)
-            return 0;
-        double expected = degrees.Sum(d => d / (2 * total) * (d / (2 * total)));
-        return inside / total - expected;
-    }
-
-    /// <summary>
-    /// Modularity as a share of 1 − 1/K, the modularity of K equal communities with no edge between them: how close
-    /// the partition comes to K clean communities. Raw modularity keeps creeping up as K splits communities along
-    /// weak seams (on MNIST it peaks at 12–14); the share peaks where the graph's communities are (10 on MNIST).
-    /// </summary>
-    public static double NormalisedModularity(UmapSeeding.Graph graph, int[] labels, int k) =>
-        k < 2 ? 0 : Modularity(graph, labels, k) / (1 - 1.0 / k);
 
     /// <summary>The sum of squared distances from each row to its cluster's centroid.</summary>
     public static double Inertia(float[][] rows, int[] labels, float[][] centroids)

@@ -2,7 +2,7 @@ using System.Numerics;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.DeepClustering.Training;
+namespace Microsoft.ML.DeepClustering.Optimizers;
 
 /// <summary>
 /// SGD with (heavy-ball) momentum, PyTorch's update rule without dampening or weight decay:

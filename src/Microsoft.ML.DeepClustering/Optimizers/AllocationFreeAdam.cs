@@ -2,7 +2,7 @@ using System.Numerics;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.DeepClustering.Training;
+namespace Microsoft.ML.DeepClustering.Optimizers;
 
 /// <summary>
 /// Adam (Kingma and Ba, 2015) with PyTorch's update rule and defaults (β = 0.9, 0.999; ε = 1e-8, added after the

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.DeepClustering.Training;
+namespace Microsoft.ML.DeepClustering.Optimizers;
 
 /// <summary>The step size of a step under a <see cref="LearningRateSchedule"/>.</summary>
 internal static class LearningRateSchedules

@@ -1,7 +1,7 @@
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.DeepClustering.Training;
+namespace Microsoft.ML.DeepClustering.Optimizers;
 
 /// <summary>
 /// What the training loops need of an optimizer: clear the gradients, take a step; and what a pretraining checkpoint

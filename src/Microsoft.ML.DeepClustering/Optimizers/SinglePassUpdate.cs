@@ -5,7 +5,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Microsoft.ML.DeepClustering.Training;
+namespace Microsoft.ML.DeepClustering.Optimizers;
 
 /// <summary>
 /// Runs an optimizer's element-wise update over the raw float32 memory of CPU tensors in one pass: every element of

@@ -1,0 +1,32 @@
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DeepClustering.Graphs;
+
+/// <summary>Squared Euclidean distances between the rows of an embedding and a few centres, in the two forms the library needs.</summary>
+internal static class Distances
+{
+    /// <summary>‖z_i − μ_j‖², the squared Euclidean distances [N, K] between rows of z [N, E] and centres μ [K, E].</summary>
+    public static Tensor Squared(Tensor z, Tensor centres)
+    {
+        // Direct differences rather than ‖z‖² − 2 z·μ + ‖μ‖²: exact zeros and no cancellation, and what ONNX computes.
+        using var diff = z.unsqueeze(1) - centres.unsqueeze(0);
+        return diff.square().sum(dim: 2);
+    }
+
+    /// <summary>
+    /// Squared distances [N, K] as ‖z‖² − 2 z·μᵀ + ‖μ‖², clamped at 0: one small matrix product instead of an
+    /// [N, K, E] difference tensor, for the passes that only compare distances (k-means' assignments). The rounding
+    /// of the expansion (relative 1e-7 of ‖z‖²) cannot move an assignment that matters; q, which training
+    /// differentiates and ONNX reproduces, keeps the direct differences (<see cref="Squared"/>).
+    /// </summary>
+    /// <param name="squaredNorms">‖z_i‖² [N, 1], computed once by the caller for many calls.</param>
+    public static Tensor SquaredByProducts(Tensor z, Tensor squaredNorms, Tensor centres)
+    {
+        using var products = z.mm(centres.t());
+        using var centreNorms = centres.square().sum(dim: 1).unsqueeze(0);
+        var distances = squaredNorms + centreNorms;
+        // In place on the result: add_ and clamp_min_ return the same tensor, which the caller owns.
+        distances.add_(products, alpha: -2).clamp_min_(0);
+        return distances;
+    }
+}

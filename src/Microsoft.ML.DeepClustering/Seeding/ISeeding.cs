@@ -1,0 +1,37 @@
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DeepClustering.Seeding;
+
+/// <summary>
+/// A way to place K centroids in the pretrained embedding (stage 2 of a Fit). Its work splits in two: what does not
+/// depend on K (nothing for k-means; the graph's eigenvectors for spectral seeding; the layout for UMAP) is
+/// prepared once, and each K is then clustered from that preparation, so that choosing K over many candidates pays
+/// for the costly part once.
+/// </summary>
+internal interface ISeeding
+{
+    /// <summary>The K-independent part for <paramref name="z"/>, enough for any K up to <paramref name="largestK"/>.</summary>
+    /// <param name="z">The pretrained embedding [N, E] on the training device; the preparation keeps a reference, not a copy.</param>
+    IPreparedSeeding Prepare(Tensor z, int largestK);
+}
+
+/// <summary>A seeding prepared for one embedding (<see cref="ISeeding.Prepare"/>).</summary>
+internal interface IPreparedSeeding : IDisposable
+{
+    /// <summary>K centroids in the embedding's space, drawing from the Fit's generator.</summary>
+    SeedingResult Cluster(int k);
+}
+
+/// <summary>
+/// What a seeding needs from the Fit besides the embedding: its one generator (the only source of randomness, so that
+/// a seed fixes the run), cancellation, the log, and progress per k-means restart (restart, restarts, inertia).
+/// </summary>
+internal sealed record SeedingContext(Generator Generator, CancellationToken Cancellation, Action<string> Log, Action<int, int, double> ReportRestart);
+
+/// <summary>
+/// A seeding's outcome: the centroids [K, E] (the caller disposes them); the k-means inertias, of the best restart and of
+/// each, in the space k-means ran in; each row's nearest centroid in the embedding (Assignments); and the Partition,
+/// the rows' clusters as the seeding found them where they differ from the nearest centroid's (the manifold seedings
+/// partition a graph or a layout, then average the embedding per cluster), null for k-means.
+/// </summary>
+internal sealed record SeedingResult(Tensor Centroids, double Inertia, List<double> Inertias, int BestRestart, int[] Assignments, int[]? Partition = null);
