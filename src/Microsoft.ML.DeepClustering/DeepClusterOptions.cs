@@ -60,6 +60,14 @@ public sealed class DeepClusterOptions
     /// <summary>Autoencoder pretraining epochs. Default 200 (DEC-Keras on MNIST); small data or quick looks need far fewer.</summary>
     public int PretrainEpochs = 200;
 
+    /// <summary>
+    /// Pretraining's budget in rows seen (samples), as a size-independent alternative to <see cref="PretrainEpochs"/>:
+    /// when positive it wins, and pretraining runs ⌈PretrainSamples / rows⌉ epochs (at least 1), which the log, the
+    /// progress reports, the history and checkpoints count as usual. 160 epochs of 10,000 rows are 1,600,000 samples;
+    /// the same budget on 1,000,000 rows is 2 epochs. Default 0: <see cref="PretrainEpochs"/> decides.
+    /// </summary>
+    public long PretrainSamples = 0;
+
     /// <summary>Mini-batch size for pretraining and self-training. Default 256.</summary>
     public int BatchSize = 256;
 

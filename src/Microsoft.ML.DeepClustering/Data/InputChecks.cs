@@ -48,6 +48,9 @@ internal static class InputChecks
                 throw new ArgumentOutOfRangeException(nameof(options.HiddenLayers), options.HiddenLayers[i], $"HiddenLayers[{i}] must be a positive width; found {options.HiddenLayers[i]}.");
         Positive(options.EmbeddingDimension, nameof(options.EmbeddingDimension), options.EmbeddingDimension, "positive");
         Positive(options.PretrainEpochs + 1, nameof(options.PretrainEpochs), options.PretrainEpochs, "0 or more");
+        if (options.PretrainSamples < 0)
+            throw new ArgumentOutOfRangeException(nameof(options.PretrainSamples), options.PretrainSamples,
+                $"PretrainSamples must be 0 (PretrainEpochs decides) or a positive number of rows to show the autoencoder; found {options.PretrainSamples}.");
         Positive(options.BatchSize, nameof(options.BatchSize), options.BatchSize, "positive");
         PositiveFinite(options.PretrainLearningRate, nameof(options.PretrainLearningRate));
         Positive(options.KMeansInitializations, nameof(options.KMeansInitializations), options.KMeansInitializations, "positive");

@@ -72,7 +72,10 @@ internal static class DeepClusterTrainer
 
         var checkpointing = options.CheckpointPath is null ? null
             : new Pretraining.Checkpointing(options.CheckpointPath, PretrainingCheckpoint.SettingsOf(data, options, seed, runtime.Precision, imageShape));
-        var pretraining = Pretrain(autoencoder, x, context, checkpointing);
+        int epochs = Pretraining.Epochs(options, data.Rows);
+        if (options.PretrainSamples > 0)
+            log($"Pretraining budget: PretrainSamples = {options.PretrainSamples:N0} on {data.Rows:N0} rows, {epochs} epoch(s) (PretrainEpochs = {options.PretrainEpochs} is not used).");
+        var pretraining = Pretrain(autoencoder, x, context, epochs, checkpointing);
         var seeding = Seed(autoencoder, x, context);
         int k = seeding.NumberOfClusters;
         using var centroids = new Parameter(seeding.Result.Centroids.detach().clone());
@@ -112,10 +115,10 @@ internal static class DeepClusterTrainer
     }
 
     /// <summary>Stage 1, <see cref="Pretraining"/>.</summary>
-    private static PretrainingOutcome Pretrain(Autoencoder autoencoder, Tensor x, TrainingContext context, Pretraining.Checkpointing? checkpointing)
+    private static PretrainingOutcome Pretrain(Autoencoder autoencoder, Tensor x, TrainingContext context, int epochs, Pretraining.Checkpointing? checkpointing)
     {
         var clock = Stopwatch.StartNew();
-        var (losses, resumedAfterEpoch) = Pretraining.Run(autoencoder, x, context, checkpointing);
+        var (losses, resumedAfterEpoch) = Pretraining.Run(autoencoder, x, context, epochs, checkpointing);
         return new PretrainingOutcome(losses, resumedAfterEpoch, clock.Elapsed);
     }
 

@@ -11,15 +11,23 @@ internal static class Pretraining
     /// <summary>Where pretraining keeps its state (<see cref="DeepClusterOptions.CheckpointPath"/>), and what that state depends on.</summary>
     public sealed record Checkpointing(string Path, IReadOnlyList<KeyValuePair<string, string>> Settings);
 
+    /// <summary>
+    /// The epochs pretraining runs on <paramref name="rows"/> rows: <see cref="DeepClusterOptions.PretrainEpochs"/>, or
+    /// ⌈<see cref="DeepClusterOptions.PretrainSamples"/> / rows⌉ (at least 1) when that budget is set.
+    /// </summary>
+    public static int Epochs(DeepClusterOptions options, long rows) =>
+        options.PretrainSamples > 0 ? (int)Math.Max(1, Math.Min(int.MaxValue, (options.PretrainSamples + rows - 1) / rows)) : options.PretrainEpochs;
+
     /// <param name="autoencoder">Trained in place.</param>
     /// <param name="x">All training rows [N, D] on the training device.</param>
     /// <param name="context">Options, generator, device, log and cancellation of this Fit.</param>
+    /// <param name="epochs">Epochs to reach (<see cref="Epochs"/>), those of a resumed checkpoint included.</param>
     /// <param name="checkpointing">Null: nothing is saved or resumed.</param>
     /// <returns>Mean reconstruction loss of each epoch (those of a resumed run included), and the epoch resumed after (0 if none).</returns>
-    public static (List<double> Losses, int ResumedAfterEpoch) Run(Autoencoder autoencoder, Tensor x, TrainingContext context, Checkpointing? checkpointing)
+    public static (List<double> Losses, int ResumedAfterEpoch) Run(Autoencoder autoencoder, Tensor x, TrainingContext context, int epochs, Checkpointing? checkpointing)
     {
         var options = context.Options;
-        var losses = new List<double>(options.PretrainEpochs);
+        var losses = new List<double>(epochs);
         long n = x.shape[0];
         using IParameterOptimizer optimizer = options.PretrainOptimizer == PretrainingOptimizer.Sgd
             ? new MomentumSgd(autoencoder.parameters(), options.PretrainLearningRate, options.PretrainMomentum)
@@ -27,15 +35,15 @@ internal static class Pretraining
 
         if (checkpointing is not null && PretrainingCheckpoint.ReadIfExists(checkpointing.Path) is { } saved)
         {
-            saved.CheckResumable(checkpointing.Settings, options.PretrainEpochs, checkpointing.Path);
+            saved.CheckResumable(checkpointing.Settings, epochs, checkpointing.Path);
             saved.Restore(autoencoder, optimizer, context.Generator);
             losses.AddRange(saved.Losses);
-            context.Log($"Resuming pretraining from '{checkpointing.Path}' after epoch {saved.Epochs} of {options.PretrainEpochs}.");
+            context.Log($"Resuming pretraining from '{checkpointing.Path}' after epoch {saved.Epochs} of {epochs}.");
         }
         int resumedAfter = losses.Count;
         var sinceWrite = Stopwatch.StartNew();
         autoencoder.train();
-        for (int epoch = resumedAfter + 1; epoch <= options.PretrainEpochs; epoch++)
+        for (int epoch = resumedAfter + 1; epoch <= epochs; epoch++)
         {
             double sum = 0;
             using (var epochScope = NewDisposeScope())
@@ -61,12 +69,12 @@ internal static class Pretraining
             losses.Add(sum / n);
             // Written only between epochs, where the state is whole; at most every CheckpointInterval, and always
             // after the last epoch, so that a later fit with the same options skips pretraining altogether.
-            if (checkpointing is not null && (epoch == options.PretrainEpochs || sinceWrite.Elapsed >= options.CheckpointInterval))
+            if (checkpointing is not null && (epoch == epochs || sinceWrite.Elapsed >= options.CheckpointInterval))
             {
                 PretrainingCheckpoint.Capture(checkpointing.Settings, losses, autoencoder, optimizer, context.Generator).Write(checkpointing.Path);
                 sinceWrite.Restart();
             }
-            context.Report(DeepClusterStage.Pretraining, epoch, options.PretrainEpochs, sum / n, null);
+            context.Report(DeepClusterStage.Pretraining, epoch, epochs, sum / n, null);
         }
         return (losses, resumedAfter);
     }
