@@ -14,6 +14,7 @@ var usages = new Dictionary<string, string>
     ["gemm-paths"] = "[--reps 20]",
     ["speed"] = "[--dataset mnist-full|mnist-test] [--max-rows N] [--epochs N]",
     ["optimizer-step"] = "[--rounds N] [--epochs N]",
+    ["scale"] = "[--data mnist-like|vectors] [--rows 10000,100000,1000000] [--preset recommended] [--seed 1] [--kmeans] [--set Option=value,...]",
 };
 string? Arg(string name) => Array.IndexOf(args, name) is int i && i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 int? IntArg(string name) => Arg(name) is string s ? int.Parse(s) : null;
@@ -61,6 +62,9 @@ switch (command)
         return SpeedBenchmark.Run(Arg("--dataset") ?? "mnist-full", IntArg("--max-rows"), IntArg("--epochs") ?? 3);
     case "optimizer-step":
         return SpeedBenchmark.RunOptimizerStep(IntArg("--rounds") ?? 10, IntArg("--epochs") ?? 3);
+    case "scale":
+        return ScaleBenchmark.Run(Arg("--data") ?? "mnist-like", (Arg("--rows") ?? "10000").Split(',').Select(long.Parse).ToArray(),
+            Arg("--preset") ?? "recommended", IntArg("--seed") ?? 1, Arg("--set"), args.Contains("--kmeans"));
     default:
         foreach (var (name, text) in usages)
             Console.WriteLine($"Benchmarks: {name} {text}");

@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Microsoft.ML.DeepClustering.Benchmarks;
+
+/// <summary>
+/// How a Fit scales with the rows: MNIST-like digits (<see cref="ScaleData.MnistLike"/>) or mixture vectors
+/// (<see cref="ScaleData.Mixture"/>) at each size asked, each stage's time, peak working set and cost per row, and
+/// ACC/NMI/ARI beside ML.NET's KMeans on the same input. Stages are told apart by the Fit's own log and progress:
+/// read (until training starts), pretrain, graph (spectral seeding's neighbour graph and eigenvectors), seed, self-train
+/// (the rest of Fit), score (Transform over every row). Peaks are per stage: the kernel's high-water mark is reset
+/// between stages (/proc/self/clear_refs), so each figure is that stage's own peak, runtimes included.
+/// </summary>
+internal static class ScaleBenchmark
+{
+    private static readonly string[] Stages = ["read", "pretrain", "graph", "seed", "self-train", "score"];
+
+    public static int Run(string data, long[] sizes, string preset, int seed, string? settings, bool kmeans)
+    {
+        Console.WriteLine($"# Scale benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {CpuName()}");
+        Console.WriteLine("| data | rows | method | " + string.Join(" | ", Stages.Select(s => $"{s} s (µs/row), peak MB")) + " | ACC / NMI / ARI | KMeans ACC / NMI / ARI (s) |");
+        Console.WriteLine("|---|---|---|" + string.Concat(Enumerable.Repeat("---|", Stages.Length)) + "---|---|");
+        foreach (long rows in sizes)
+        {
+            var ml = new MLContext(seed: seed);
+            var (view, dimensions, k, labels) = Make(ml, data, rows, seed);
+            var options = DeepClusterPresets.Get(preset);
+            options.Seed = seed;
+            options.NumberOfClusters = k;
+            OptionSettings.Apply(options, settings);
+
+            var marks = new Dictionary<string, (double Seconds, long PeakMb)>();
+            var clock = Stopwatch.StartNew();
+            double last = 0;
+            void Mark(string stage)
+            {
+                lock (marks)
+                {
+                    if (marks.ContainsKey(stage))
+                        return;
+                    double now = clock.Elapsed.TotalSeconds;
+                    marks[stage] = (now - last, PeakMb());
+                    last = now;
+                    ResetPeak();
+                }
+            }
+            ml.Log += (_, e) =>
+            {
+                if (e.Message.Contains("Training on ")) Mark("read");
+                else if (e.Message.Contains("leading eigenvectors of the")) Mark("graph");
+                else if (e.Message.Contains(" seeding, K = ") || e.Message.Contains("Chose K = ")) { Mark("graph"); Mark("seed"); }
+            };
+            options.Progress = new ProgressCallback(report =>
+            {
+                if (report.Stage == DeepClusterStage.Pretraining && report.Step == report.TotalSteps) Mark("pretrain");
+                if (report.Stage == DeepClusterStage.Pretraining && report.Step % 10 == 0)
+                    Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss} {report}");
+            });
+            ResetPeak();
+            using var model = ml.Transforms.DeepCluster(options).Fit(view);
+            Mark("pretrain"); Mark("graph"); Mark("seed"); Mark("self-train");
+            var predicted = model.Transform(view).GetColumn<uint>("PredictedClusterId").ToArray();
+            Mark("score");
+            var quality = ClusteringQuality.Evaluate(labels, predicted);
+            string baseline = kmeans ? KMeansBaseline(ml, view, labels, k) : "";
+            string Cell(string stage) => marks.TryGetValue(stage, out var m) ? $"{m.Seconds:F1} ({m.Seconds * 1e6 / rows:F0}), {m.PeakMb}" : "";
+            Console.WriteLine($"| {data} {dimensions}-d | {rows:N0} | {preset}{(settings is null ? "" : $", {settings}")} | {string.Join(" | ", Stages.Select(Cell))} | " +
+                $"{quality.Accuracy:F4} / {quality.NormalizedMutualInformation:F4} / {quality.AdjustedRandIndex:F4} | {baseline} |");
+        }
+        return 0;
+    }
+
+    private static (IDataView View, int Dimensions, int K, int[] Labels) Make(MLContext ml, string data, long rows, int seed)
+    {
+        switch (data)
+        {
+            case "mnist-like":
+                var source = Source(ml);
+                var digits = ScaleData.MnistLike(source, rows, seed);
+                return (ScaleData.View(ml, digits, 784), 784, 10, Labels(ScaleData.MnistLike(source, rows, seed)));
+            case "vectors":
+                return (ScaleData.View(ml, ScaleData.Mixture(rows, 384, 20, 1.0, seed), 384), 384, 20, Labels(ScaleData.Mixture(rows, 384, 20, 1.0, seed)));
+            default:
+                throw new ArgumentException($"Unknown data '{data}'; expected mnist-like or vectors.");
+        }
+    }
+
+    private static int[] Labels(IEnumerable<ScaleData.Row> rows) => rows.Select(r => (int)r.Label).ToArray();
+
+    /// <summary>MNIST-full's 70,000 digits when fetched (build/fetch-mnist.sh), else the 10,000 shipped test digits.</summary>
+    private static List<(float[] Pixels, int Label)> Source(MLContext ml)
+    {
+        IDataView view;
+        try { view = MnistSets.Load(ml, "mnist-full", null).Data; }
+        catch (FileNotFoundException)
+        {
+            Console.Error.WriteLine("MNIST-full not found (build/fetch-mnist.sh): deforming the 10,000 MNIST test digits instead.");
+            view = MnistSets.Load(ml, "mnist-test", null).Data;
+        }
+        return ml.Data.CreateEnumerable<MnistSets.Row>(view, reuseRowObject: false).Select(r => (r.Features, (int)r.Label)).ToList();
+    }
+
+    private static string KMeansBaseline(MLContext ml, IDataView view, int[] labels, int k)
+    {
+        var clock = Stopwatch.StartNew();
+        var model = ml.Clustering.Trainers.KMeans("Features", numberOfClusters: k).Fit(view);
+        var predicted = model.Transform(view).GetColumn<uint>("PredictedLabel").ToArray();
+        var q = ClusteringQuality.Evaluate(labels, predicted);
+        return $"{q.Accuracy:F4} / {q.NormalizedMutualInformation:F4} / {q.AdjustedRandIndex:F4} ({clock.Elapsed.TotalSeconds:F0})";
+    }
+
+    private static long PeakMb()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("VmHWM:"))
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024;
+        return Process.GetCurrentProcess().PeakWorkingSet64 >> 20;
+    }
+
+    /// <summary>Linux: writing 5 to clear_refs resets the peak resident set size, so that the next reading is the next stage's own.</summary>
+    private static void ResetPeak()
+    {
+        try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    private static string CpuName()
+    {
+        try
+        {
+            var lines = File.ReadAllLines("/proc/cpuinfo");
+            string Field(string name) => lines.FirstOrDefault(l => l.StartsWith(name))?.Split(':', 2)[1].Trim() ?? "?";
+            return $"{Field("model name")} (family {Field("cpu family")}, model {Field("model\t")})";
+        }
+        catch (IOException) { return Environment.OSVersion.ToString(); }
+    }
+}
