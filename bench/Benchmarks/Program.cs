@@ -14,6 +14,7 @@ var usages = new Dictionary<string, string>
     ["gemm-paths"] = "[--reps 20]",
     ["speed"] = "[--dataset mnist-full|mnist-test] [--max-rows N] [--epochs N]",
     ["optimizer-step"] = "[--rounds N] [--epochs N]",
+    ["read-rows"] = "[--rows 1000000] [--columns 64] [--count-unknown] [--path store|list] [--storage auto|memory|memorymappedfile] [--precision float32|half|byte]",
 };
 string? Arg(string name) => Array.IndexOf(args, name) is int i && i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 int? IntArg(string name) => Arg(name) is string s ? int.Parse(s) : null;
@@ -61,6 +62,9 @@ switch (command)
         return SpeedBenchmark.Run(Arg("--dataset") ?? "mnist-full", IntArg("--max-rows"), IntArg("--epochs") ?? 3);
     case "optimizer-step":
         return SpeedBenchmark.RunOptimizerStep(IntArg("--rounds") ?? 10, IntArg("--epochs") ?? 3);
+    case "read-rows":
+        return ReadBenchmark.Run(IntArg("--rows") ?? 1_000_000, IntArg("--columns") ?? 64, !args.Contains("--count-unknown"), Arg("--path") ?? "store",
+            Enum.Parse<RowStorageLocation>(Arg("--storage") ?? "auto", ignoreCase: true), Enum.Parse<RowStoragePrecision>(Arg("--precision") ?? "float32", ignoreCase: true));
     default:
         foreach (var (name, text) in usages)
             Console.WriteLine($"Benchmarks: {name} {text}");
