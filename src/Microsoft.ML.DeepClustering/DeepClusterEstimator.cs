@@ -37,8 +37,11 @@ public sealed class DeepClusterEstimator : IEstimator<DeepClusterTransformer>
     public DeepClusterTransformer Fit(IDataView input) => Fit(input, CancellationToken.None);
 
     /// <summary>
-    /// Trains a model. <paramref name="cancellation"/> stops training within one mini-batch with an
-    /// <see cref="OperationCanceledException"/>; nothing is left behind.
+    /// Trains a model. Reads <paramref name="input"/> once, with one cursor, into the row store that
+    /// <see cref="DeepClusterOptions.RowStorage"/> and <see cref="DeepClusterOptions.RowPrecision"/> describe, and throws
+    /// <see cref="InsufficientMemoryException"/>, with the figures, before reading (when the input knows its row count)
+    /// or before training when the Fit would need more memory than the process may use. <paramref name="cancellation"/>
+    /// stops training within one mini-batch with an <see cref="OperationCanceledException"/>; nothing is left behind.
     /// </summary>
     public DeepClusterTransformer Fit(IDataView input, CancellationToken cancellation)
     {
