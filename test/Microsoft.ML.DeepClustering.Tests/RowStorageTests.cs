@@ -65,6 +65,23 @@ public class RowStorageTests
     }
 
     [Fact]
+    public void BatchesAndGatheredRowsComeOutAsTensors()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.Cache(TestData.Mnist(ml, 50));
+        using var matrix = FeatureMatrix.Read(data, "Features", new FeatureMatrix.StorageSettings(RowStoragePrecision.Byte, 0, Path.GetTempPath()));
+        var all = TestData.Column(data, "Features");
+        using var whole = matrix.ToTensor();
+        using var batch = matrix.RowsTensor(10, 5);
+        using var gathered = matrix.GatherTensor(new[] { 49, 0, 10 });
+        Assert.Equal(new long[] { 50, 784 }, whole.shape);
+        Assert.Equal(new long[] { 5, 784 }, batch.shape);
+        Assert.Equal(all.SelectMany(r => r).ToArray(), whole.data<float>().ToArray());
+        Assert.Equal(all.Skip(10).Take(5).SelectMany(r => r).ToArray(), batch.data<float>().ToArray());
+        Assert.Equal(new[] { all[49], all[0], all[10] }.SelectMany(r => r).ToArray(), gathered.data<float>().ToArray());
+    }
+
+    [Fact]
     public void ByteStorageGivesBackEveryEightBitLevelExactlyAndOthersWithinHalfAStep()
     {
         var levels = Enumerable.Range(0, 256).Select(k => k / 255f).ToArray();
@@ -148,13 +165,16 @@ public class RowStorageTests
     }
 
     /// <summary>Fits TinyOptions on 300 MNIST digits; returns the centroids, the final assignments and the cursors opened on the input.</summary>
-    private static (float[][] Centroids, IReadOnlyList<int> Assignments, int Cursors) Fit(string temp, Action<DeepClusterOptions> configure, bool hideRowCount = false)
+    private static (float[][] Centroids, IReadOnlyList<int> Assignments, int Cursors) Fit(string temp, Action<DeepClusterOptions> configure, bool hideRowCount = false, long? memoryLimit = null)
     {
         var ml = new MLContext(seed: 1) { TempFilePath = temp };
         var source = new CountingDataView(ml.Data.Cache(TestData.Mnist(ml, 300)), hideRowCount ? null : 300);
         var options = TestData.TinyOptions();
         configure(options);
-        using var model = ml.Transforms.DeepCluster(options).Fit(source);
+        var estimator = ml.Transforms.DeepCluster(options);
+        if (memoryLimit is long limit)
+            estimator.MemoryLimit = () => new MemoryBudget.Limit(limit, "a test's limit");
+        using var model = estimator.Fit(source);
         return (model.Centroids, model.History.FinalAssignments, source.Cursors);
     }
 
@@ -175,7 +195,13 @@ public class RowStorageTests
             // MNIST's pixels are k/255: bytes hold them exactly, so the model is the same too.
             var bytes = Fit(temp, o => { o.RowStorage = RowStorageLocation.MemoryMappedFile; o.RowPrecision = RowStoragePrecision.Byte; });
             var unknownCount = Fit(temp, o => o.RowStorage = RowStorageLocation.Memory, hideRowCount: true);
-            foreach (var other in new[] { mapped, bytes, unknownCount })
+            // Auto moves rows past half the limit to the file: 940,800 bytes of rows against 1,500,000, read without
+            // knowing the count, so the move happens halfway through the reading.
+            bool spilled = false;
+            var auto = Fit(temp, o => o.Progress = new SynchronousProgress<DeepClusterProgress>(_ => spilled |= MapsRowFile()), hideRowCount: true, memoryLimit: 1_500_000);
+            if (OperatingSystem.IsLinux())
+                Assert.True(spilled, "Auto kept the rows in memory past half the limit.");
+            foreach (var other in new[] { mapped, bytes, unknownCount, auto })
             {
                 Assert.Equal(memory.Assignments, other.Assignments);
                 Assert.Equal(memory.Centroids.Length, other.Centroids.Length);
@@ -187,7 +213,7 @@ public class RowStorageTests
             Assert.False(MapsRowFile());
             Assert.Empty(Directory.GetFileSystemEntries(temp));
             // Every Fit read its input exactly once: one cursor, schema checks and the distinct-row count included.
-            Assert.All(new[] { memory, mapped, bytes, unknownCount }, fit => Assert.Equal(1, fit.Cursors));
+            Assert.All(new[] { memory, mapped, bytes, unknownCount, auto }, fit => Assert.Equal(1, fit.Cursors));
         }
         finally
         {

@@ -54,6 +54,38 @@ internal sealed class FeatureMatrix : IDisposable
         }
     }
 
+    /// <summary>Rows start..start+count-1 as a new float32 tensor [count, D] on the CPU: a batch for a pass over the rows.</summary>
+    public torch.Tensor RowsTensor(int start, int count)
+    {
+        var result = torch.empty(new long[] { count, Columns }, torch.ScalarType.Float32);
+        try
+        {
+            _store.CopyRows(start, count, MemoryMarshal.Cast<byte, float>(result.bytes));
+            return result;
+        }
+        catch
+        {
+            result.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The given rows, in the order given, as a new float32 tensor [rows.Length, D] on the CPU: a shuffled batch.</summary>
+    public torch.Tensor GatherTensor(ReadOnlySpan<int> rows)
+    {
+        var result = torch.empty(new long[] { rows.Length, Columns }, torch.ScalarType.Float32);
+        try
+        {
+            _store.Gather(rows, MemoryMarshal.Cast<byte, float>(result.bytes));
+            return result;
+        }
+        catch
+        {
+            result.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>SHA-256 of the float32 values training sees, row-major (for float32 rows: of the input itself).</summary>
     public byte[] Sha256()
     {
