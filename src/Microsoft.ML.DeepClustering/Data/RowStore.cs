@@ -94,7 +94,7 @@ internal sealed unsafe class RowStore : IDisposable
             return (float[])_chunks[0];
         if (!join || (long)Rows * Columns > Array.MaxLength)
             return null;
-        // Copies chunk by chunk and lets each go: for a moment the rows exist twice, afterwards once.
+        // For a moment the rows exist twice (chunks and the joined array); afterwards once, the chunks let go.
         var joined = GC.AllocateUninitializedArray<float>(Rows * Columns);
         CopyRows(0, Rows, joined);
         SetChunks(new List<Array> { joined });
