@@ -15,6 +15,7 @@ var usages = new Dictionary<string, string>
     ["speed"] = "[--dataset mnist-full|mnist-test] [--max-rows N] [--epochs N]",
     ["optimizer-step"] = "[--rounds N] [--epochs N]",
     ["scale"] = "[--data mnist-like|vectors] [--rows 10000,100000,1000000] [--preset recommended] [--seed 1] [--kmeans] [--set Option=value,...]",
+    ["read-rows"] = "[--rows 1000000] [--columns 64] [--count-unknown] [--path store|list] [--storage auto|memory|memorymappedfile] [--precision float32|half|byte]",
 };
 string? Arg(string name) => Array.IndexOf(args, name) is int i && i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 int? IntArg(string name) => Arg(name) is string s ? int.Parse(s) : null;
@@ -65,6 +66,9 @@ switch (command)
     case "scale":
         return ScaleBenchmark.Run(Arg("--data") ?? "mnist-like", (Arg("--rows") ?? "10000").Split(',').Select(long.Parse).ToArray(),
             Arg("--preset") ?? "recommended", IntArg("--seed") ?? 1, Arg("--set"), args.Contains("--kmeans"));
+    case "read-rows":
+        return ReadBenchmark.Run(IntArg("--rows") ?? 1_000_000, IntArg("--columns") ?? 64, !args.Contains("--count-unknown"), Arg("--path") ?? "store",
+            Enum.Parse<RowStorageLocation>(Arg("--storage") ?? "auto", ignoreCase: true), Enum.Parse<RowStoragePrecision>(Arg("--precision") ?? "float32", ignoreCase: true));
     default:
         foreach (var (name, text) in usages)
             Console.WriteLine($"Benchmarks: {name} {text}");

@@ -28,6 +28,9 @@ public sealed class DeepClusterEstimator : IEstimator<DeepClusterTransformer>
         _options = options.Clone();
     }
 
+    /// <summary>The memory the process may use, against which Fit checks its estimate (tests give a small one).</summary>
+    internal Func<MemoryBudget.Limit> MemoryLimit { get; set; } = MemoryBudget.ProcessLimit;
+
     /// <summary>A copy of the options this estimator trains with.</summary>
     public DeepClusterOptions Options => _options.Clone();
 
@@ -35,8 +38,11 @@ public sealed class DeepClusterEstimator : IEstimator<DeepClusterTransformer>
     public DeepClusterTransformer Fit(IDataView input) => Fit(input, CancellationToken.None);
 
     /// <summary>
-    /// Trains a model. <paramref name="cancellation"/> stops training within one mini-batch with an
-    /// <see cref="OperationCanceledException"/>; nothing is left behind.
+    /// Trains a model. Reads <paramref name="input"/> once, with one cursor, into the row store that
+    /// <see cref="DeepClusterOptions.RowStorage"/> and <see cref="DeepClusterOptions.RowPrecision"/> describe, and throws
+    /// <see cref="InsufficientMemoryException"/>, with the figures, before reading (when the input knows its row count)
+    /// or before training when the Fit would need more memory than the process may use. <paramref name="cancellation"/>
+    /// stops training within one mini-batch with an <see cref="OperationCanceledException"/>; nothing is left behind.
     /// </summary>
     public DeepClusterTransformer Fit(IDataView input, CancellationToken cancellation)
     {
@@ -47,7 +53,19 @@ public sealed class DeepClusterEstimator : IEstimator<DeepClusterTransformer>
         var featureType = (VectorDataViewType)column.Type;
         InputChecks.OptionsAgainstInput(_options, featureType.Size, featureType.Dimensions);
 
-        var data = FeatureMatrix.Read(input, _options.FeatureColumnName, cancellation);
+        // Fail before reading when the source knows its size, and again once the rows are counted.
+        var limit = MemoryLimit();
+        long spill = MemoryBudget.SpillBytes(_options.RowStorage, limit);
+        long rowBytes = (long)featureType.Size * RowStore.BytesPerValue(_options.RowPrecision);
+        if (input.GetRowCount() is long announced && announced > 0)
+            MemoryBudget.Check(MemoryBudget.Of(announced, featureType.Size, _options, storeInMemory: announced * rowBytes <= spill), limit, _options);
+        var settings = CatalogEnvironment.Settings(_env);
+        // The one pass over the input: every later step reads the stored rows.
+        using var data = FeatureMatrix.Read(input, _options.FeatureColumnName,
+            new FeatureMatrix.StorageSettings(_options.RowPrecision, spill, settings.TempFilePath), cancellation);
+        if (data.Store.IsMemoryMapped)
+            channel.Info(MessageSensitivity.None, $"Keeping the {data.Rows} training rows ({MemoryBudget.Bytes(data.Store.StoredBytes)}) in a memory-mapped file in '{settings.TempFilePath}'.");
+        MemoryBudget.Check(MemoryBudget.Of(data.Rows, data.Columns, _options, storeInMemory: !data.Store.IsMemoryMapped), limit, _options);
         // Every candidate K must fit the data: with K chosen, the largest one does.
         bool choosing = _options.NumberOfClusters == 0;
         int largestK = choosing ? _options.MaximumNumberOfClusters : _options.NumberOfClusters;
@@ -63,9 +81,9 @@ public sealed class DeepClusterEstimator : IEstimator<DeepClusterTransformer>
 
         // Without an explicit seed, draw one from the context: MLContext(seed) then fixes the whole run.
         int seed = _options.Seed ?? host.Rand.Next();
-        var settings = CatalogEnvironment.Settings(_env);
         var (trained, history) = DeepClusterTrainer.Train(data, _options, seed, settings, cancellation,
             message => channel.Info(MessageSensitivity.None, message));
+        data.Dispose();
         cancellation.ThrowIfCancellationRequested();
         var chain = ScoringChain.Build(_catalog, settings, trained, _options, input.Schema);
         // ML.NET's k-means scorer numbers the clusters in its own order; everything the user reads after Fit follows it.

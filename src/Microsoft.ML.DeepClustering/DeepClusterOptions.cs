@@ -245,6 +245,24 @@ public sealed class DeepClusterOptions
     /// </summary>
     public TrainingPrecision Precision = TrainingPrecision.Auto;
 
+    /// <summary>
+    /// Where Fit keeps the training rows it reads from the feature column. <see cref="RowStorageLocation.Auto"/>
+    /// (default) keeps them in memory unless they would take more than half of the memory the process may use (the
+    /// container's limit included), and then in a memory-mapped file; <see cref="RowStorageLocation.MemoryMappedFile"/>
+    /// always uses the file. The file goes in the <see cref="MLContext"/>'s TempFilePath and is gone when Fit ends,
+    /// however it ends. The rows and the model are the same either way.
+    /// </summary>
+    public RowStorageLocation RowStorage = RowStorageLocation.Auto;
+
+    /// <summary>
+    /// How each stored feature value is kept. <see cref="RowStoragePrecision.Float32"/> (default) is lossless.
+    /// <see cref="RowStoragePrecision.Half"/> halves the rows' memory, each value within a relative 2⁻¹¹ of the input
+    /// (2⁻²⁵ absolute below 2⁻¹⁴), and rejects values beyond ±65504. <see cref="RowStoragePrecision.Byte"/> quarters it,
+    /// for values in [0, 1] such as pixels scaled by 1/255: k/255 comes back exactly, any other value within 1/510.
+    /// Training sees the stored values.
+    /// </summary>
+    public RowStoragePrecision RowPrecision = RowStoragePrecision.Float32;
+
     /// <summary>Receives a report after every pretraining epoch, k-means restart and target update. Called on the training thread.</summary>
     public IProgress<DeepClusterProgress>? Progress;
 
@@ -376,4 +394,26 @@ public enum TrainingPrecision
     /// losses stay float32 (as PyTorch's autocast does). Slow on CPUs without bfloat16 instructions.
     /// </summary>
     BFloat16,
+}
+
+/// <summary>Where Fit keeps the training rows (<see cref="DeepClusterOptions.RowStorage"/>).</summary>
+public enum RowStorageLocation
+{
+    /// <summary>In memory, unless the rows would take more than half of the memory the process may use.</summary>
+    Auto,
+    /// <summary>In managed memory.</summary>
+    Memory,
+    /// <summary>In a memory-mapped file in the MLContext's TempFilePath, deleted when Fit ends.</summary>
+    MemoryMappedFile,
+}
+
+/// <summary>How each stored feature value is kept (<see cref="DeepClusterOptions.RowPrecision"/>).</summary>
+public enum RowStoragePrecision
+{
+    /// <summary>4 bytes a value, exactly the input.</summary>
+    Float32,
+    /// <summary>2 bytes a value (IEEE half): within a relative 2⁻¹¹ of the input; values beyond ±65504 are rejected.</summary>
+    Half,
+    /// <summary>1 byte a value, for values in [0, 1]: the nearest k/255, so 8-bit pixels scaled by 1/255 come back exactly.</summary>
+    Byte,
 }

@@ -41,6 +41,8 @@ internal static class InputChecks
             throw new ArgumentOutOfRangeException(nameof(options.SelfTrainingSafeguardMargin), options.SelfTrainingSafeguardMargin,
                 $"SelfTrainingSafeguardMargin is a difference of silhouettes, between -1 and 1; found {options.SelfTrainingSafeguardMargin}.");
         Defined(options.Precision, nameof(options.Precision));
+        Defined(options.RowStorage, nameof(options.RowStorage));
+        Defined(options.RowPrecision, nameof(options.RowPrecision));
         if (options.HiddenLayers is null)
             throw new ArgumentNullException(nameof(options.HiddenLayers), "HiddenLayers must be an array of layer widths (it may be empty).");
         for (int i = 0; i < options.HiddenLayers.Length; i++)

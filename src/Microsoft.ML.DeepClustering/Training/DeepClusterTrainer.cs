@@ -68,7 +68,7 @@ internal static class DeepClusterTrainer
             log($"Convolutional autoencoder on {convolution.Image} images: {string.Join(", ", ConvolutionalAutoencoder.Stages(convolution.Image).Select(s => $"{s.OutChannels}×{s.Output.Height}×{s.Output.Width}"))} → {options.EmbeddingDimension}-d embedding.");
         autoencoder.to(runtime.Device);
         autoencoder.BFloat16Products = runtime.Precision == TrainingPrecision.BFloat16;
-        var x = tensor(data.Values, new long[] { data.Rows, data.Columns }).to(runtime.Device);
+        var x = data.ToTensor().to(runtime.Device);
 
         var checkpointing = options.CheckpointPath is null ? null
             : new Pretraining.Checkpointing(options.CheckpointPath, PretrainingCheckpoint.SettingsOf(data, options, seed, runtime.Precision, imageShape));

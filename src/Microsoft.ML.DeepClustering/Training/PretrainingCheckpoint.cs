@@ -51,7 +51,7 @@ internal sealed class PretrainingCheckpoint
         Add("training rows", data.Rows);
         Add("features per row", data.Columns);
         // Same size is not same data: a different folder of images must not continue someone else's pretraining.
-        Add("SHA-256 of the training features", Convert.ToHexString(SHA256.HashData(MemoryMarshal.AsBytes(data.Values.AsSpan()))));
+        Add("SHA-256 of the training features", Convert.ToHexString(data.Sha256()));
         Add(nameof(DeepClusterOptions.Architecture), options.Architecture);
         if (options.Architecture == AutoencoderArchitecture.Dense)
             Add(nameof(DeepClusterOptions.HiddenLayers), string.Join(",", options.HiddenLayers));
