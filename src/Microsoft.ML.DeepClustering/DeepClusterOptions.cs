@@ -286,6 +286,14 @@ public sealed class DeepClusterOptions
 
     /// <summary>A copy that later changes to this instance do not reach (the estimator keeps one).</summary>
     /// <summary>K, or the largest candidate while K is still to be chosen: what the output schema is shaped for before Fit.</summary>
+    /// <summary>
+    /// Above this many rows, self-training's target updates stop passing over every row: P comes from the rows the
+    /// next <see cref="UpdateInterval"/> steps visit (a seeded uniform sample, which also estimates P's cluster
+    /// frequencies), and convergence and collapse are judged on a fixed seeded sample of
+    /// <see cref="Training.SelfTraining.MonitorRows"/> rows. Internal: tests lower it to reach the sampled path on small data.
+    /// </summary>
+    internal int FullPassRows = 200_000;
+
     internal int NumberOfClustersForSchema => NumberOfClusters > 0 ? NumberOfClusters : MaximumNumberOfClusters;
 
     internal DeepClusterOptions Clone()

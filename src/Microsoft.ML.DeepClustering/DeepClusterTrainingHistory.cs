@@ -83,6 +83,13 @@ public sealed class DeepClusterTrainingHistory
     public IReadOnlyList<SelfTrainingUpdate> SelfTrainingUpdates { get; internal set; } = Array.Empty<SelfTrainingUpdate>();
     /// <summary>Self-training steps done.</summary>
     public int SelfTrainingSteps { get; internal set; }
+
+    /// <summary>
+    /// Rows each self-training target update computed P on when the training rows were more than the sampling
+    /// threshold (the rows the next UpdateInterval steps visit); 0 when every update used every row. Sampled updates
+    /// also count <see cref="SelfTrainingUpdate.LabelChangeFraction"/> and the cluster sizes on a fixed sample of rows.
+    /// </summary>
+    public int TargetSampleRows { get; internal set; }
     /// <summary>Why self-training ended.</summary>
     public SelfTrainingStopReason StopReason { get; internal set; }
     /// <summary>Rows trained on.</summary>

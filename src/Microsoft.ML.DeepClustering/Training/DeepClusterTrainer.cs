@@ -192,6 +192,7 @@ internal static class DeepClusterTrainer
             SeedingTime = seeding.Time,
             SelfTrainingUpdates = selfTraining.Result?.Updates ?? (IReadOnlyList<SelfTrainingUpdate>)Array.Empty<SelfTrainingUpdate>(),
             SelfTrainingSteps = selfTraining.Result?.Steps ?? 0,
+            TargetSampleRows = selfTraining.Result?.SampledRows ?? 0,
             StopReason = selfTraining.Result?.StopReason ?? SelfTrainingStopReason.Skipped,
             FinalAssignments = selfTraining.Labels,
             ClusterSizes = sizes,

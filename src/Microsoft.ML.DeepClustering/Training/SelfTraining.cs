@@ -22,6 +22,12 @@ namespace Microsoft.ML.DeepClustering.Training;
 /// <see cref="DeepClusterOptions.IdecGamma"/> &gt; 0 each step minimises reconstruction MSE + γ·KL instead, decoder included.
 /// With DEC-DA's augmentation, q of the step comes from distorted images while P stays computed on the clean data.
 /// <para>
+/// Above <see cref="DeepClusterOptions.FullPassRows"/> rows the target updates are sampled, since a pass over every
+/// row every T steps would cost more than the steps themselves: each update draws the order of the next T batches
+/// and computes q, f and P on exactly those rows (a uniform sample of T × batch rows), and the label changes and the
+/// cluster sizes of the guards are counted on <see cref="MonitorRows"/> rows drawn once. Below it, every row.
+/// </para>
+/// <para>
 /// Guards: if a cluster loses all its rows, or the loss stops being finite, training stops and the parameters of the
 /// last update at which every cluster had rows are restored (reported as Degenerate or Diverged): DEC has no way back
 /// from a collapse, so the best point is the last healthy one.
@@ -29,7 +35,12 @@ namespace Microsoft.ML.DeepClustering.Training;
 /// </summary>
 internal sealed class SelfTraining : IDisposable
 {
-    public sealed record Result(List<SelfTrainingUpdate> Updates, int Steps, SelfTrainingStopReason StopReason, int[] Labels);
+    /// <param name="Labels">Every row's cluster at the end; null when the updates were sampled (the caller labels every row once).</param>
+    /// <param name="SampledRows">Rows each sampled target update computed P on; 0 when every update passed over every row.</param>
+    public sealed record Result(List<SelfTrainingUpdate> Updates, int Steps, SelfTrainingStopReason StopReason, int[]? Labels, int SampledRows);
+
+    /// <summary>Rows on which sampled updates count label changes and cluster sizes.</summary>
+    public const int MonitorRows = 20_000;
 
     private readonly Autoencoder _autoencoder;
     private readonly Parameter _centroids;
@@ -51,6 +62,8 @@ internal sealed class SelfTraining : IDisposable
     private List<Tensor>? _healthy;   // parameters at the last update where every cluster had rows
     private int[]? _seedingPartition; // the target at updates before step SeedingPartitionSteps, or null
     private bool _aimsAtPartition;    // whether the current target is that partition rather than P
+    private readonly bool _sampled;   // target updates on the rows the next T steps visit (see the class summary)
+    private Tensor? _monitor;         // sampled updates: the rows whose labels are compared between updates
 
     /// <param name="autoencoder">Its encoder (and with IDEC its decoder) is trained in place.</param>
     /// <param name="x">All training rows [N, D] on the training device.</param>
@@ -71,6 +84,7 @@ internal sealed class SelfTraining : IDisposable
         _x = x;
         _n = x.shape[0];
         _k = (int)centroids.shape[0];
+        _sampled = _n > context.Options.FullPassRows && _n > (long)context.Options.UpdateInterval * context.Options.BatchSize;
         _cursor = _n;
         _context = context;
         _options = context.Options;
@@ -86,6 +100,13 @@ internal sealed class SelfTraining : IDisposable
     private Result Run()
     {
         var updates = new List<SelfTrainingUpdate>();
+        if (_sampled)
+        {
+            using var order = randperm(_n, generator: _context.Generator);
+            _monitor = order.narrow(0, 0, Math.Min(MonitorRows, _n)).sort().Values.to(_x.device);
+            _context.Log($"Self-training on {_n:N0} rows (more than {_options.FullPassRows:N0}): each target update computes P on the " +
+                $"{SampleRows:N0} rows its next {_options.UpdateInterval} steps visit, and label changes and cluster sizes are counted on {_monitor.shape[0]:N0} rows drawn once.");
+        }
         int step = 0;
         var stopReason = SelfTrainingStopReason.MaxIterations;
         while (true)
@@ -117,7 +138,27 @@ internal sealed class SelfTraining : IDisposable
             TrainStep(step);
             step++;
         }
-        return new Result(updates, step, stopReason, TensorCopies.ToInt32Array(_labels!));
+        return new Result(updates, step, stopReason, _sampled ? null : TensorCopies.ToInt32Array(_labels!), _sampled ? (int)SampleRows : 0);
+    }
+
+    /// <summary>Rows a sampled target update covers: the T batches until the next update.</summary>
+    private long SampleRows => (long)_options.UpdateInterval * _options.BatchSize;
+
+    /// <summary>
+    /// The rows the labels and the target are computed on at an update: every row; or, sampled, the monitor rows for
+    /// the labels and the next T batches of a fresh shuffled order for the target.
+    /// </summary>
+    private (Tensor Q, Tensor? TargetRows) Assignments()
+    {
+        if (!_sampled)
+            return (Dec.SoftAssignment(_autoencoder, _centroids, _x, _options.Alpha), null);
+        _order?.Dispose();
+        // Called inside the update's dispose scope: the order must outlive it, until the next update.
+        using (var cpuOrder = randperm(_n, generator: _context.Generator))
+            _order = cpuOrder.to(_x.device).DetachFromDisposeScope();
+        _cursor = 0;
+        var rows = _order.narrow(0, 0, SampleRows);
+        return (Dec.SoftAssignment(_autoencoder, _centroids, _x.index_select(0, _monitor!), _options.Alpha), rows);
     }
 
     /// <summary>Whether the target set at an update at <paramref name="step"/> is the seeding's partition rather than P.</summary>
@@ -136,24 +177,34 @@ internal sealed class SelfTraining : IDisposable
         int[]? assignments = null;
         using (var updateScope = NewDisposeScope())
         {
-            var q = Dec.SoftAssignment(_autoencoder, _centroids, _x, _options.Alpha);
+            var (q, targetRows) = Assignments();
             var labels = q.argmax(dim: 1);
             sizes = TensorCopies.ToInt32Array(bincount(labels, minlength: _k));
             // Only a listener gets every row's cluster (70,000 ints per update for MNIST-full).
-            if (_options.Progress is not null)
+            if (_options.Progress is not null && !_sampled)
                 assignments = TensorCopies.ToInt32Array(labels);
             changed = _labels is null ? 1.0
-                : labels.not_equal(_labels).sum().item<long>() / (double)_n;
+                : labels.not_equal(_labels).sum().item<long>() / (double)labels.shape[0];
             _labels?.Dispose();
             _labels = labels.MoveToOuterDisposeScope();
             bool aimsAtPartition = AimsAtPartition(_seedingPartition, step, _options);
             // The partition does not change: its one-hot target is built once and kept for as long as the steps aim at it.
-            if (!(aimsAtPartition && _aimsAtPartition))
+            // Sampled, the target covers this update's rows only, so it is rebuilt at every update.
+            if (!(aimsAtPartition && _aimsAtPartition) || targetRows is not null)
             {
                 _target?.Dispose();
-                _target = (aimsAtPartition
-                    ? nn.functional.one_hot(tensor(_seedingPartition!.Select(c => (long)c).ToArray()).to(q.device), _k).to_type(q.dtype)
-                    : Dec.TargetDistribution(q)).MoveToOuterDisposeScope();
+                if (aimsAtPartition)
+                {
+                    var partition = tensor(_seedingPartition!.Select(c => (long)c).ToArray()).to(q.device);
+                    if (targetRows is not null)
+                        partition = partition.index_select(0, targetRows);
+                    _target = nn.functional.one_hot(partition, _k).to_type(q.dtype).MoveToOuterDisposeScope();
+                }
+                else
+                {
+                    var targetQ = targetRows is null ? q : Dec.SoftAssignment(_autoencoder, _centroids, _x.index_select(0, targetRows), _options.Alpha);
+                    _target = Dec.TargetDistribution(targetQ).MoveToOuterDisposeScope();
+                }
             }
             _aimsAtPartition = aimsAtPartition;
         }
@@ -182,7 +233,7 @@ internal sealed class SelfTraining : IDisposable
                 Restore(_trainable, _healthy);
             // Labels of the restored model, for the history.
             using var restoredScope = NewDisposeScope();
-            var restored = Dec.SoftAssignment(_autoencoder, _centroids, _x, _options.Alpha).argmax(dim: 1);
+            var restored = Dec.SoftAssignment(_autoencoder, _centroids, _sampled ? _x.index_select(0, _monitor!) : _x, _options.Alpha).argmax(dim: 1);
             _labels!.Dispose();
             _labels = restored.MoveToOuterDisposeScope();
             return diverged ? SelfTrainingStopReason.Diverged : SelfTrainingStopReason.Degenerate;
@@ -198,7 +249,8 @@ internal sealed class SelfTraining : IDisposable
     /// <summary>(4) One optimizer step on KL(P‖Q) over the next mini-batch of a shuffled pass (IDEC: MSE + γ·KL).</summary>
     private void TrainStep(int step)
     {
-        if (_cursor >= _n)
+        // Sampled updates draw the order themselves, and the next T batches always fit in it.
+        if (_cursor >= _n && !_sampled)
         {
             _order?.Dispose();
             using var cpuOrder = randperm(_n, generator: _context.Generator);
@@ -212,7 +264,8 @@ internal sealed class SelfTraining : IDisposable
         var batch = _context.Distort(_x.index_select(0, index));
         var z = _autoencoder.Encode(batch);
         var qBatch = Dec.SoftAssignment(Dec.SquaredDistances(z, _centroids), _options.Alpha);
-        var pBatch = _target!.index_select(0, index);
+        // Sampled, the target holds exactly the rows of this pass's first T batches, in order.
+        var pBatch = _sampled ? _target!.narrow(0, _cursor - size, size) : _target!.index_select(0, index);
         var loss = Dec.KLDivergence(qBatch, pBatch);
         if (_idec)
             loss = nn.functional.mse_loss(_autoencoder.Decode(z), batch) + _options.IdecGamma * loss;
@@ -230,6 +283,7 @@ internal sealed class SelfTraining : IDisposable
         _target?.Dispose();
         _labels?.Dispose();
         _order?.Dispose();
+        _monitor?.Dispose();
         _optimizer.Dispose();
     }
 
