@@ -36,7 +36,7 @@ internal static class Affinity
         return sparse_coo_tensor(stack(new[] { from, to }), values * invSqrt[from] * invSqrt[to], new[] { n, n });
     }
 
-    /// <summary><see cref="Normalised"/> of an undirected graph given with each edge once.</summary>
+    /// <summary><see cref="Normalised(Tensor, Tensor, Tensor, long)"/> of an undirected graph given with each edge once.</summary>
     public static Tensor Normalised(WeightedGraph graph, long n)
     {
         var from = tensor(graph.From.Concat(graph.To).Select(i => (long)i).ToArray());

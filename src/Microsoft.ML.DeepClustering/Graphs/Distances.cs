@@ -19,7 +19,9 @@ internal static class Distances
     /// of the expansion (relative 1e-7 of ‖z‖²) cannot move an assignment that matters; q, which training
     /// differentiates and ONNX reproduces, keeps the direct differences (<see cref="Squared"/>).
     /// </summary>
+    /// <param name="z">Rows [N, E].</param>
     /// <param name="squaredNorms">‖z_i‖² [N, 1], computed once by the caller for many calls.</param>
+    /// <param name="centres">Centres [K, E].</param>
     public static Tensor SquaredByProducts(Tensor z, Tensor squaredNorms, Tensor centres)
     {
         using var products = z.mm(centres.t());

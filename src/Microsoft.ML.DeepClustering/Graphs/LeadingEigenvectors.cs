@@ -15,7 +15,11 @@ internal static class LeadingEigenvectors
     /// <paramref name="generator"/>, so a seed fixes them.
     /// </summary>
     /// <param name="s">The symmetric sparse matrix [n, n].</param>
+    /// <param name="n">Its order.</param>
+    /// <param name="k">How many eigenvectors.</param>
     /// <param name="products">Sparse products to spend, in restarts of 30 blocks.</param>
+    /// <param name="generator">Draws the random start.</param>
+    /// <param name="cancellation">Checked between products.</param>
     public static Tensor Of(Tensor s, long n, int k, int products, Generator generator, CancellationToken cancellation)
     {
         const int blocksPerRestart = 30;

@@ -12,6 +12,7 @@ internal interface ISeeding
 {
     /// <summary>The K-independent part for <paramref name="z"/>, enough for any K up to <paramref name="largestK"/>.</summary>
     /// <param name="z">The pretrained embedding [N, E] on the training device; the preparation keeps a reference, not a copy.</param>
+    /// <param name="largestK">The largest K that <see cref="IPreparedSeeding.Cluster"/> will be asked for.</param>
     IPreparedSeeding Prepare(Tensor z, int largestK);
 }
 

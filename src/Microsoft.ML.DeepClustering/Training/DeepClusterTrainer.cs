@@ -24,6 +24,7 @@ internal static class DeepClusterTrainer
 
     /// <param name="Result">The seeding, its centroids disposed once self-training has its own copy.</param>
     /// <param name="Candidates">Every candidate's score when Fit chose K, else null.</param>
+    /// <param name="Time">Wall time of the stage.</param>
     private sealed record SeedingOutcome(SeedingResult Result, List<ClusterCountCandidate>? Candidates, TimeSpan Time)
     {
         /// <summary>K: fixed by the options or chosen by Fit; the number of seeded centroids.</summary>

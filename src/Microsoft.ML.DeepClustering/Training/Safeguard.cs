@@ -60,6 +60,8 @@ internal static class Safeguard
     /// <see cref="ClusterCountCriteria.SilhouetteSample"/>'s rows for <paramref name="seed"/>; KeptSeeding when the
     /// final one is clearly worse and the snapshot holds the seeding's model.
     /// </summary>
+    /// <param name="before">The snapshot taken after seeding.</param>
+    /// <param name="x">The training rows [N, D].</param>
     /// <param name="start">
     /// Where self-training set out from: the seeding's own partition when that was its first target (a manifold
     /// seeding's clusters are not its centroids' cells, and steps towards them would otherwise count as a loss), else
@@ -68,6 +70,9 @@ internal static class Safeguard
     /// <param name="startName">How the log names <paramref name="start"/>.</param>
     /// <param name="final">Every row's cluster under the model self-training left.</param>
     /// <param name="k">K.</param>
+    /// <param name="seed">Draws the rows the silhouettes are computed on.</param>
+    /// <param name="margin"><see cref="DeepClusterOptions.SelfTrainingSafeguardMargin"/>.</param>
+    /// <param name="log">Where the verdict is written.</param>
     public static SelfTrainingVerdict Judge(Snapshot before, Tensor x, int[] start, string startName, int[] final, int k, int seed, double margin, Action<string> log)
     {
         var sample = ClusterCountCriteria.SilhouetteSample((int)x.shape[0], seed);

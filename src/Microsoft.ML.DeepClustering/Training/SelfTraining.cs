@@ -35,6 +35,9 @@ namespace Microsoft.ML.DeepClustering.Training;
 /// </summary>
 internal sealed class SelfTraining : IDisposable
 {
+    /// <param name="Updates">One record per target update.</param>
+    /// <param name="Steps">Optimizer steps taken.</param>
+    /// <param name="StopReason">Why the loop ended.</param>
     /// <param name="Labels">Every row's cluster at the end; null when the updates were sampled (the caller labels every row once).</param>
     /// <param name="SampledRows">Rows each sampled target update computed P on; 0 when every update passed over every row.</param>
     public sealed record Result(List<SelfTrainingUpdate> Updates, int Steps, SelfTrainingStopReason StopReason, int[]? Labels, int SampledRows);
