@@ -219,4 +219,61 @@ public class ReliabilityTests
             Directory.Delete(dir, recursive: true);
         }
     }
+    /// <summary>
+    /// LoadDeepClusterModel names the file and what is wrong with it: missing, cut short, not a zip, a zip that is not
+    /// an ML.NET model, or an ML.NET model that is not a deep clustering one.
+    /// </summary>
+    [Fact]
+    public void LoadDeepClusterModelNamesTheFileAndWhatIsWrong()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.Cache(TestData.Mnist(ml, 100));
+        string dir = TestData.NewTempDirectory();
+        try
+        {
+            string good = Path.Combine(dir, "model.zip");
+            using (var model = ml.Transforms.DeepCluster(TestData.TinyOptions()).Fit(data))
+                ml.Model.Save(model, data.Schema, good);
+            var bytes = File.ReadAllBytes(good);
+
+            InvalidDataException Fails(string name, byte[] content)
+            {
+                string path = Path.Combine(dir, name);
+                File.WriteAllBytes(path, content);
+                var e = Assert.Throws<InvalidDataException>(() => ml.Model.LoadDeepClusterModel(path, out _));
+                Assert.Contains(path, e.Message);
+                return e;
+            }
+            Assert.Contains("cut short", Fails("truncated.zip", bytes[..(bytes.Length / 2)]).Message);
+            Assert.Contains("cut short", Fails("text.zip", "not a model"u8.ToArray()).Message);
+            Assert.Contains("not a complete .zip", Fails("empty.zip", Array.Empty<byte>()).Message);
+
+            // A zip of something else: ML.NET's loader refuses it, and the message says which file.
+            string other = Path.Combine(dir, "other.zip");
+            using (var archive = System.IO.Compression.ZipFile.Open(other, System.IO.Compression.ZipArchiveMode.Create))
+                using (var writer = new StreamWriter(archive.CreateEntry("readme.txt").Open()))
+                    writer.Write("hello");
+            var notModel = Assert.Throws<InvalidDataException>(() => ml.Model.LoadDeepClusterModel(other, out _));
+            Assert.Contains(other, notModel.Message);
+            Assert.Contains("cannot load it as a model", notModel.Message);
+
+            // An ML.NET model, but not ours.
+            string normalizer = Path.Combine(dir, "normalizer.zip");
+            ml.Model.Save(ml.Transforms.NormalizeMinMax("Features").Fit(data), data.Schema, normalizer);
+            var notOurs = Assert.Throws<InvalidDataException>(() => ml.Model.LoadDeepClusterModel(normalizer, out _));
+            Assert.Contains(normalizer, notOurs.Message);
+            Assert.Contains("not a deep clustering model", notOurs.Message);
+            Assert.Contains("NormalizingTransformer", notOurs.Message);
+
+            string missing = Path.Combine(dir, "missing.zip");
+            Assert.Contains(missing, Assert.Throws<FileNotFoundException>(() => ml.Model.LoadDeepClusterModel(missing, out _)).Message);
+
+            // The good file still loads.
+            using var loaded = (IDisposable)ml.Model.LoadDeepClusterModel(good, out _);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
