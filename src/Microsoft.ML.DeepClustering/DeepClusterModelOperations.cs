@@ -60,6 +60,9 @@ public static class DeepClusterModelOperations
         }
     }
 
+    /// <summary>A test seam: wraps the stream <see cref="SaveAtomically"/> writes to, as a full disk would fail it half-way.</summary>
+    internal static readonly AsyncLocal<Func<Stream, Stream>?> WrapSaveStream = new();
+
     /// <summary>
     /// Like <see cref="ModelOperationsCatalog.Save(ITransformer, DataViewSchema, string)"/>, but writes to a temporary
     /// file beside <paramref name="filePath"/> and renames it into place only once complete: a crash or an exception
@@ -73,7 +76,11 @@ public static class DeepClusterModelOperations
         string temporary = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.partial");
         try
         {
-            catalog.Save(model, inputSchema, temporary);
+            using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
+            {
+                var stream = WrapSaveStream.Value?.Invoke(file) ?? file;
+                catalog.Save(model, inputSchema, stream);
+            }
             File.Move(temporary, full, overwrite: true);
         }
         finally

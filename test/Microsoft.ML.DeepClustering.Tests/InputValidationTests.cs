@@ -68,6 +68,36 @@ public class InputValidationTests
         Assert.Contains("ResizeImages", e.Message);
     }
 
+    /// <summary>A variable-length vector column is refused when scoring too: by the fitted model and by LoadDeepClusterModel's.</summary>
+    [Fact]
+    public void VectorOfUnknownSizeIsRejectedWhenScoring()
+    {
+        var rows = Enumerable.Range(0, 30).Select(i => new FloatRow { Features = [i % 3, (i % 3) * 2, 1, (float)Math.Sin(i)] }).ToArray();
+        var data = Ml.Data.LoadFromEnumerable(rows);
+        var options = Minimal();
+        options.MaxIterations = 0;
+        using var model = Ml.Transforms.DeepCluster(options).Fit(data);
+        var variable = Ml.Data.LoadFromEnumerable(rows.Select(r => new VariableRow { Features = r.Features }));
+        var e = Assert.ThrowsAny<ArgumentException>(() => model.Transform(variable));
+        Assert.Contains("'Features'", e.Message);
+        Assert.Contains("unknown size", e.Message);
+
+        string dir = TestData.NewTempDirectory();
+        try
+        {
+            string path = Path.Combine(dir, "model.zip");
+            Ml.Model.Save(model, data.Schema, path);
+            using var loaded = (IDisposable)Ml.Model.LoadDeepClusterModel(path, out _);
+            e = Assert.ThrowsAny<ArgumentException>(() => ((ITransformer)loaded).Transform(variable));
+            Assert.Contains("'Features'", e.Message);
+            Assert.Contains("unknown size", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void EstimatorSchemaCheckRejectsTheSameColumns()
     {

@@ -276,4 +276,112 @@ public class ReliabilityTests
             Directory.Delete(dir, recursive: true);
         }
     }
+    /// <summary>A save that runs out of disk half-way (simulated) leaves the earlier model file as it was, and no debris.</summary>
+    [Fact]
+    public void ASaveThatRunsOutOfDiskLeavesTheEarlierModelIntact()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.Cache(TestData.Mnist(ml, 100));
+        string dir = TestData.NewTempDirectory();
+        try
+        {
+            string path = Path.Combine(dir, "model.zip");
+            using var first = ml.Transforms.DeepCluster(TestData.TinyOptions()).Fit(data);
+            ml.Model.SaveAtomically(first, data.Schema, path);
+            var good = File.ReadAllBytes(path);
+
+            var options = TestData.TinyOptions();
+            options.Seed = 2;
+            using var second = ml.Transforms.DeepCluster(options).Fit(data);
+            DeepClusterModelOperations.WrapSaveStream.Value = stream => new FullDiskStream(stream, good.Length / 3);
+            try
+            {
+                var e = Assert.ThrowsAny<IOException>(() => ml.Model.SaveAtomically(second, data.Schema, path));
+                Assert.Contains("No space left on device", e.ToString());
+            }
+            finally
+            {
+                DeepClusterModelOperations.WrapSaveStream.Value = null;
+            }
+            Assert.Equal(good, File.ReadAllBytes(path));
+            Assert.Equal(new[] { "model.zip" }, Directory.GetFiles(dir).Select(Path.GetFileName));
+            using var loaded = (IDisposable)ml.Model.LoadDeepClusterModel(path, out _);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// A transform before DeepCluster that throws on row 9,000 of 10,000: Fit fails naming the column and the row, with
+    /// the transform's own message, and has written nothing (no checkpoint, no model file).
+    /// </summary>
+    [Fact]
+    public void AnUpstreamTransformThatThrowsOnARowIsNamedAndNothingIsWritten()
+    {
+        string dir = TestData.NewTempDirectory();
+        try
+        {
+            var ml = new MLContext(seed: 1) { TempFilePath = Path.Combine(dir, "tmp") };
+            Directory.CreateDirectory(ml.TempFilePath);
+            var rows = Enumerable.Range(0, 10_000).Select(i => new IndexedRow { Index = i, Raw = [i % 3, 1, 2, 3] });
+            var pipeline = ml.Transforms.CustomMapping<IndexedRow, MappedRow>((input, output) =>
+            {
+                if (input.Index == 9_000)
+                    throw new FormatException("cannot parse record 9000");
+                output.Features = input.Raw;
+            }, contractName: null);
+            var options = TestData.TinyOptions();
+            options.HiddenLayers = [8];
+            options.EmbeddingDimension = 2;
+            options.CheckpointPath = Path.Combine(dir, "run.ckpt");
+            var e = Assert.Throws<InvalidOperationException>(() => pipeline.Append(ml.Transforms.DeepCluster(options)).Fit(ml.Data.LoadFromEnumerable(rows)));
+            Assert.Contains("column 'Features'", e.Message);
+            Assert.True(e.Message.Contains("at row 9000 (counting from 0)"), e.Message);
+            Assert.Contains("cannot parse record 9000", e.Message);
+            Assert.Contains("nothing was trained or written", e.Message);
+            Assert.False(File.Exists(options.CheckpointPath));
+            Assert.Empty(Directory.GetFileSystemEntries(ml.TempFilePath));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private sealed class IndexedRow
+    {
+        public int Index { get; set; }
+        [VectorType(4)] public float[] Raw { get; set; } = [];
+    }
+
+    private sealed class MappedRow
+    {
+        [VectorType(4)] public float[] Features { get; set; } = [];
+    }
+}
+
+/// <summary>A stream that fails as a full disk does once <paramref name="capacity"/> bytes have been written through it.</summary>
+internal sealed class FullDiskStream(Stream inner, long capacity) : Stream
+{
+    private long _written;
+    public override bool CanRead => false;
+    public override bool CanSeek => inner.CanSeek;
+    public override bool CanWrite => true;
+    public override long Length => inner.Length;
+    public override long Position { get => inner.Position; set => inner.Position = value; }
+    public override void Flush() => inner.Flush();
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
+    public override void SetLength(long value) => inner.SetLength(value);
+
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        long room = Math.Max(0, capacity - _written);
+        inner.Write(buffer, offset, (int)Math.Min(room, count));
+        _written += Math.Min(room, count);
+        if (count > room)
+            throw new IOException("No space left on device");
+    }
 }
