@@ -243,6 +243,23 @@ public class InputValidationTests
         var single = Assert.Throws<InvalidOperationException>(() => engine.Predict(new FloatRow { Features = new[] { 0f, 0, float.PositiveInfinity, 0 } }));
         Assert.Contains("slot 2", single.Message);
         Assert.Contains("Infinity", single.Message);
+
+        // A model from LoadDeepClusterModel checks as the fitted one does.
+        string dir = TestData.NewTempDirectory();
+        try
+        {
+            string path = Path.Combine(dir, "model.zip");
+            Ml.Model.Save(model, FourRows().Schema, path);
+            using var loaded = (IDisposable)Ml.Model.LoadDeepClusterModel(path, out _);
+            thrown = Assert.ThrowsAny<InvalidOperationException>(() => ((ITransformer)loaded).Transform(bad).GetColumn<uint>("PredictedClusterId").ToArray());
+            e = Chain(thrown).First(x => x.Message.Contains("'Features'"));
+            Assert.Contains("row 2", e.Message);
+            Assert.Contains("slot 1", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     private static IEnumerable<Exception> Chain(Exception e)
