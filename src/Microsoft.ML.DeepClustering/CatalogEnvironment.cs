@@ -13,15 +13,20 @@ internal static class CatalogEnvironment
     private const string InterfaceName = "Microsoft.ML.Data.IInternalCatalog";
     private const string SettingsInterfaceName = "Microsoft.ML.Runtime.IHostEnvironmentInternal";
 
-    public static IHostEnvironment From(TransformsCatalog catalog)
+    public static IHostEnvironment From(TransformsCatalog catalog) => FromCatalog(catalog);
+
+    /// <summary>The same for <see cref="ModelOperationsCatalog"/>, which keeps its environment behind the same interface.</summary>
+    public static IHostEnvironment From(ModelOperationsCatalog catalog) => FromCatalog(catalog);
+
+    private static IHostEnvironment FromCatalog(object catalog)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        var property = typeof(TransformsCatalog).GetInterface(InterfaceName)?.GetProperty("Environment")
+        var property = catalog.GetType().GetInterface(InterfaceName)?.GetProperty("Environment")
             ?? throw new NotSupportedException(
-                $"This version of ML.NET ({typeof(TransformsCatalog).Assembly.GetName().Version}) no longer exposes {InterfaceName}.Environment; " +
+                $"This version of ML.NET ({typeof(TransformsCatalog).Assembly.GetName().Version}) no longer exposes {InterfaceName}.Environment on {catalog.GetType().Name}; " +
                 "Microsoft.ML.DeepClustering needs an update for it.");
         return (IHostEnvironment)(property.GetValue(catalog)
-            ?? throw new NotSupportedException("TransformsCatalog returned no environment."));
+            ?? throw new NotSupportedException($"{catalog.GetType().Name} returned no environment."));
     }
 
     public static MLContextSettings Settings(IHostEnvironment env)

@@ -234,12 +234,13 @@ public sealed class DeepClusterOptions
 
     /// <summary>
     /// Arithmetic of the autoencoder's large matrix products during training. <see cref="TrainingPrecision.Auto"/>
-    /// (default) times one bfloat16 and one float32 product at the start of the first Fit in the process (about 0.1 s)
-    /// and picks <see cref="TrainingPrecision.BFloat16"/> where it measured at least 1.15× faster (AMD Zen 5: 1.4× on
-    /// 2 threads), <see cref="TrainingPrecision.Float32"/> elsewhere (CPUs that emulate bfloat16, GPUs);
-    /// <see cref="DeepClusterTrainingHistory.PrecisionReason"/> gives the figures. Set it explicitly when runs on
+    /// (default) picks <see cref="TrainingPrecision.BFloat16"/> on CPUs with native bfloat16 dot products (AVX512_BF16
+    /// or AMX_BF16) except models on which they were measured slower than float32, and
+    /// <see cref="TrainingPrecision.Float32"/> elsewhere (CPUs that emulate bfloat16, GPUs). It decides from the CPU's
+    /// vendor, family, model and flags, never from a timing, so the same seed gives the same model on a busy and an
+    /// idle machine; <see cref="DeepClusterTrainingHistory.PrecisionReason"/> says why. Set it explicitly when runs on
     /// different machines must agree. Either way weights, optimizer state, embedding, losses and the saved model
-    /// stay float32; see docs/benchmarks.md for the speed and clustering quality of both. The convolutional network
+    /// stay float32; see docs/speed.md for the rule and the speed of both. The convolutional network
     /// (<see cref="AutoencoderArchitecture.Convolutional"/>) always trains in float32: with bfloat16 convolutions its
     /// pretraining diverged.
     /// </summary>
@@ -392,7 +393,7 @@ public enum SeedingMethod
 /// <summary>Arithmetic of the autoencoder's matrix products during training (<see cref="DeepClusterOptions.Precision"/>).</summary>
 public enum TrainingPrecision
 {
-    /// <summary>BFloat16 where a short probe measures its products clearly faster than float32's on this CPU, Float32 elsewhere.</summary>
+    /// <summary>BFloat16 on CPUs with native bfloat16 dot products that are not known to run them slower, Float32 elsewhere; decided from the CPU's identity, not from a timing.</summary>
     Auto,
     /// <summary>Every product in float32.</summary>
     Float32,

@@ -220,7 +220,12 @@ public sealed class ClusteringRun
         ShrunkPhotos? shrunk = null;
         try
         {
-            loaded = _ml.Model.Load(modelPath, out modelInput);
+            // Scores in batches as the fitted model does; mlContext.Model.Load would call ONNX Runtime once per row.
+            loaded = _ml.Model.LoadDeepClusterModel(modelPath, out modelInput);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new UserInputException(FirstLine(e.Message), e);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -229,7 +229,7 @@ internal sealed class SamplesCommand
     private readonly Option<string?> _score = new("--score")
     {
         HelpName = "model.zip",
-        Description = "Do not train: load this saved model (mlContext.Model.Load) and assign the given images or IDX file with it, " +
+        Description = "Do not train: load this saved model (mlContext.Model.LoadDeepClusterModel, which scores in batches) and assign the given images or IDX file with it, " +
                       "then write the report parts that apply (assignments, montage, embedding map, metrics when labels are known).",
     };
 

@@ -240,4 +240,104 @@ public class CheckpointTests
         Assert.Equal(theirs.bias!.data<float>().ToArray(), ours.bias!.data<float>().ToArray());
         Assert.Equal(6, sgd.Steps);
     }
+    /// <summary>
+    /// A training process killed outright (SIGKILL: no finally blocks, no flush) in the middle of pretraining leaves a
+    /// checkpoint from which the same command resumes to exactly the model of a run that never stopped.
+    /// </summary>
+    [Fact]
+    public async Task AProcessKilledDuringPretrainingResumesToTheUninterruptedModel()
+    {
+        string dir = TestData.NewTempDirectory();
+        try
+        {
+            const string epochs = "16";
+            // The run that never stops goes alongside the one that is killed: two processes, one thread each.
+            var uninterruptedRun = Task.Run(() => RunTrainingProbe("-", epochs));
+
+            string checkpoint = Path.Combine(dir, "killed.ckpt");
+            string probe = Path.Combine(AppContext.BaseDirectory, "TrainingProbe.dll");
+            var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (string arg in new[] { probe, checkpoint, epochs, "150" })
+                start.ArgumentList.Add(arg);
+            using (var child = System.Diagnostics.Process.Start(start)!)
+            {
+                _ = child.StandardError.ReadToEndAsync();
+                string? line;
+                while ((line = child.StandardOutput.ReadLine()) is not null && line != "epoch 5")
+                {
+                }
+                Assert.Equal("epoch 5", line);
+                child.Kill(); // SIGKILL on Linux
+                Assert.True(child.WaitForExit(30_000));
+                Assert.NotEqual(0, child.ExitCode);
+            }
+            Assert.True(File.Exists(checkpoint));
+
+            string[] resumed = RunTrainingProbe(checkpoint, epochs);
+            int after = int.Parse(resumed[0].Split(' ')[1]);
+            Assert.InRange(after, 5, 15);
+            string[] uninterrupted = await uninterruptedRun;
+            Assert.Equal("resumed 0", uninterrupted[0]);
+            Assert.Equal(uninterrupted[1..], resumed[1..]);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>TrainingProbe's output: "resumed N", the cluster ids, the centroids.</summary>
+    private static string[] RunTrainingProbe(params string[] args) =>
+        TestData.RunBuiltProgram("TrainingProbe.dll", args).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Where(l => !l.StartsWith("epoch ", StringComparison.Ordinal)).Select(l => l.Trim()).ToArray();
+
+    /// <summary>A checkpoint from rows of another size is refused, naming both sizes; one from another K serves the fit (K is not part of pretraining).</summary>
+    [Fact]
+    public void ACheckpointFromAnotherInputSizeIsRefusedAndOneFromAnotherKServes()
+    {
+        var ml = new MLContext(seed: 1);
+        IDataView Rows(int size) => ml.Data.LoadFromEnumerable(Enumerable.Range(0, 60).Select(i => new VectorRow
+        {
+            Features = Enumerable.Range(0, size).Select(j => (float)((i % 3) * 2 + Math.Sin(i * 7 + j))).ToArray(),
+        }), SchemaDefinitionFor(size));
+        string dir = TestData.NewTempDirectory();
+        try
+        {
+            var options = new DeepClusterOptions
+            {
+                NumberOfClusters = 3, HiddenLayers = [16], EmbeddingDimension = 2, PretrainEpochs = 2, MaxIterations = 0, BatchSize = 16,
+                Seed = 1, CheckpointPath = Path.Combine(dir, "eight.ckpt"), CheckpointInterval = TimeSpan.Zero,
+            };
+            ml.Transforms.DeepCluster(options).Fit(Rows(8)).Dispose();
+            byte[] kept = File.ReadAllBytes(options.CheckpointPath);
+
+            var e = Assert.Throws<ArgumentException>(() => ml.Transforms.DeepCluster(options.Clone()).Fit(Rows(10)));
+            Assert.Equal("CheckpointPath", e.ParamName);
+            Assert.Contains(options.CheckpointPath, e.Message);
+            Assert.Contains("features per row = 8; this training has 10", e.Message);
+            Assert.Equal(kept, File.ReadAllBytes(options.CheckpointPath));
+
+            var otherK = options.Clone();
+            otherK.NumberOfClusters = 4;
+            using var model = ml.Transforms.DeepCluster(otherK).Fit(Rows(8));
+            Assert.Equal(2, model.History.PretrainingResumedAfterEpoch);
+            Assert.Equal(4, model.NumberOfClusters);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private sealed class VectorRow
+    {
+        public float[] Features { get; set; } = [];
+    }
+
+    private static Microsoft.ML.Data.SchemaDefinition SchemaDefinitionFor(int size)
+    {
+        var definition = Microsoft.ML.Data.SchemaDefinition.Create(typeof(VectorRow));
+        definition[nameof(VectorRow.Features)].ColumnType = new Microsoft.ML.Data.VectorDataViewType(Microsoft.ML.Data.NumberDataViewType.Single, size);
+        return definition;
+    }
 }

@@ -68,6 +68,36 @@ public class InputValidationTests
         Assert.Contains("ResizeImages", e.Message);
     }
 
+    /// <summary>A variable-length vector column is refused when scoring too: by the fitted model and by LoadDeepClusterModel's.</summary>
+    [Fact]
+    public void VectorOfUnknownSizeIsRejectedWhenScoring()
+    {
+        var rows = Enumerable.Range(0, 30).Select(i => new FloatRow { Features = [i % 3, (i % 3) * 2, 1, (float)Math.Sin(i)] }).ToArray();
+        var data = Ml.Data.LoadFromEnumerable(rows);
+        var options = Minimal();
+        options.MaxIterations = 0;
+        using var model = Ml.Transforms.DeepCluster(options).Fit(data);
+        var variable = Ml.Data.LoadFromEnumerable(rows.Select(r => new VariableRow { Features = r.Features }));
+        var e = Assert.ThrowsAny<ArgumentException>(() => model.Transform(variable));
+        Assert.Contains("'Features'", e.Message);
+        Assert.Contains("unknown size", e.Message);
+
+        string dir = TestData.NewTempDirectory();
+        try
+        {
+            string path = Path.Combine(dir, "model.zip");
+            Ml.Model.Save(model, data.Schema, path);
+            using var loaded = (IDisposable)Ml.Model.LoadDeepClusterModel(path, out _);
+            e = Assert.ThrowsAny<ArgumentException>(() => ((ITransformer)loaded).Transform(variable));
+            Assert.Contains("'Features'", e.Message);
+            Assert.Contains("unknown size", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void EstimatorSchemaCheckRejectsTheSameColumns()
     {
@@ -213,6 +243,23 @@ public class InputValidationTests
         var single = Assert.Throws<InvalidOperationException>(() => engine.Predict(new FloatRow { Features = new[] { 0f, 0, float.PositiveInfinity, 0 } }));
         Assert.Contains("slot 2", single.Message);
         Assert.Contains("Infinity", single.Message);
+
+        // A model from LoadDeepClusterModel checks as the fitted one does.
+        string dir = TestData.NewTempDirectory();
+        try
+        {
+            string path = Path.Combine(dir, "model.zip");
+            Ml.Model.Save(model, FourRows().Schema, path);
+            using var loaded = (IDisposable)Ml.Model.LoadDeepClusterModel(path, out _);
+            thrown = Assert.ThrowsAny<InvalidOperationException>(() => ((ITransformer)loaded).Transform(bad).GetColumn<uint>("PredictedClusterId").ToArray());
+            e = Chain(thrown).First(x => x.Message.Contains("'Features'"));
+            Assert.Contains("row 2", e.Message);
+            Assert.Contains("slot 1", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     private static IEnumerable<Exception> Chain(Exception e)

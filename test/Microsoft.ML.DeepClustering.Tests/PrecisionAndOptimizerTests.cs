@@ -127,18 +127,29 @@ public class PrecisionAndOptimizerTests
         }
     }
 
+    private const string NoBFloat16 = "fpu sse4_2 avx avx2 fma";
+    private const string Avx512BFloat16 = "fpu avx2 fma avx512f avx512bw avx512_vnni avx512_bf16";
+    private const string AmxBFloat16 = "fpu avx2 fma avx512f avx512_bf16 amx_bf16 amx_tile amx_int8";
+
+    /// <summary>Auto on a CPU decides from the CPU's vendor, family, model and flags, injected here: no timing, no file.</summary>
     [Theory]
-    [InlineData(4.4, TrainingPrecision.BFloat16)]   // AMD Zen 5
-    [InlineData(1.3, TrainingPrecision.BFloat16)]   // AMD Zen 4
-    [InlineData(1.05, TrainingPrecision.Float32)]   // too little to pay for the coarser arithmetic
-    [InlineData(0.2, TrainingPrecision.Float32)]    // emulated bfloat16
-    public void AutoPicksBFloat16WhereTheProbeMeasuredItToPay(double speedup, TrainingPrecision expected)
+    [InlineData("AuthenticAMD", 26, 2, Avx512BFloat16, TrainingPrecision.BFloat16)]   // Zen 5: bfloat16 measured 1.43× float32 (2 threads)
+    [InlineData("AuthenticAMD", 25, 0x11, Avx512BFloat16, TrainingPrecision.BFloat16)] // Zen 4: measured 1.3×
+    [InlineData("AuthenticAMD", 25, 1, NoBFloat16, TrainingPrecision.Float32)]          // Zen 3: no AVX-512, bfloat16 emulated
+    [InlineData("GenuineIntel", 6, 207, AmxBFloat16, TrainingPrecision.Float32)]        // Emerald Rapids: measured 0.5×
+    [InlineData("GenuineIntel", 6, 143, AmxBFloat16, TrainingPrecision.Float32)]        // Sapphire Rapids: the same core
+    [InlineData("GenuineIntel", 6, 85, Avx512BFloat16, TrainingPrecision.BFloat16)]     // Cooper Lake: native, not known slow
+    [InlineData("AuthenticAMD", 26, 207, Avx512BFloat16, TrainingPrecision.BFloat16)]   // a model number is slow only with its vendor and family
+    [InlineData("", -1, -1, "", TrainingPrecision.Float32)]                             // unreadable
+    public void AutoOnACpuDecidesFromItsIdentityAlone(string vendor, int family, int model, string flags, TrainingPrecision expected)
     {
-        var (precision, reason) = TorchRuntime.ResolvePrecision(TrainingPrecision.Auto, AutoencoderArchitecture.Dense, DeviceType.CPU,
-            () => new PrecisionProbeResult(100, 100 * speedup, 2));
+        var cpu = new CpuDescription(vendor, family, model, flags);
+        var (precision, reason) = TorchRuntime.ResolvePrecision(TrainingPrecision.Auto, AutoencoderArchitecture.Dense, DeviceType.CPU, cpu);
         Assert.Equal(expected, precision);
         Assert.StartsWith(expected == TrainingPrecision.BFloat16 ? "bfloat16: " : "float32: ", reason);
-        Assert.Contains($"measured {speedup:F2}× float32's", reason);
+        Assert.Contains(cpu.ToString(), reason);
+        // The same description gives the same answer every time, whatever else runs meanwhile.
+        Assert.Equal((precision, reason), TorchRuntime.ResolvePrecision(TrainingPrecision.Auto, AutoencoderArchitecture.Dense, DeviceType.CPU, cpu with { }));
     }
 
     [Theory]
@@ -146,9 +157,11 @@ public class PrecisionAndOptimizerTests
     [InlineData(TrainingPrecision.Float32, DeviceType.CPU, TrainingPrecision.Float32)]
     [InlineData(TrainingPrecision.BFloat16, DeviceType.CPU, TrainingPrecision.BFloat16)]
     [InlineData(TrainingPrecision.BFloat16, DeviceType.CUDA, TrainingPrecision.BFloat16)]
-    public void AnExplicitPrecisionOrAGpuNeedsNoProbe(TrainingPrecision requested, DeviceType device, TrainingPrecision expected) =>
-        Assert.Equal(expected, TorchRuntime.ResolvePrecision(requested, AutoencoderArchitecture.Dense, device,
-            () => throw new InvalidOperationException("The probe must not run.")).Precision);
+    public void AnExplicitPrecisionOrAGpuIgnoresTheCpu(TrainingPrecision requested, DeviceType device, TrainingPrecision expected)
+    {
+        foreach (var cpu in new[] { new CpuDescription("AuthenticAMD", 26, 2, Avx512BFloat16), new CpuDescription("AuthenticAMD", 25, 1, NoBFloat16) })
+            Assert.Equal(expected, TorchRuntime.ResolvePrecision(requested, AutoencoderArchitecture.Dense, device, cpu).Precision);
+    }
 
     [Theory]
     [InlineData(TrainingPrecision.Auto)]
@@ -156,7 +169,7 @@ public class PrecisionAndOptimizerTests
     [InlineData(TrainingPrecision.Float32)]
     public void TheConvolutionalNetworkAlwaysTrainsInFloat32(TrainingPrecision requested) =>
         Assert.Equal(TrainingPrecision.Float32, TorchRuntime.ResolvePrecision(requested, AutoencoderArchitecture.Convolutional, DeviceType.CPU,
-            () => throw new InvalidOperationException("The probe must not run.")).Precision);
+            new CpuDescription("AuthenticAMD", 26, 2, Avx512BFloat16)).Precision);
 
     [Fact]
     public void TheProbeMeasuresBothProductsOncePerThreadCount()
@@ -173,13 +186,40 @@ public class PrecisionAndOptimizerTests
     public void TheHistorySaysWhichPrecisionWasUsedAndWhy()
     {
         var ml = new MLContext(seed: 1);
-        var rows = Enumerable.Range(0, 60).Select(i => new DenseRow { Features = Enumerable.Range(0, 8).Select(j => (float)((i % 3) * 2 + Math.Sin(i * 7 + j))).ToArray() });
         var options = new DeepClusterOptions { NumberOfClusters = 3, HiddenLayers = [16], EmbeddingDimension = 2, PretrainEpochs = 1, MaxIterations = 0, BatchSize = 32 };
-        using var model = ml.Transforms.DeepCluster(options).Fit(ml.Data.LoadFromEnumerable(rows));
+        using var model = ml.Transforms.DeepCluster(options).Fit(ml.Data.LoadFromEnumerable(SmallRows()));
         var history = model.History;
-        Assert.StartsWith(history.Precision == TrainingPrecision.BFloat16 ? "bfloat16: " : "float32: ", history.PrecisionReason);
-        Assert.Contains("measured", history.PrecisionReason);
+        Assert.Equal(TorchRuntime.ResolvePrecision(TrainingPrecision.Auto, AutoencoderArchitecture.Dense, DeviceType.CPU, CpuInfo.Current), (history.Precision, history.PrecisionReason));
+        Assert.Contains(CpuInfo.Current.ToString(), history.PrecisionReason);
     }
+
+    /// <summary>
+    /// Two runs from the same seed give the same clusters, with Auto (what this CPU resolves to) and with each precision
+    /// Auto can resolve to elsewhere; since Auto reads no timing, a busy machine takes the same branch.
+    /// </summary>
+    [Theory]
+    [InlineData(TrainingPrecision.Auto)]
+    [InlineData(TrainingPrecision.Float32)]
+    [InlineData(TrainingPrecision.BFloat16)]
+    public void TwoRunsFromTheSameSeedGiveTheSameClusters(TrainingPrecision precision)
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(SmallRows());
+        (uint[] Ids, float[][] Centroids, string Reason) Run()
+        {
+            var options = new DeepClusterOptions { NumberOfClusters = 3, HiddenLayers = [16, 16], EmbeddingDimension = 2, PretrainEpochs = 3, MaxIterations = 40, UpdateInterval = 10, BatchSize = 16, Seed = 7, Precision = precision };
+            using var model = ml.Transforms.DeepCluster(options).Fit(data);
+            return (TestData.KeyColumn(model.Transform(data), "PredictedClusterId"), model.Centroids, model.History.PrecisionReason);
+        }
+        var first = Run();
+        var second = Run();
+        Assert.Equal(first.Reason, second.Reason);
+        Assert.Equal(first.Ids, second.Ids);
+        Assert.Equal(first.Centroids, second.Centroids);
+    }
+
+    private static IEnumerable<DenseRow> SmallRows() =>
+        Enumerable.Range(0, 60).Select(i => new DenseRow { Features = Enumerable.Range(0, 8).Select(j => (float)((i % 3) * 2 + Math.Sin(i * 7 + j))).ToArray() });
 
     private sealed class DenseRow
     {

@@ -219,4 +219,145 @@ public class ReliabilityTests
             Directory.Delete(dir, recursive: true);
         }
     }
+    /// <summary>
+    /// LoadDeepClusterModel names the file and what is wrong with it: missing, cut short, not a zip, a zip that is not
+    /// an ML.NET model, or an ML.NET model that is not a deep clustering one.
+    /// </summary>
+    [Fact]
+    public void LoadDeepClusterModelNamesTheFileAndWhatIsWrong()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.Cache(TestData.Mnist(ml, 100));
+        string dir = TestData.NewTempDirectory();
+        try
+        {
+            string good = Path.Combine(dir, "model.zip");
+            using (var model = ml.Transforms.DeepCluster(TestData.TinyOptions()).Fit(data))
+                ml.Model.Save(model, data.Schema, good);
+            var bytes = File.ReadAllBytes(good);
+
+            InvalidDataException Fails(string name, byte[] content)
+            {
+                string path = Path.Combine(dir, name);
+                File.WriteAllBytes(path, content);
+                var e = Assert.Throws<InvalidDataException>(() => ml.Model.LoadDeepClusterModel(path, out _));
+                Assert.Contains(path, e.Message);
+                return e;
+            }
+            Assert.Contains("cut short", Fails("truncated.zip", bytes[..(bytes.Length / 2)]).Message);
+            Assert.Contains("cut short", Fails("text.zip", "not a model"u8.ToArray()).Message);
+            Assert.Contains("not a complete .zip", Fails("empty.zip", Array.Empty<byte>()).Message);
+
+            // A zip of something else: ML.NET's loader refuses it, and the message says which file.
+            string other = Path.Combine(dir, "other.zip");
+            using (var archive = System.IO.Compression.ZipFile.Open(other, System.IO.Compression.ZipArchiveMode.Create))
+                using (var writer = new StreamWriter(archive.CreateEntry("readme.txt").Open()))
+                    writer.Write("hello");
+            var notModel = Assert.Throws<InvalidDataException>(() => ml.Model.LoadDeepClusterModel(other, out _));
+            Assert.Contains(other, notModel.Message);
+            Assert.Contains("cannot load it as a model", notModel.Message);
+
+            // An ML.NET model, but not ours.
+            string normalizer = Path.Combine(dir, "normalizer.zip");
+            ml.Model.Save(ml.Transforms.NormalizeMinMax("Features").Fit(data), data.Schema, normalizer);
+            var notOurs = Assert.Throws<InvalidDataException>(() => ml.Model.LoadDeepClusterModel(normalizer, out _));
+            Assert.Contains(normalizer, notOurs.Message);
+            Assert.Contains("not a deep clustering model", notOurs.Message);
+            Assert.Contains("NormalizingTransformer", notOurs.Message);
+
+            string missing = Path.Combine(dir, "missing.zip");
+            Assert.Contains(missing, Assert.Throws<FileNotFoundException>(() => ml.Model.LoadDeepClusterModel(missing, out _)).Message);
+
+            // The good file still loads.
+            using var loaded = (IDisposable)ml.Model.LoadDeepClusterModel(good, out _);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+    /// <summary>A save that runs out of disk half-way (simulated) leaves the earlier model file as it was, and no debris.</summary>
+    [Fact]
+    public void ASaveThatRunsOutOfDiskLeavesTheEarlierModelIntact()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.Cache(TestData.Mnist(ml, 100));
+        string dir = TestData.NewTempDirectory();
+        try
+        {
+            string path = Path.Combine(dir, "model.zip");
+            using var first = ml.Transforms.DeepCluster(TestData.TinyOptions()).Fit(data);
+            ml.Model.SaveAtomically(first, data.Schema, path);
+            var good = File.ReadAllBytes(path);
+
+            var options = TestData.TinyOptions();
+            options.Seed = 2;
+            using var second = ml.Transforms.DeepCluster(options).Fit(data);
+            DeepClusterModelOperations.WrapSaveStream.Value = stream => new FullDiskStream(stream, good.Length / 3);
+            try
+            {
+                var e = Assert.ThrowsAny<IOException>(() => ml.Model.SaveAtomically(second, data.Schema, path));
+                Assert.Contains("No space left on device", e.ToString());
+            }
+            finally
+            {
+                DeepClusterModelOperations.WrapSaveStream.Value = null;
+            }
+            Assert.Equal(good, File.ReadAllBytes(path));
+            Assert.Equal(new[] { "model.zip" }, Directory.GetFiles(dir).Select(Path.GetFileName));
+            using var loaded = (IDisposable)ml.Model.LoadDeepClusterModel(path, out _);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// A transform before DeepCluster that throws on row 9,000 of 10,000: Fit fails naming the column and the row, with
+    /// the transform's own message, and has written nothing (no checkpoint, no model file).
+    /// </summary>
+    [Fact]
+    public void AnUpstreamTransformThatThrowsOnARowIsNamedAndNothingIsWritten()
+    {
+        string dir = TestData.NewTempDirectory();
+        try
+        {
+            var ml = new MLContext(seed: 1) { TempFilePath = Path.Combine(dir, "tmp") };
+            Directory.CreateDirectory(ml.TempFilePath);
+            var rows = Enumerable.Range(0, 10_000).Select(i => new IndexedRow { Index = i, Raw = [i % 3, 1, 2, 3] });
+            var pipeline = ml.Transforms.CustomMapping<IndexedRow, MappedRow>((input, output) =>
+            {
+                if (input.Index == 9_000)
+                    throw new FormatException("cannot parse record 9000");
+                output.Features = input.Raw;
+            }, contractName: null);
+            var options = TestData.TinyOptions();
+            options.HiddenLayers = [8];
+            options.EmbeddingDimension = 2;
+            options.CheckpointPath = Path.Combine(dir, "run.ckpt");
+            var e = Assert.Throws<InvalidOperationException>(() => pipeline.Append(ml.Transforms.DeepCluster(options)).Fit(ml.Data.LoadFromEnumerable(rows)));
+            Assert.Contains("column 'Features'", e.Message);
+            Assert.True(e.Message.Contains("at row 9000 (counting from 0)"), e.Message);
+            Assert.Contains("cannot parse record 9000", e.Message);
+            Assert.Contains("nothing was trained or written", e.Message);
+            Assert.False(File.Exists(options.CheckpointPath));
+            Assert.Empty(Directory.GetFileSystemEntries(ml.TempFilePath));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private sealed class IndexedRow
+    {
+        public int Index { get; set; }
+        [VectorType(4)] public float[] Raw { get; set; } = [];
+    }
+
+    private sealed class MappedRow
+    {
+        [VectorType(4)] public float[] Features { get; set; } = [];
+    }
 }

@@ -102,6 +102,47 @@ public class SamplesReportTests
         }
     }
 
+    /// <summary>
+    /// A second run whose model save runs out of disk half-way (simulated) leaves the first run's model and report as
+    /// they were, and no temporary files.
+    /// </summary>
+    [Fact]
+    public void ARunThatRunsOutOfDiskWhileSavingKeepsTheEarlierModelAndReport()
+    {
+        string dir = TestData.NewTempDirectory();
+        try
+        {
+            string output = Path.Combine(dir, "out");
+            string[] args = { "--max-rows", "200", "--k", "3", "--epochs", "1", "--max-iterations", "10", "--out", output };
+            var (code, log) = RunApp(args);
+            Assert.True(code == ExitCodes.Success, log);
+            var kept = new[] { "model.zip", "report.html", "metrics.json", "assignments.csv" }.ToDictionary(f => f, f => File.ReadAllBytes(Path.Combine(output, f)));
+
+            Samples.Report.AtomicFile.WrapStreamForTests.Value = stream => new FullDiskStream(stream, 4096);
+            Exception? failure = null;
+            try
+            {
+                (code, log) = RunApp(args.Concat(new[] { "--seed", "2" }).ToArray());
+            }
+            catch (IOException e)
+            {
+                failure = e;
+            }
+            finally
+            {
+                Samples.Report.AtomicFile.WrapStreamForTests.Value = null;
+            }
+            Assert.True(failure is not null || code != ExitCodes.Success, log);
+            foreach (var (file, bytes) in kept)
+                Assert.True(bytes.SequenceEqual(File.ReadAllBytes(Path.Combine(output, file))), $"{file} changed");
+            Assert.Empty(Directory.GetFiles(output, ".*", SearchOption.AllDirectories));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void MissingImageFolderIsOneErrorLineAndExitCode1()
     {

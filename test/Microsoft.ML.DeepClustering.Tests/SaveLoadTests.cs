@@ -23,6 +23,103 @@ public class SaveLoadTests(SmallModelFixture fixture)
     [Fact]
     public void SavedModelLoadsInAFreshContextWithIdenticalSchemaAndOutputs() => fixture.AssertSavedModelScoresAsFitted();
 
+    /// <summary>
+    /// LoadDeepClusterModel gives the plain Load's schema and cluster ids, scores through the batched view, and its
+    /// values are the fitted transformer's (the same graph on the same batches).
+    /// </summary>
+    [Fact]
+    public void LoadDeepClusterModelScoresInBatchesAsTheFittedModelDoes()
+    {
+        var dir = TestData.NewTempDirectory();
+        try
+        {
+            string path = Path.Combine(dir, "model.zip");
+            fixture.MLContext.Model.Save(fixture.Model, fixture.Data.Schema, path);
+            var ml = new MLContext();
+            var plain = ml.Model.Load(path, out var plainSchema);
+            var batched = ml.Model.LoadDeepClusterModel(path, out var inputSchema);
+            Assert.Equal(plainSchema["Features"].Type, inputSchema["Features"].Type);
+
+            var scored = batched.Transform(fixture.Data);
+            Assert.IsType<Scoring.BatchedScoringDataView>(scored);
+            var reference = plain.Transform(fixture.Data);
+            Assert.Equal(reference.Schema.Select(c => (c.Name, c.Type, c.IsHidden)), scored.Schema.Select(c => (c.Name, c.Type, c.IsHidden)));
+            Assert.Equal(TestData.KeyColumn(reference, "PredictedClusterId"), TestData.KeyColumn(scored, "PredictedClusterId"));
+            var fitted = fixture.Model.Transform(fixture.Data);
+            foreach (var name in new[] { "Score", "SoftAssignment", "Embedding" })
+            {
+                Assert.Equal(TestData.Column(fitted, name), TestData.Column(scored, name));
+                TestData.AssertEqualUpToFloatRounding(TestData.Column(reference, name), TestData.Column(scored, name), name);
+            }
+
+            // It saves back to a .zip that both loads read.
+            string again = Path.Combine(dir, "again.zip");
+            ml.Model.Save(batched, inputSchema, again);
+            using (var reloaded = (IDisposable)ml.Model.LoadDeepClusterModel(again, out _))
+                Assert.Equal(TestData.KeyColumn(reference, "PredictedClusterId"), TestData.KeyColumn(((ITransformer)reloaded).Transform(fixture.Data), "PredictedClusterId"));
+            ((IDisposable)batched).Dispose();
+            (plain as IDisposable)?.Dispose();
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>One PredictionEngine per thread, 8 threads, over the model LoadDeepClusterModel returns: the single-threaded ids, and bulk Transform's.</summary>
+    [Fact]
+    public async Task LoadDeepClusterModelServesPredictionEnginesOnEightThreads()
+    {
+        var dir = TestData.NewTempDirectory();
+        try
+        {
+            string path = Path.Combine(dir, "model.zip");
+            fixture.MLContext.Model.Save(fixture.Model, fixture.Data.Schema, path);
+            var ml = new MLContext();
+            var loaded = ml.Model.LoadDeepClusterModel(path, out _);
+            var rows = TestData.Column(fixture.Data, "Features").Take(150).ToArray();
+            uint[] Predict()
+            {
+                using var engine = ml.Model.CreatePredictionEngine<DigitInput, ClusterPrediction>(loaded, new PredictionEngineOptions { OwnsTransformer = false });
+                return rows.Select(r => engine.Predict(new DigitInput { Features = r }).PredictedClusterId).ToArray();
+            }
+            var single = Predict();
+            Assert.Equal(TestData.KeyColumn(loaded.Transform(fixture.Data), "PredictedClusterId").Take(rows.Length), single);
+            var parallel = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(Predict)));
+            Assert.All(parallel, ids => Assert.Equal(single, ids));
+            ((IDisposable)loaded).Dispose();
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>A featurizer in front of DeepCluster stays in front: its steps run as saved, then the batched scorer.</summary>
+    [Fact]
+    public void LoadDeepClusterModelKeepsAFeaturizerInFront()
+    {
+        var dir = TestData.NewTempDirectory();
+        try
+        {
+            var ml = new MLContext(seed: 1);
+            var data = ml.Data.Cache(TestData.Mnist(ml, 200));
+            string path = Path.Combine(dir, "pipeline.zip");
+            using (var fitted = ml.Transforms.NormalizeMinMax("Features").Append(ml.Transforms.DeepCluster(TestData.TinyOptions())).Fit(data))
+                ml.Model.Save(fitted, data.Schema, path);
+            var plain = ml.Model.Load(path, out _);
+            using var batched = (IDisposable)ml.Model.LoadDeepClusterModel(path, out _);
+            var scored = ((ITransformer)batched).Transform(data);
+            Assert.IsType<Scoring.BatchedScoringDataView>(scored);
+            Assert.Equal(TestData.KeyColumn(plain.Transform(data), "PredictedClusterId"), TestData.KeyColumn(scored, "PredictedClusterId"));
+            (plain as IDisposable)?.Dispose();
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void PredictionEngineWorksOnTheFittedAndTheLoadedModel()
     {

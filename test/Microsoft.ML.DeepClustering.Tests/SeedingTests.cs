@@ -259,7 +259,7 @@ public class SeedingTests
         // The trainer passes the partition whenever the seeding has one; the option decides how long it is the target.
         var result = SelfTraining.Run(autoencoder, centroids, x, context, partition);
 
-        double before = Agreement(initial), after = Agreement(result.Labels);
+        double before = Agreement(initial), after = Agreement(result.Labels!);
         if (fromPartition)
         {
             Assert.True(after > 0.9 && after > before + 0.2, $"agreement with the partition {before:F3} → {after:F3}");

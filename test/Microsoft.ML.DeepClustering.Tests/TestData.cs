@@ -231,3 +231,27 @@ internal sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
 {
     public void Report(T value) => report(value);
 }
+
+/// <summary>A stream that fails as a full disk does once <paramref name="capacity"/> bytes have been written through it.</summary>
+internal sealed class FullDiskStream(Stream inner, long capacity) : Stream
+{
+    private long _written;
+    public override bool CanRead => false;
+    public override bool CanSeek => inner.CanSeek;
+    public override bool CanWrite => true;
+    public override long Length => inner.Length;
+    public override long Position { get => inner.Position; set => inner.Position = value; }
+    public override void Flush() => inner.Flush();
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
+    public override void SetLength(long value) => inner.SetLength(value);
+
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        long room = Math.Max(0, capacity - _written);
+        inner.Write(buffer, offset, (int)Math.Min(room, count));
+        _written += Math.Min(room, count);
+        if (count > room)
+            throw new IOException("No space left on device");
+    }
+}

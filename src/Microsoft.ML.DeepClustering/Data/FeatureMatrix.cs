@@ -162,11 +162,10 @@ internal sealed class FeatureMatrix : IDisposable
             Exception Unstorable(int slot, float value, string why) => new InvalidOperationException(
                 $"Column '{columnName}': row {row} holds {value} at slot {slot}; {why}. Use RowPrecision = Float32, or rescale the column.");
             Func<int, float, string, Exception> unstorable = Unstorable;
-            while (cursor.MoveNext())
+            while (ReadRow(data, cursor, getter, ref buffer, column, row))
             {
                 if ((row & 1023) == 0)
                     cancellation.ThrowIfCancellationRequested();
-                getter(ref buffer);
                 if (buffer.Length != size)
                     throw new InvalidOperationException(
                         $"Column '{columnName}': row {row} has {buffer.Length} values, expected {size}.");
@@ -184,5 +183,21 @@ internal sealed class FeatureMatrix : IDisposable
         if (row == 0)
             throw new ArgumentException($"The training data is empty: column '{columnName}' has no rows.", nameof(data));
         return new FeatureMatrix(builder.Build(), dims);
+    }
+
+    /// <summary>Moves to the next row and reads its features; a failure upstream becomes <see cref="InputChecks.ReadFailure"/>'s error, which names the row.</summary>
+    private static bool ReadRow(IDataView data, DataViewRowCursor cursor, ValueGetter<VBuffer<float>> getter, ref VBuffer<float> buffer, DataViewSchema.Column column, int row)
+    {
+        try
+        {
+            if (!cursor.MoveNext())
+                return false;
+            getter(ref buffer);
+            return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
+        {
+            throw InputChecks.ReadFailure(data, column, row, e);
+        }
     }
 }

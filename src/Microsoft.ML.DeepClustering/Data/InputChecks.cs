@@ -157,6 +157,57 @@ internal static class InputChecks
         $"Column '{columnName}': row {row} holds {value} at slot {slot}; deep clustering needs finite values. " +
         "Remove or impute such rows first (for example with mlContext.Transforms.ReplaceMissingValues).";
 
+    /// <summary>
+    /// The error for a failure while reading <paramref name="column"/> (a loader or transform upstream that throws on
+    /// some row), naming the row and the original cause, which ML.NET wraps when it reads on several threads. Those
+    /// threads read ahead, so <paramref name="rowsRead"/> (the rows received before the failure) is not the failing
+    /// row: it is found by reading the data again on one cursor up to the failure. Nothing has been trained or
+    /// written when this happens: the data are read before training starts.
+    /// </summary>
+    public static Exception ReadFailure(IDataView data, DataViewSchema.Column column, long rowsRead, Exception failure)
+    {
+        var cause = failure;
+        while (cause.InnerException is not null)
+            cause = cause.InnerException;
+        string where = FailingRow(data, column) is long row
+            ? $"at row {row} (counting from 0)"
+            : $"after {rowsRead} rows (rows are read ahead, so the failing row is at or after row {rowsRead}, counting from 0)";
+        return new InvalidOperationException(
+            $"Reading column '{column.Name}' failed {where}: {cause.GetType().Name}: {cause.Message} " +
+            "The failure comes from the data or a transform before DeepCluster; nothing was trained or written.", failure);
+    }
+
+    /// <summary>The first row whose reading fails on a single sequential cursor, or null when it cannot be told.</summary>
+    private static long? FailingRow(IDataView data, DataViewSchema.Column column)
+    {
+        DataViewRowCursor[] cursors;
+        try { cursors = data.GetRowCursorSet(new[] { column }, 1); }
+        catch (Exception) { return null; }
+        try
+        {
+            if (cursors.Length != 1)
+                return null;
+            var getter = cursors[0].GetGetter<VBuffer<float>>(column);
+            var buffer = default(VBuffer<float>);
+            long row = 0;
+            try
+            {
+                for (; cursors[0].MoveNext(); row++)
+                    getter(ref buffer);
+            }
+            catch (Exception)
+            {
+                return row;
+            }
+            return null; // read through this time: the failure does not repeat
+        }
+        finally
+        {
+            foreach (var cursor in cursors)
+                cursor.Dispose();
+        }
+    }
+
     private const string Hint = "Images: LoadImages → ResizeImages → ExtractPixels gives one; other columns: Concatenate or ConvertType to Single.";
 
     private static void Describe(DataViewType type, string columnName, out int size)

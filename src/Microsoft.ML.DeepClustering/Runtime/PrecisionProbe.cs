@@ -14,11 +14,11 @@ internal sealed record PrecisionProbeResult(double Float32Gflops, double BFloat1
 }
 
 /// <summary>
-/// Whether bfloat16 pays on this CPU, measured rather than read from its instruction-set flags: the same flag
-/// (AVX512_BF16) gave products 4.4× float32's on AMD Zen 5 and 1.3× on Zen 4 against MKL's kernels for non-Intel
-/// CPUs, and 1.4× on Zen 5 once MKL takes its AVX-512 ones (NativeEnvironment); CPUs without it emulate bfloat16
-/// at a fraction of float32's rate. The probe times a 256×2000 by 2000×500 product (a batch through DEC's largest
-/// layer) both ways, the best of several runs after a warm-up, once per process and thread count: about 0.1 s.
+/// A diagnostic (<c>bench speed</c>): how fast bfloat16 products run against float32's on this CPU right now. It
+/// times a 256×2000 by 2000×500 product (a batch through DEC's largest layer) both ways, the best of several runs
+/// after a warm-up, once per process and thread count. Training does not use it: a timing follows the machine's load,
+/// and <see cref="TrainingPrecision.Auto"/> must give the same model from the same seed on a busy machine, so it
+/// decides from the CPU's identity (<see cref="TorchRuntime.ResolvePrecision"/>).
 /// </summary>
 internal static class PrecisionProbe
 {

@@ -54,23 +54,28 @@ internal static class TorchRuntime
     public static int DefaultThreads(int processorCount) => Math.Max(1, processorCount);
 
     /// <summary>
-    /// <see cref="TrainingPrecision.Auto"/> picks bfloat16 when the probe measured its products at least this many
-    /// times faster than float32's: below that, the epoch gains too little for the coarser arithmetic. Zen 5 passes
-    /// (1.4× on 2 threads against MKL's AVX-512 float32 kernels, 3.7× against its slower ones); CPUs that emulate
-    /// bfloat16 (well below 1×) do not.
+    /// CPUs whose flags list bfloat16 dot products but on which libtorch's bfloat16 products run slower than its
+    /// float32 ones, as (vendor, family, model). Intel family 6 model 207 (Emerald Rapids) was measured
+    /// (docs/benchmarks.md); model 143 (Sapphire Rapids) has the same core and is listed with it.
     /// </summary>
-    public const double MinimumBFloat16Speedup = 1.15;
+    internal static readonly IReadOnlyList<(string Vendor, int Family, int Model)> SlowBFloat16Models = new[]
+    {
+        ("GenuineIntel", 6, 143),
+        ("GenuineIntel", 6, 207),
+    };
 
     /// <summary>
     /// The precision training uses, and why, in words for the log and <see cref="DeepClusterTrainingHistory.PrecisionReason"/>.
     /// The convolutional network trains in float32 whatever is asked: with bfloat16 (transposed) convolutions,
     /// ConvDEC-DA's pretraining on MNIST-test diverged at epoch 26 (MSE 0.017 to 2e6; docs/benchmarks.md). For the
-    /// dense network, <see cref="TrainingPrecision.Auto"/> means float32 on GPUs, and on a CPU whichever the
-    /// <paramref name="probe"/> measured to pay (<see cref="PrecisionProbe"/>, <see cref="MinimumBFloat16Speedup"/>);
-    /// the probe runs only then.
+    /// dense network, <see cref="TrainingPrecision.Auto"/> means float32 on GPUs, and on a CPU bfloat16 exactly when
+    /// the <paramref name="cpu"/> has native bfloat16 dot products (AVX512_BF16 or AMX_BF16) and is not one of the
+    /// <see cref="SlowBFloat16Models"/>. The decision reads only what identifies the CPU, never a timing, so a busy and
+    /// an idle machine train the same model from the same seed (<see cref="PrecisionProbe"/> remains a diagnostic).
     /// </summary>
-    public static (TrainingPrecision Precision, string Reason) ResolvePrecision(TrainingPrecision requested, AutoencoderArchitecture architecture, DeviceType device, Func<PrecisionProbeResult> probe)
+    public static (TrainingPrecision Precision, string Reason) ResolvePrecision(TrainingPrecision requested, AutoencoderArchitecture architecture, DeviceType device, CpuDescription cpu)
     {
+        ArgumentNullException.ThrowIfNull(cpu);
         if (architecture == AutoencoderArchitecture.Convolutional)
             return (TrainingPrecision.Float32, requested == TrainingPrecision.BFloat16
                 ? "float32, not the bfloat16 asked for: the convolutional network trains in float32 (in bfloat16 its pretraining diverged)"
@@ -79,19 +84,17 @@ internal static class TorchRuntime
             return (requested, $"{Name(requested)}, as Precision asks");
         if (device != DeviceType.CPU)
             return (TrainingPrecision.Float32, $"float32 on {device}");
-        var measured = probe();
-        bool pays = measured.Speedup >= MinimumBFloat16Speedup;
-        return (pays ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32,
-            $"{(pays ? "bfloat16" : "float32")}: bfloat16 products measured {measured.Speedup:F2}× float32's on this CPU " +
-            $"({measured.BFloat16Gflops:F0} against {measured.Float32Gflops:F0} GFLOP/s, {measured.Threads} thread(s)); bfloat16 is used from {MinimumBFloat16Speedup:F2}×");
+        if (!CpuFlagsHaveBFloat16(cpu.Flags))
+            return (TrainingPrecision.Float32, $"float32: this CPU ({cpu}) lists no bfloat16 dot products (avx512_bf16, amx_bf16), and emulated bfloat16 runs below float32's speed");
+        if (SlowBFloat16Models.Contains((cpu.Vendor, cpu.Family, cpu.Model)))
+            return (TrainingPrecision.Float32, $"float32: this CPU ({cpu}) lists bfloat16 dot products, but on this model libtorch's bfloat16 products run slower than float32's");
+        return (TrainingPrecision.BFloat16, $"bfloat16: this CPU ({cpu}) has native bfloat16 dot products ({string.Join(", ", new[] { "avx512_bf16", "amx_bf16" }.Where(f => cpu.Lists(f)))})");
     }
 
     private static string Name(TrainingPrecision precision) => precision == TrainingPrecision.BFloat16 ? "bfloat16" : "float32";
 
-    private static readonly Lazy<bool> s_cpuHasBFloat16 = new(() => CpuFlagsHaveBFloat16(CpuInfo.Read().Flags));
-
-    /// <summary>Whether this machine's CPU has bfloat16 dot products (Linux: from /proc/cpuinfo; false elsewhere).</summary>
-    public static bool CpuHasBFloat16 => s_cpuHasBFloat16.Value;
+    /// <summary>Whether this machine's CPU has bfloat16 dot products (from /proc/cpuinfo on Linux, CPUID elsewhere on x86).</summary>
+    public static bool CpuHasBFloat16 => CpuFlagsHaveBFloat16(CpuInfo.Current.Flags);
 
     internal static bool CpuFlagsHaveBFloat16(string flags) => CpuInfo.Lists(flags, "avx512_bf16", "amx_bf16");
 

@@ -7,7 +7,8 @@ namespace Microsoft.ML.DeepClustering.Scoring;
 /// Scoring-time check of the fitted transformer: a NaN or infinite feature would otherwise flow through the ONNX
 /// graph and come out as NaN scores and an arbitrary cluster id. The guard wraps the input (data view for
 /// Transform, row for PredictionEngine) so that reading such a row throws, naming the column, the row and the slot.
-/// A model saved and loaded again is ML.NET's own transforms only and does not carry this check.
+/// A model loaded with mlContext.Model.Load is ML.NET's own transforms only and does not carry this check; one loaded
+/// with LoadDeepClusterModel does (<see cref="LoadedScoringModel"/>).
 /// </summary>
 internal static class FiniteFeatureGuard
 {

@@ -154,7 +154,7 @@ internal sealed class ScoringChain : IDisposable
             "Reference Microsoft.ML.OnnxRuntime.Gpu instead of Microsoft.ML.OnnxRuntime, or set MLContext.FallbackToCpu = true.");
     }
 
-    private static bool OnnxRuntimeHasCuda()
+    internal static bool OnnxRuntimeHasCuda()
     {
         try { return Microsoft.ML.OnnxRuntime.OrtEnv.Instance().GetAvailableProviders().Contains("CUDAExecutionProvider"); }
         catch (Exception) { return false; }

@@ -44,8 +44,8 @@ internal static class DeepClusterTrainer
         var device = TorchRuntime.ResolveDevice(settings);
         int threads = options.NumberOfThreads ?? TorchRuntime.DefaultThreads(Environment.ProcessorCount);
         using var threadScope = TorchRuntime.UseThreads(threads);
-        // After the thread count is set: the precision probe measures products at the thread count training uses.
-        var (precision, precisionReason) = TorchRuntime.ResolvePrecision(options.Precision, options.Architecture, device.type, PrecisionProbe.Measure);
+        // From what identifies the CPU, not from a timing: the same seed gives the same model on a busy machine.
+        var (precision, precisionReason) = TorchRuntime.ResolvePrecision(options.Precision, options.Architecture, device.type, CpuInfo.Current);
         var runtime = new RuntimeChoice(device, threads, precision, precisionReason);
         string clusters = options.NumberOfClusters > 0 ? $"K = {options.NumberOfClusters}" : $"K to choose from {options.MinimumNumberOfClusters}–{options.MaximumNumberOfClusters} by {options.ClusterCountCriterion}";
         log($"Training on {runtime.Device} with {runtime.Threads} CPU thread(s), seed {seed}: {data.Rows} rows of {data.Columns} features, {clusters}. Products in {precisionReason}.");

@@ -6,6 +6,9 @@ namespace Microsoft.ML.DeepClustering.Samples.Report;
 /// </summary>
 public static class AtomicFile
 {
+    /// <summary>A test seam: wraps every stream a write goes to, as a full disk would fail it half-way.</summary>
+    internal static readonly AsyncLocal<Func<Stream, Stream>?> WrapStreamForTests = new();
+
     public static void Write(string path, Action<Stream> write)
     {
         string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
@@ -13,8 +16,11 @@ public static class AtomicFile
         string temp = Path.Combine(directory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+            {
+                var stream = WrapStreamForTests.Value?.Invoke(file) ?? file;
                 write(stream);
+            }
             File.Move(temp, path, overwrite: true);
         }
         catch
