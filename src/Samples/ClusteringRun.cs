@@ -61,6 +61,8 @@ public sealed class ClusteringRun
             _console.MarkupLineInterpolated($"[yellow]Note:[/] {note}");
         if (input.FeatureChoice is { } choice)
             _console.MarkupLineInterpolated($"[bold]Features:[/] {choice.Describe()}");
+        foreach (var line in input.Backbone?.Describe() ?? [])
+            _console.MarkupLineInterpolated($"[bold]Backbone:[/] {line}");
         return _settings.ScoreModelPath is null ? Train(input) : Score(input, _settings.ScoreModelPath);
     }
 
@@ -87,9 +89,16 @@ public sealed class ClusteringRun
             var (width, height) = s.Size ?? (ImageFolderInput.DefaultSide, ImageFolderInput.DefaultSide);
             // --score: the saved model brings its own features, so there is nothing to choose.
             Func<IReadOnlyList<string>, FeatureChoice>? choose = s.ScoreModelPath is not null ? null
+                : s.BackbonePath is not null ? _ => new FeatureChoice(FeatureRoute.Backbone, "as --backbone asks")
                 : s.Features is { } route ? _ => new FeatureChoice(route, "as --features asks")
                 : files => FeatureChoice.Choose(files, pixelOptionsGiven: s.Size is not null || s.Color);
-            return ImageFolderInput.Load(_ml, s.ImagesDirectory, width, height, s.Color, s.MaxRows, choose);
+            var folder = new FolderOptions
+            {
+                Backbone = s.BackbonePath is null ? null : BackboneChoice.Read(s.BackbonePath, s.BackboneOutput, s.BackboneNormalization),
+                SkipUnreadable = s.SkipUnreadable,
+                Shard = s.Shard,
+            };
+            return ImageFolderInput.Load(_ml, s.ImagesDirectory, width, height, s.Color, s.MaxRows, choose, folder);
         }
         if (s.IdxImagesPath is not null)
             return IdxInput.Load(_ml, s.IdxImagesPath, s.IdxLabelsPath, s.MaxRows);
@@ -400,7 +409,7 @@ public sealed class ClusteringRun
         var shrunk = TrainingDisplay.For(_console).RunCounted("Preparing", input.Count, "images",
             progress => ShrunkPhotos.Make(input.FilePaths!, _ml.TempFilePath, progress, _cancellation));
         if (shrunk.Copies > 0)
-            _console.MarkupLineInterpolated($"{shrunk.Copies:N0} of {input.Count:N0} images are larger than {ShrunkPhotos.CopyAbove} px (shorter side): ResNet18 reads them shrunk to {ShrunkPhotos.ShorterSide} px.");
+            _console.MarkupLineInterpolated($"{shrunk.Copies:N0} of {input.Count:N0} images are larger than {ShrunkPhotos.CopyAbove} px (shorter side): {(input.Backbone is null ? "ResNet18" : "the backbone")} reads them shrunk to {ShrunkPhotos.ShorterSide} px.");
         return shrunk;
     }
 

@@ -239,6 +239,8 @@ public class SamplesReportTests
     internal static SampleSettings Tiny(SampleSettings settings) => settings with
     {
         Threads = 2,
+        // Never the user's real feature cache: one beside the report, in the test's temp folder.
+        CacheDirectory = settings.CacheDirectory ?? (settings.NoCache ? null : settings.OutputDirectory.TrimEnd('/') + "-cache"),
         ConfigureOptions = options =>
         {
             options.HiddenLayers = new[] { 32 };

@@ -33,7 +33,16 @@ public sealed record SampleInput
     /// The Features are pretrained-network features, not pixels: the report draws the photos' files, and there is
     /// no decoded centroid to draw.
     /// </summary>
-    public bool HasPhotoFeatures => FeatureChoice?.Route == FeatureRoute.ResNet18;
+    public bool HasPhotoFeatures => FeatureChoice is { Route: FeatureRoute.ResNet18 or FeatureRoute.Backbone };
+
+    /// <summary>--backbone: the user's ONNX image encoder, as read from its graph; null on the other routes.</summary>
+    public BackboneChoice? Backbone { get; init; }
+
+    /// <summary>--skip-unreadable: the files left out because they do not decode (absolute paths), in listing order.</summary>
+    public IReadOnlyList<string> Skipped { get; init; } = Array.Empty<string>();
+
+    /// <summary>--shard I/N: the rows are shard I of N of the folder; null for the whole input.</summary>
+    public (int Index, int Count)? Shard { get; init; }
 
     /// <summary>The layout of the Features vector (on the ResNet18 route, one row of 512).</summary>
     public required ImageShape Shape { get; init; }
