@@ -21,6 +21,7 @@ public sealed class ClusteringRun
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly List<(string Stage, TimeSpan Time)> _timings = new();
     private readonly MLContext _ml;
+    private FeatureCacheSummary? _featureCache;
 
     private ClusteringRun(SampleSettings settings, IAnsiConsole console, CancellationToken cancellation)
     {
@@ -257,7 +258,7 @@ public sealed class ClusteringRun
                     Description = ImageFolderInput.Describe(input.Count, input.Source ?? "", "featurized by the model", input.Labels),
                 };
                 // The network runs here, one image at a time, on the photos shrunk as in training: show it, as training does.
-                shrunk = ShrinkPhotos(input);
+                shrunk = ShrinkPhotos(input.FilePaths!);
                 scored = loaded.Transform(WithShrunkPhotos(input, shrunk));
                 rows = TrainingDisplay.For(_console).RunCounted("Featurizing and assigning", input.Count, "images",
                     progress => ScoredRows.Read(scored, input.Labels is not null, _cancellation, progress));
@@ -374,42 +375,106 @@ public sealed class ClusteringRun
     };
 
     /// <summary>
-    /// ResNet18 over every image, once, into a cache that training, the report and the model's scoring all read; a
-    /// progress line as it goes, since one image takes tens of milliseconds. Fit first opens every file, so an image
-    /// that does not decode is named before any featurizing.
+    /// The network over every image whose features the feature cache (<see cref="FeatureCacheFor"/>) does not hold,
+    /// with a progress line, since one image takes tens of milliseconds; each result is added to the cache as it
+    /// comes, so that a stopped run keeps what it did. Returns the fitted featurizer (for the saved model) and every
+    /// row's features in memory, which training, the report and the model's scoring all read. Unreadable files were
+    /// named (or left out) when the folder was read.
     /// </summary>
     private (ITransformer Featurizer, IDataView Features) Featurize(SampleInput input)
     {
-        using var shrunk = ShrinkPhotos(input);
-        var data = WithShrunkPhotos(input, shrunk);
-        var featurizer = input.Preprocessing!.Fit(data);
-        var cached = _ml.Data.Cache(featurizer.Transform(data));
-        TrainingDisplay.For(_console).RunCounted("Featurizing", input.Count, "images", progress =>
+        var files = input.FilePaths!;
+        var cache = FeatureCacheFor(input);
+        var features = new float[files.Count][];
+        var keys = new string[files.Count];
+        if (cache is not null)
         {
-            var column = cached.Schema[SampleColumns.Features];
-            // Every column at once: the cache fills them all in this one pass over the images.
-            using var cursor = cached.GetRowCursor(cached.Schema);
-            var getter = cursor.GetGetter<VBuffer<float>>(column);
-            VBuffer<float> buffer = default;
-            int done = 0;
-            while (cursor.MoveNext())
+            TrainingDisplay.For(_console).RunCounted("Looking up", files.Count, "images in the feature cache", progress =>
             {
-                _cancellation.ThrowIfCancellationRequested();
-                getter(ref buffer);
-                progress.Report(++done);
-            }
-            return done;
-        });
-        return (featurizer, cached);
+                for (int i = 0; i < files.Count; i++)
+                {
+                    _cancellation.ThrowIfCancellationRequested();
+                    keys[i] = ImageFeatureCache.ContentHash(files[i]);
+                    // An entry of another length would be another network's: recomputed, as a corrupt one is.
+                    features[i] = cache.TryGet(keys[i]) is { } hit && hit.Length == input.Shape.Size ? hit : null!;
+                    progress.Report(i + 1);
+                }
+                return 0;
+            });
+        }
+        var missing = Enumerable.Range(0, files.Count).Where(i => features[i] is null).ToList();
+        ITransformer featurizer;
+        if (missing.Count == 0)
+        {
+            // Nothing to featurize: the featurizer is fitted only to be saved, and its Fit reads no image but the first.
+            featurizer = input.Preprocessing!.Fit(_ml.Data.TakeRows(input.Data, 1));
+        }
+        else
+        {
+            using var shrunk = ShrinkPhotos(missing.Select(i => files[i]).ToList());
+            var data = ImageFolderInput.DataView(_ml, shrunk.Paths, labels: null);
+            featurizer = input.Preprocessing!.Fit(data);
+            var computed = featurizer.Transform(data);
+            TrainingDisplay.For(_console).RunCounted("Featurizing", missing.Count, "images", progress =>
+            {
+                using var cursor = computed.GetRowCursor(new[] { computed.Schema[SampleColumns.Features] });
+                var getter = cursor.GetGetter<VBuffer<float>>(computed.Schema[SampleColumns.Features]);
+                VBuffer<float> buffer = default;
+                int done = 0;
+                while (cursor.MoveNext())
+                {
+                    _cancellation.ThrowIfCancellationRequested();
+                    getter(ref buffer);
+                    int row = missing[done];
+                    features[row] = buffer.DenseValues().ToArray();
+                    cache?.Put(keys[row], features[row]);
+                    progress.Report(++done);
+                }
+                return done;
+            });
+        }
+        _featureCache = new FeatureCacheSummary(cache?.Folder, files.Count - missing.Count, missing.Count);
+        if (cache is not null)
+            _console.MarkupLineInterpolated($"[bold]Feature cache:[/] {files.Count - missing.Count:N0} of {files.Count:N0} images' features reused, {missing.Count:N0} computed and kept ({cache.Folder}; --no-cache to bypass).");
+        return (featurizer, FeatureRows.DataView(_ml, files, input.Labels is null ? null : input.Data.GetColumn<float>(SampleColumns.Label).ToList(), features));
     }
 
-    /// <summary>Large photos shrunk before ResNet18 (<see cref="ShrunkPhotos"/>), with a progress line: it opens every file.</summary>
-    private ShrunkPhotos ShrinkPhotos(SampleInput input)
+    /// <summary>
+    /// The feature cache for this run's featurizer (null with --no-cache): under --cache, else the user's cache folder,
+    /// for a fingerprint of everything that shapes a feature: the network's file checksums, its output, input size
+    /// and normalisation, L2 normalising, the large-photo shrinking, and the library's version.
+    /// </summary>
+    private ImageFeatureCache? FeatureCacheFor(SampleInput input)
     {
-        var shrunk = TrainingDisplay.For(_console).RunCounted("Preparing", input.Count, "images",
-            progress => ShrunkPhotos.Make(input.FilePaths!, _ml.TempFilePath, progress, _cancellation));
+        if (_settings.NoCache)
+            return null;
+        string network;
+        if (input.Backbone is { } b)
+        {
+            var backbone = b.ToBackbone();
+            network = string.Create(CultureInfo.InvariantCulture,
+                $"backbone sha256 {b.Inspection.Sha256}; input {backbone.InputName} {backbone.ImageWidth}x{backbone.ImageHeight} channels-last {backbone.ChannelsLast}; output {backbone.OutputName}; mean {string.Join(",", backbone.Mean)} std {string.Join(",", backbone.StandardDeviation)}");
+        }
+        else
+        {
+            // ResNet18's two graphs (preprocessing and network), as the package copies them beside the app.
+            string models = Path.Combine(AppContext.BaseDirectory, "DnnImageModels");
+            var graphs = new[] { Path.Combine(models, "ResNetPrepOnnx", "ResNetPreprocess.onnx"), Path.Combine(models, "ResNet18Onnx", "ResNet18.onnx") };
+            network = "resnet18 224x224 sha256 " + string.Join(",", graphs.Select(g => File.Exists(g) ? ImageFeatureCache.ContentHash(g) : "missing"));
+        }
+        string version = typeof(ImageFeatureCache).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion.Split('+')[0] ?? "unknown";
+        string fingerprint = $"{network}; L2-normalised; shrink above {ShrunkPhotos.CopyAbove} to {ShrunkPhotos.ShorterSide}; MLNet.DeepClustering.ImageFeatures {version}";
+        return new ImageFeatureCache(_settings.CacheDirectory ?? ImageFeatureCache.DefaultFolder, fingerprint);
+    }
+
+    /// <summary>Large photos shrunk before the network (<see cref="ShrunkPhotos"/>), with a progress line: it opens every file.</summary>
+    private ShrunkPhotos ShrinkPhotos(IReadOnlyList<string> files)
+    {
+        var shrunk = TrainingDisplay.For(_console).RunCounted("Preparing", files.Count, "images",
+            progress => ShrunkPhotos.Make(files, _ml.TempFilePath, progress, _cancellation));
         if (shrunk.Copies > 0)
-            _console.MarkupLineInterpolated($"{shrunk.Copies:N0} of {input.Count:N0} images are larger than {ShrunkPhotos.CopyAbove} px (shorter side): {(input.Backbone is null ? "ResNet18" : "the backbone")} reads them shrunk to {ShrunkPhotos.ShorterSide} px.");
+            _console.MarkupLineInterpolated($"{shrunk.Copies:N0} of {files.Count:N0} images are larger than {ShrunkPhotos.CopyAbove} px (shorter side): {(_settings.BackbonePath is null ? "ResNet18" : "the backbone")} reads them shrunk to {ShrunkPhotos.ShorterSide} px.");
         return shrunk;
     }
 
@@ -448,6 +513,7 @@ public sealed class ClusteringRun
     private RunInfo RunInfo(string preset, DeepClusterOptions options, string? cancelledDuring) => new()
     {
         Mode = "train",
+        FeatureCache = _featureCache,
         Preset = preset,
         Seed = _settings.Seed,
         Options = options,

@@ -150,6 +150,45 @@ public sealed class SamplesPhotoTests : IDisposable
     }
 
     [Fact]
+    public void FeaturesAreComputedOnceARerunReusesThemAndAGrownFolderFeaturizesOnlyWhatIsNewOrCorrupt()
+    {
+        string photos = Path.Combine(_folder, "few");
+        TestPhotos.Write(Path.Combine(photos, "suns"), Path.Combine(photos, "stripes"), perGroup: 5);
+        string cache = Path.Combine(_folder, "cache");
+        (JsonElement Metrics, string[] Assignments) Run(string name)
+        {
+            string output = Path.Combine(_folder, name);
+            var (code, log) = RunApp(new[] { "--images", photos, "--features", "resnet18", "--epochs", "3", "--max-iterations", "0", "--cache", cache, "--out", output });
+            Assert.True(code == ExitCodes.Success, log);
+            using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "metrics.json")));
+            return (metrics.RootElement.Clone(), File.ReadAllLines(Path.Combine(output, "assignments.csv")));
+        }
+
+        var first = Run("first");
+        Assert.Equal(0, first.Metrics.GetProperty("FeatureCache").GetProperty("Reused").GetInt32());
+        Assert.Equal(10, first.Metrics.GetProperty("FeatureCache").GetProperty("Computed").GetInt32());
+        var entries = Directory.GetFiles(cache, "*.f32", SearchOption.AllDirectories);
+        Assert.Equal(10, entries.Length);
+        Assert.Empty(Directory.GetFiles(cache, "*.tmp", SearchOption.AllDirectories));
+
+        // Unchanged folder: nothing featurized, the same features bit for bit, so the same clusters.
+        var second = Run("second");
+        Assert.Equal(10, second.Metrics.GetProperty("FeatureCache").GetProperty("Reused").GetInt32());
+        Assert.Equal(0, second.Metrics.GetProperty("FeatureCache").GetProperty("Computed").GetInt32());
+        Assert.Equal(first.Assignments, second.Assignments);
+
+        // Two new photos and one damaged entry: three images featurized, the rest reused.
+        TestPhotos.Save(Path.Combine(photos, "suns", "new-sun.png"), TestPhotos.Sun(90, 70, new Random(11)));
+        TestPhotos.Save(Path.Combine(photos, "stripes", "new-stripes.png"), TestPhotos.Stripes(90, 70, new Random(12)));
+        var bytes = File.ReadAllBytes(entries[0]);
+        bytes[20] ^= 0x40;
+        File.WriteAllBytes(entries[0], bytes);
+        var third = Run("third");
+        Assert.Equal(9, third.Metrics.GetProperty("FeatureCache").GetProperty("Reused").GetInt32());
+        Assert.Equal(3, third.Metrics.GetProperty("FeatureCache").GetProperty("Computed").GetInt32());
+    }
+
+    [Fact]
     public void UnreadableFilesStopTheRunNamedOrWithSkipUnreadableAreLeftOutAndListed()
     {
         File.WriteAllText(Path.Combine(_photos, "suns", "notes.png"), "not a picture");

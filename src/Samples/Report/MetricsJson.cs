@@ -107,6 +107,16 @@ internal static class MetricsJson
             };
         }
 
+        if (run.FeatureCache is { } cache)
+        {
+            json["FeatureCache"] = new JsonObject
+            {
+                ["Folder"] = cache.Folder,
+                ["Reused"] = cache.Reused,
+                ["Computed"] = cache.Computed,
+            };
+        }
+
         var timings = new JsonObject();
         foreach (var (stage, time) in content.Timings)
             timings[stage] = Math.Round(time.TotalSeconds, 3);
