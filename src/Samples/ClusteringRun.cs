@@ -376,7 +376,8 @@ public sealed class ClusteringRun
 
     /// <summary>
     /// The network over every image whose features the feature cache (<see cref="FeatureCacheFor"/>) does not hold,
-    /// with a progress line, since one image takes tens of milliseconds; each result is added to the cache as it
+    /// in batches while the next images decode (<see cref="BatchedImageFeaturizer"/>), with a progress line, since
+    /// one image takes tens of milliseconds; each result is added to the cache as it
     /// comes, so that a stopped run keeps what it did. Returns the fitted featurizer (for the saved model) and every
     /// row's features in memory, which training, the report and the model's scoring all read. Unreadable files were
     /// named (or left out) when the folder was read.
@@ -403,35 +404,20 @@ public sealed class ClusteringRun
             });
         }
         var missing = Enumerable.Range(0, files.Count).Where(i => features[i] is null).ToList();
-        ITransformer featurizer;
-        if (missing.Count == 0)
-        {
-            // Nothing to featurize: the featurizer is fitted only to be saved, and its Fit reads no image but the first.
-            featurizer = input.Preprocessing!.Fit(_ml.Data.TakeRows(input.Data, 1));
-        }
-        else
+        // The fitted featurizer is what model.zip keeps; its Fit reads no image but the first.
+        var featurizer = input.Preprocessing!.Fit(_ml.Data.TakeRows(input.Data, 1));
+        if (missing.Count > 0)
         {
             using var shrunk = ShrinkPhotos(missing.Select(i => files[i]).ToList());
-            var data = ImageFolderInput.DataView(_ml, shrunk.Paths, labels: null);
-            featurizer = input.Preprocessing!.Fit(data);
-            var computed = featurizer.Transform(data);
+            using var batched = new BatchedImageFeaturizer(_ml, input.FeaturizerOptions!);
             TrainingDisplay.For(_console).RunCounted("Featurizing", missing.Count, "images", progress =>
-            {
-                using var cursor = computed.GetRowCursor(new[] { computed.Schema[SampleColumns.Features] });
-                var getter = cursor.GetGetter<VBuffer<float>>(computed.Schema[SampleColumns.Features]);
-                VBuffer<float> buffer = default;
-                int done = 0;
-                while (cursor.MoveNext())
+                batched.Featurize(shrunk.Paths, progress, (j, values) =>
                 {
-                    _cancellation.ThrowIfCancellationRequested();
-                    getter(ref buffer);
-                    int row = missing[done];
-                    features[row] = buffer.DenseValues().ToArray();
-                    cache?.Put(keys[row], features[row]);
-                    progress.Report(++done);
-                }
-                return done;
-            });
+                    // Kept as each batch finishes, so that a stopped run keeps what it did.
+                    int row = missing[j];
+                    features[row] = values;
+                    cache?.Put(keys[row], values);
+                }, _cancellation));
         }
         _featureCache = new FeatureCacheSummary(cache?.Folder, files.Count - missing.Count, missing.Count);
         if (cache is not null)

@@ -126,16 +126,15 @@ public static class ImageFolderInput
             _ => new ImageShape(color ? 3 : 1, height, width),
         };
         var labels = labelled ? LabelSet.FromNames(classes.Select(c => c.Name).ToList()) : null;
+        var featurizer = choice?.Route is FeatureRoute.ResNet18 or FeatureRoute.Backbone
+            ? new ImageFeaturizerOptions { ImagePathColumnName = SampleColumns.ImagePath, OutputColumnName = SampleColumns.Features, Backbone = backbone?.ToBackbone() }
+            : null;
         return new SampleInput
         {
             Data = data,
             Kind = InputKind.ImageFolder,
-            Preprocessing = choice?.Route switch
-            {
-                FeatureRoute.ResNet18 => mlContext.Transforms.FeaturizeImages(new ImageFeaturizerOptions { ImagePathColumnName = SampleColumns.ImagePath, OutputColumnName = SampleColumns.Features }),
-                FeatureRoute.Backbone => mlContext.Transforms.FeaturizeImages(new ImageFeaturizerOptions { ImagePathColumnName = SampleColumns.ImagePath, OutputColumnName = SampleColumns.Features, Backbone = backbone!.ToBackbone() }),
-                _ => Pipeline(mlContext, width, height, color),
-            },
+            Preprocessing = featurizer is null ? Pipeline(mlContext, width, height, color) : mlContext.Transforms.FeaturizeImages(featurizer),
+            FeaturizerOptions = featurizer,
             FeatureChoice = choice,
             Backbone = backbone,
             Skipped = rowsSkipped(),

@@ -26,6 +26,9 @@ public sealed record SampleInput
     /// </summary>
     public IEstimator<ITransformer>? Preprocessing { get; init; }
 
+    /// <summary>On the ResNet18 and backbone routes, what <see cref="Preprocessing"/> was made from: the batched featurizer takes the same.</summary>
+    public ImageFeaturizerOptions? FeaturizerOptions { get; init; }
+
     /// <summary>An image folder's route (pixels or ResNet18) and why it was taken; null for IDX files and for --score.</summary>
     public FeatureChoice? FeatureChoice { get; init; }
 
