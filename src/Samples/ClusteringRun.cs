@@ -79,7 +79,10 @@ public sealed class ClusteringRun
         _console.Write(table);
         var chosen = history.ClusterCountCandidates.Single(c => c.Chosen);
         _console.MarkupLineInterpolated($"[bold]K = {chosen.NumberOfClusters}[/], by the {Report.Pictures.ClusterCountPicture.Name(criterion)} of the embedding.");
-        _console.MarkupLine("A suggestion from the data: check the montage; --k fixes K.");
+        string runnerUp = ReportWriter.RunnerUp(history.ClusterCountCandidates, criterion) is { } second
+            ? $" The report shows the clusters at the runner-up, K = {second.NumberOfClusters}, beside the pick's."
+            : "";
+        _console.MarkupLineInterpolated($"A suggestion from the data: check the montage; --k fixes K.{runnerUp}");
     }
 
     private SampleInput LoadInput()
