@@ -256,7 +256,7 @@ public sealed class ClusteringRun
                     _console.MarkupLine("[yellow]Note:[/] the model computes its features from the images itself; --size and --color do not apply.");
                 input = input with
                 {
-                    FeatureChoice = new FeatureChoice(FeatureRoute.ResNet18, "as the saved model was trained"),
+                    FeatureChoice = new FeatureChoice(MadeByResNet18(loaded, modelInput) ? FeatureRoute.ResNet18 : FeatureRoute.Backbone, "as the saved model was trained"),
                     Shape = new ImageShape(1, 1, shape.Size),
                     Description = ImageFolderInput.Describe(input.Count, input.Source ?? "", "featurized by the model", input.Labels),
                 };
@@ -313,6 +313,26 @@ public sealed class ClusteringRun
             (loaded as IDisposable)?.Dispose();
             shrunk?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Whether a loaded photo model's features came from ResNet18 rather than a backbone of the user's: FeaturizeImages
+    /// names ResNet18's output column (dropped before the end) DeepClusteringRawFeatures, and a backbone's by its graph.
+    /// </summary>
+    private static bool MadeByResNet18(ITransformer model, DataViewSchema input)
+    {
+        var schema = input;
+        foreach (var step in Steps(model))
+        {
+            schema = step.GetOutputSchema(schema);
+            if (schema.GetColumnOrNull("DeepClusteringRawFeatures") is not null)
+                return true;
+        }
+        return false;
+
+        static IEnumerable<ITransformer> Steps(ITransformer transformer) => transformer is IEnumerable<ITransformer> chain
+            ? chain.SelectMany(Steps)
+            : new[] { transformer };
     }
 
     /// <summary>

@@ -70,6 +70,8 @@ public sealed class SamplesPhotoTests : IDisposable
         Assert.Contains("ResNet18 reads them shrunk to 448 px", scoreLog);
         Assert.Equal(ClusterColumn(Path.Combine(output, "assignments.csv")), ClusterColumn(Path.Combine(scored, "assignments.csv")));
         Assert.InRange(PixelsNear(Path.Combine(scored, "clusters.png"), TestPhotos.SunColour), 500, int.MaxValue);
+        using (var scoredMetrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(scored, "metrics.json"))))
+            Assert.Equal("resnet18", scoredMetrics.RootElement.GetProperty("Features").GetString());
     }
 
     [Fact]
@@ -140,6 +142,8 @@ public sealed class SamplesPhotoTests : IDisposable
         var (scoreCode, scoreLog) = RunApp(new[] { "--score", zip, "--images", photos, "--out", scored });
         Assert.True(scoreCode == ExitCodes.Success, scoreLog);
         Assert.Equal(ClusterColumn(Path.Combine(output, "assignments.csv")), ClusterColumn(Path.Combine(scored, "assignments.csv")));
+        using (var scoredMetrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(scored, "metrics.json"))))
+            Assert.Equal("backbone", scoredMetrics.RootElement.GetProperty("Features").GetString());
 
         // Another output by name; a name the graph does not have is refused with the outputs it has.
         var mixed5 = Microsoft.ML.DeepClustering.Samples.Input.BackboneChoice.Read(TestData.InceptionBackbone, "mixed5_gap", null);
