@@ -260,11 +260,19 @@ public sealed class ClusteringRun
                     Shape = new ImageShape(1, 1, shape.Size),
                     Description = ImageFolderInput.Describe(input.Count, input.Source ?? "", "featurized by the model", input.Labels),
                 };
-                // The network runs here, one image at a time, on the photos shrunk as in training: show it, as training does.
+                // The network runs here, on the photos shrunk as in training: show it, as training does.
                 shrunk = ShrinkPhotos(input.FilePaths!);
-                scored = loaded.Transform(WithShrunkPhotos(input, shrunk));
-                rows = TrainingDisplay.For(_console).RunCounted("Featurizing and assigning", input.Count, "images",
-                    progress => ScoredRows.Read(scored, input.Labels is not null, _cancellation, progress));
+                if (ScoreResNet18InBatches(loaded, modelInput, input, shrunk) is { } batched)
+                {
+                    (scored, rows) = batched;
+                }
+                else
+                {
+                    // One image at a time, through the loaded model itself.
+                    scored = loaded.Transform(WithShrunkPhotos(input, shrunk));
+                    rows = TrainingDisplay.For(_console).RunCounted("Featurizing and assigning", input.Count, "images",
+                        progress => ScoredRows.Read(scored, input.Labels is not null, _cancellation, progress));
+                }
             }
             else if (modelInput.GetColumnOrNull(SampleColumns.ImagePath) is not null)
             {
@@ -316,6 +324,67 @@ public sealed class ClusteringRun
     }
 
     /// <summary>
+    /// --score with a model that featurizes with ResNet18 (L2-normalised, as FeaturizeImages does by default): the
+    /// features by <see cref="BatchedImageFeaturizer"/>, then the rest of the loaded model (the clustering) on them.
+    /// Null, and the caller runs the loaded model whole, when the model is another kind, when ResNet18's graphs are not
+    /// beside the app, or when the first image's batched features are not the loaded model's (another ResNet18 build).
+    /// </summary>
+    private (IDataView Scored, ScoredRows Rows)? ScoreResNet18InBatches(ITransformer loaded, DataViewSchema modelInput, SampleInput input, ShrunkPhotos shrunk)
+    {
+        if (!MadeByResNet18(loaded, modelInput))
+            return null;
+        var steps = Steps(loaded).ToList();
+        var schema = modelInput;
+        int featurizerEnd = -1;
+        bool normalised = false;
+        for (int i = 0; i < steps.Count && featurizerEnd < 0; i++)
+        {
+            schema = steps[i].GetOutputSchema(schema);
+            normalised |= steps[i] is Microsoft.ML.Transforms.LpNormNormalizingTransformer;
+            // FeaturizeImages ends when its own columns are dropped and Features remains.
+            if (schema.GetColumnOrNull(SampleColumns.Features) is not null && !schema.Any(c => c.Name.StartsWith("DeepClustering", StringComparison.Ordinal)))
+                featurizerEnd = i;
+        }
+        if (featurizerEnd < 0 || !normalised)
+            return null;
+
+        BatchedImageFeaturizer batched;
+        try
+        {
+            batched = new BatchedImageFeaturizer(_ml, new ImageFeaturizerOptions { ImagePathColumnName = SampleColumns.ImagePath, OutputColumnName = SampleColumns.Features });
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+        using (batched)
+        {
+            var first = ImageFolderInput.DataView(_ml, new[] { shrunk.Paths[0] }, labels: null);
+            var expected = new TransformerChain<ITransformer>(steps.Take(featurizerEnd + 1).ToArray()).Transform(first)
+                .GetColumn<float[]>(SampleColumns.Features).Single();
+            var actual = batched.Featurize(new[] { shrunk.Paths[0] }).Single();
+            if (expected.Length != actual.Length || expected.Zip(actual).Any(p => Math.Abs(p.First - p.Second) > 1e-4f))
+            {
+                _console.MarkupLine("[yellow]Note:[/] the model's ResNet18 is not the one beside the app: featurizing one image at a time.");
+                return null;
+            }
+            var features = TrainingDisplay.For(_console).RunCounted("Featurizing", input.Count, "images",
+                progress => batched.Featurize(shrunk.Paths, progress, _cancellation));
+            var labels = input.Labels is null ? null : input.Data.GetColumn<float>(SampleColumns.Label).ToList();
+            var scored = new TransformerChain<ITransformer>(steps.Skip(featurizerEnd + 1).ToArray())
+                .Transform(FeatureRows.DataView(_ml, input.FilePaths!, labels, features));
+            var rows = TrainingDisplay.For(_console).RunCounted("Assigning", input.Count, "images",
+                progress => ScoredRows.Read(scored, input.Labels is not null, _cancellation, progress));
+            return (scored, rows);
+        }
+    }
+
+    /// <summary>A model's transformers in order, nested chains flattened.</summary>
+    private static IEnumerable<ITransformer> Steps(ITransformer transformer) => transformer is IEnumerable<ITransformer> chain
+        ? chain.SelectMany(Steps)
+        : new[] { transformer };
+
+    /// <summary>
     /// Whether a loaded photo model's features came from ResNet18 rather than a backbone of the user's: FeaturizeImages
     /// names ResNet18's output column (dropped before the end) DeepClusteringRawFeatures, and a backbone's by its graph.
     /// </summary>
@@ -329,10 +398,6 @@ public sealed class ClusteringRun
                 return true;
         }
         return false;
-
-        static IEnumerable<ITransformer> Steps(ITransformer transformer) => transformer is IEnumerable<ITransformer> chain
-            ? chain.SelectMany(Steps)
-            : new[] { transformer };
     }
 
     /// <summary>

@@ -66,7 +66,9 @@ public sealed class SamplesPhotoTests : IDisposable
         File.Copy(zip, Path.Combine(alone, "photos.zip"));
         string scored = Path.Combine(_folder, "scored");
         string scoreLog = TestData.RunBuiltProgram("deepcluster.dll", new[] { "--score", "photos.zip", "--images", _photos, "--out", scored }, alone);
-        Assert.Contains("Featurizing and assigning", scoreLog);
+        // The same batched featurizing as training, then the model's clustering on the features.
+        Assert.Contains($"Featurizing {count}/{count} images", scoreLog);
+        Assert.Contains($"Assigning {count}/{count} images", scoreLog);
         Assert.Contains("ResNet18 reads them shrunk to 448 px", scoreLog);
         Assert.Equal(ClusterColumn(Path.Combine(output, "assignments.csv")), ClusterColumn(Path.Combine(scored, "assignments.csv")));
         Assert.InRange(PixelsNear(Path.Combine(scored, "clusters.png"), TestPhotos.SunColour), 500, int.MaxValue);
