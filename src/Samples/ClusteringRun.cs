@@ -504,7 +504,19 @@ public sealed class ClusteringRun
                     // Kept as each batch finishes, so that a stopped run keeps what it did.
                     int row = missing[j];
                     features[row] = values;
-                    cache?.Put(keys[row], values);
+                    if (cache is not null)
+                    {
+                        try
+                        {
+                            cache.Put(keys[row], values);
+                        }
+                        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                        {
+                            // A full disk or a read-only cache costs the next run its reuse, not this run its result.
+                            _console.MarkupLineInterpolated($"[yellow]Note:[/] the feature cache {cache.Folder} cannot be written ({FirstLine(e.Message)}); this run keeps no features. --cache DIR puts it elsewhere.");
+                            cache = null;
+                        }
+                    }
                 }, _cancellation));
         }
         _featureCache = new FeatureCacheSummary(cache?.Folder, files.Count - missing.Count, missing.Count);
