@@ -50,7 +50,7 @@ public static class ImageFeaturesCatalog
         else
         {
             raw = backbone.OutputName;
-            chain = chain.Append(catalog.ExtractPixels(PixelsColumn, ImageColumn, scaleImage: 1f / 255))
+            chain = chain.Append(catalog.ExtractPixels(PixelsColumn, ImageColumn, interleavePixelColors: backbone.ChannelsLast, scaleImage: 1f / 255))
                 .Append(catalog.ApplyOnnxModel(new[] { backbone.InputName }, new[] { PixelsColumn },
                     PreprocessingModel(backbone, PixelsColumn, CatalogEnvironment.Settings(env).TempFilePath)))
                 .Append(catalog.ApplyOnnxModel(new[] { backbone.OutputName }, new[] { backbone.InputName }, backbone.ModelPath));
@@ -100,19 +100,21 @@ public static class ImageFeaturesCatalog
     }
 
     /// <summary>
-    /// A small ONNX graph, pixels [batch, 3, H, W] in 0..1 → (pixels − mean) / std per channel, named as the backbone's
+    /// A small ONNX graph, pixels [batch, 3, H, W] (or [batch, H, W, 3]) in 0..1 → (pixels − mean) / std per channel, named as the backbone's
     /// input. Written once per content to the MLContext's temp folder (<c>MLContext.TempFilePath</c>; the name is its
     /// hash, so fitting again reuses it), where ApplyOnnxModel reads it; the fitted transformer keeps its bytes.
     /// </summary>
     private static string PreprocessingModel(OnnxImageBackbone backbone, string pixelsName, string tempFolder)
     {
         var graph = new OnnxGraph("deepclustering_image_normalisation");
-        string pixels = graph.FloatInput(pixelsName, 3, backbone.ImageHeight, backbone.ImageWidth);
-        string mean = graph.FloatConstant("mean", backbone.Mean, 1, 3, 1, 1);
-        string std = graph.FloatConstant("std", backbone.StandardDeviation, 1, 3, 1, 1);
+        long[] dims = backbone.ChannelsLast ? [backbone.ImageHeight, backbone.ImageWidth, 3] : [3, backbone.ImageHeight, backbone.ImageWidth];
+        long[] perChannel = backbone.ChannelsLast ? [1, 1, 1, 3] : [1, 3, 1, 1];
+        string pixels = graph.FloatInput(pixelsName, dims);
+        string mean = graph.FloatConstant("mean", backbone.Mean, perChannel);
+        string std = graph.FloatConstant("std", backbone.StandardDeviation, perChannel);
         string centred = graph.Node("Sub", new[] { pixels, mean });
         graph.Node("Div", new[] { centred, std }, output: backbone.InputName);
-        graph.Output(backbone.InputName, Onnx.Proto.TensorProto.Types.DataType.Float, 3, backbone.ImageHeight, backbone.ImageWidth);
+        graph.Output(backbone.InputName, Onnx.Proto.TensorProto.Types.DataType.Float, dims);
         byte[] bytes = graph.ToModelBytes("Per-channel image normalisation for an ONNX backbone.", new Dictionary<string, string>());
         Directory.CreateDirectory(tempFolder);
         string path = Path.Combine(tempFolder, $"DeepClustering-image-normalisation-{Convert.ToHexString(SHA256.HashData(bytes))[..16]}.onnx");

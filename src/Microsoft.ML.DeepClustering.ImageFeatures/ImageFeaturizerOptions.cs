@@ -47,9 +47,10 @@ public sealed class ImageFeaturizerOptions
 /// An ONNX image model of your own as the featurizer (a CLIP or DINOv2 image encoder exported to ONNX, for example).
 /// Each image is resized to <see cref="ImageWidth"/>×<see cref="ImageHeight"/>, its RGB pixels scaled to 0..1, then
 /// normalised per channel as (x − <see cref="Mean"/>) / <see cref="StandardDeviation"/>, and fed as a planar
-/// [1 or batch, 3, height, width] float tensor to the graph input <see cref="InputName"/>; the graph output
+/// [1 or batch, 3, height, width] float tensor (interleaved [.., height, width, 3] with <see cref="ChannelsLast"/>) to the graph input <see cref="InputName"/>; the graph output
 /// <see cref="OutputName"/> (any shape; its values are taken in order) becomes the features.
 /// The model file's bytes are kept in the fitted pipeline, so a saved model needs no file beside it.
+/// <see cref="OnnxBackboneInspection.Inspect"/> reads the input's name, layout and size and a suitable output from the graph.
 /// </summary>
 public sealed class OnnxImageBackbone
 {
@@ -67,6 +68,12 @@ public sealed class OnnxImageBackbone
 
     /// <summary>The height the model expects. Default 224.</summary>
     public int ImageHeight { get; init; } = 224;
+
+    /// <summary>
+    /// The input's layout: false (the default) for planar [batch, 3, height, width] (PyTorch exports), true for
+    /// interleaved [batch, height, width, 3] (TensorFlow exports).
+    /// </summary>
+    public bool ChannelsLast { get; init; }
 
     /// <summary>Per-channel (R, G, B) mean subtracted from pixels in 0..1. Default ImageNet's (0.485, 0.456, 0.406); CLIP uses (0.4815, 0.4578, 0.4082).</summary>
     public float[] Mean { get; init; } = [0.485f, 0.456f, 0.406f];

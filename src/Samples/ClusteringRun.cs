@@ -21,6 +21,7 @@ public sealed class ClusteringRun
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly List<(string Stage, TimeSpan Time)> _timings = new();
     private readonly MLContext _ml;
+    private FeatureCacheSummary? _featureCache;
 
     private ClusteringRun(SampleSettings settings, IAnsiConsole console, CancellationToken cancellation)
     {
@@ -61,6 +62,8 @@ public sealed class ClusteringRun
             _console.MarkupLineInterpolated($"[yellow]Note:[/] {note}");
         if (input.FeatureChoice is { } choice)
             _console.MarkupLineInterpolated($"[bold]Features:[/] {choice.Describe()}");
+        foreach (var line in input.Backbone?.Describe() ?? [])
+            _console.MarkupLineInterpolated($"[bold]Backbone:[/] {line}");
         return _settings.ScoreModelPath is null ? Train(input) : Score(input, _settings.ScoreModelPath);
     }
 
@@ -76,7 +79,10 @@ public sealed class ClusteringRun
         _console.Write(table);
         var chosen = history.ClusterCountCandidates.Single(c => c.Chosen);
         _console.MarkupLineInterpolated($"[bold]K = {chosen.NumberOfClusters}[/], by the {Report.Pictures.ClusterCountPicture.Name(criterion)} of the embedding.");
-        _console.MarkupLine("A suggestion from the data: check the montage; --k fixes K.");
+        string runnerUp = ReportWriter.RunnerUp(history.ClusterCountCandidates, criterion) is { } second
+            ? $" The report shows the clusters at the runner-up, K = {second.NumberOfClusters}, beside the pick's."
+            : "";
+        _console.MarkupLineInterpolated($"A suggestion from the data: check the montage; --k fixes K.{runnerUp}");
     }
 
     private SampleInput LoadInput()
@@ -87,9 +93,16 @@ public sealed class ClusteringRun
             var (width, height) = s.Size ?? (ImageFolderInput.DefaultSide, ImageFolderInput.DefaultSide);
             // --score: the saved model brings its own features, so there is nothing to choose.
             Func<IReadOnlyList<string>, FeatureChoice>? choose = s.ScoreModelPath is not null ? null
+                : s.BackbonePath is not null ? _ => new FeatureChoice(FeatureRoute.Backbone, "as --backbone asks")
                 : s.Features is { } route ? _ => new FeatureChoice(route, "as --features asks")
                 : files => FeatureChoice.Choose(files, pixelOptionsGiven: s.Size is not null || s.Color);
-            return ImageFolderInput.Load(_ml, s.ImagesDirectory, width, height, s.Color, s.MaxRows, choose);
+            var folder = new FolderOptions
+            {
+                Backbone = s.BackbonePath is null ? null : BackboneChoice.Read(s.BackbonePath, s.BackboneOutput, s.BackboneNormalization),
+                SkipUnreadable = s.SkipUnreadable,
+                Shard = s.Shard,
+            };
+            return ImageFolderInput.Load(_ml, s.ImagesDirectory, width, height, s.Color, s.MaxRows, choose, folder);
         }
         if (s.IdxImagesPath is not null)
             return IdxInput.Load(_ml, s.IdxImagesPath, s.IdxLabelsPath, s.MaxRows);
@@ -248,15 +261,23 @@ public sealed class ClusteringRun
                     _console.MarkupLine("[yellow]Note:[/] the model computes its features from the images itself; --size and --color do not apply.");
                 input = input with
                 {
-                    FeatureChoice = new FeatureChoice(FeatureRoute.ResNet18, "as the saved model was trained"),
+                    FeatureChoice = new FeatureChoice(MadeByResNet18(loaded, modelInput) ? FeatureRoute.ResNet18 : FeatureRoute.Backbone, "as the saved model was trained"),
                     Shape = new ImageShape(1, 1, shape.Size),
                     Description = ImageFolderInput.Describe(input.Count, input.Source ?? "", "featurized by the model", input.Labels),
                 };
-                // The network runs here, one image at a time, on the photos shrunk as in training: show it, as training does.
-                shrunk = ShrinkPhotos(input);
-                scored = loaded.Transform(WithShrunkPhotos(input, shrunk));
-                rows = TrainingDisplay.For(_console).RunCounted("Featurizing and assigning", input.Count, "images",
-                    progress => ScoredRows.Read(scored, input.Labels is not null, _cancellation, progress));
+                // The network runs here, on the photos shrunk as in training: show it, as training does.
+                shrunk = ShrinkPhotos(input.FilePaths!);
+                if (ScoreResNet18InBatches(loaded, modelInput, input, shrunk) is { } batched)
+                {
+                    (scored, rows) = batched;
+                }
+                else
+                {
+                    // One image at a time, through the loaded model itself.
+                    scored = loaded.Transform(WithShrunkPhotos(input, shrunk));
+                    rows = TrainingDisplay.For(_console).RunCounted("Featurizing and assigning", input.Count, "images",
+                        progress => ScoredRows.Read(scored, input.Labels is not null, _cancellation, progress));
+                }
             }
             else if (modelInput.GetColumnOrNull(SampleColumns.ImagePath) is not null)
             {
@@ -305,6 +326,83 @@ public sealed class ClusteringRun
             (loaded as IDisposable)?.Dispose();
             shrunk?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// --score with a model that featurizes with ResNet18 (L2-normalised, as FeaturizeImages does by default): the
+    /// features by <see cref="BatchedImageFeaturizer"/>, then the rest of the loaded model (the clustering) on them.
+    /// Null, and the caller runs the loaded model whole, when the model is another kind, when ResNet18's graphs are not
+    /// beside the app, or when the first image's batched features are not the loaded model's (another ResNet18 build).
+    /// </summary>
+    private (IDataView Scored, ScoredRows Rows)? ScoreResNet18InBatches(ITransformer loaded, DataViewSchema modelInput, SampleInput input, ShrunkPhotos shrunk)
+    {
+        if (!MadeByResNet18(loaded, modelInput))
+            return null;
+        var steps = Steps(loaded).ToList();
+        var schema = modelInput;
+        int featurizerEnd = -1;
+        bool normalised = false;
+        for (int i = 0; i < steps.Count && featurizerEnd < 0; i++)
+        {
+            schema = steps[i].GetOutputSchema(schema);
+            normalised |= steps[i] is Microsoft.ML.Transforms.LpNormNormalizingTransformer;
+            // FeaturizeImages ends when its own columns are dropped and Features remains.
+            if (schema.GetColumnOrNull(SampleColumns.Features) is not null && !schema.Any(c => c.Name.StartsWith("DeepClustering", StringComparison.Ordinal)))
+                featurizerEnd = i;
+        }
+        if (featurizerEnd < 0 || !normalised)
+            return null;
+
+        BatchedImageFeaturizer batched;
+        try
+        {
+            batched = new BatchedImageFeaturizer(_ml, new ImageFeaturizerOptions { ImagePathColumnName = SampleColumns.ImagePath, OutputColumnName = SampleColumns.Features });
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+        using (batched)
+        {
+            var first = ImageFolderInput.DataView(_ml, new[] { shrunk.Paths[0] }, labels: null);
+            var expected = new TransformerChain<ITransformer>(steps.Take(featurizerEnd + 1).ToArray()).Transform(first)
+                .GetColumn<float[]>(SampleColumns.Features).Single();
+            var actual = batched.Featurize(new[] { shrunk.Paths[0] }).Single();
+            if (expected.Length != actual.Length || expected.Zip(actual).Any(p => Math.Abs(p.First - p.Second) > 1e-4f))
+            {
+                _console.MarkupLine("[yellow]Note:[/] the model's ResNet18 is not the one beside the app: featurizing one image at a time.");
+                return null;
+            }
+            var features = TrainingDisplay.For(_console).RunCounted("Featurizing", input.Count, "images",
+                progress => batched.Featurize(shrunk.Paths, progress, _cancellation));
+            var labels = input.Labels is null ? null : input.Data.GetColumn<float>(SampleColumns.Label).ToList();
+            var scored = new TransformerChain<ITransformer>(steps.Skip(featurizerEnd + 1).ToArray())
+                .Transform(FeatureRows.DataView(_ml, input.FilePaths!, labels, features));
+            var rows = TrainingDisplay.For(_console).RunCounted("Assigning", input.Count, "images",
+                progress => ScoredRows.Read(scored, input.Labels is not null, _cancellation, progress));
+            return (scored, rows);
+        }
+    }
+
+    /// <summary>A model's transformers in order, nested chains flattened.</summary>
+    private static IEnumerable<ITransformer> Steps(ITransformer transformer) => transformer is IEnumerable<ITransformer> chain
+        ? chain.SelectMany(Steps)
+        : new[] { transformer };
+
+    /// <summary>
+    /// Whether a loaded photo model's features came from ResNet18 rather than a backbone of the user's: FeaturizeImages
+    /// names ResNet18's output column (dropped before the end) DeepClusteringRawFeatures, and a backbone's by its graph.
+    /// </summary>
+    private static bool MadeByResNet18(ITransformer model, DataViewSchema input)
+    {
+        var schema = input;
+        foreach (var step in Steps(model))
+        {
+            schema = step.GetOutputSchema(schema);
+            if (schema.GetColumnOrNull("DeepClusteringRawFeatures") is not null)
+                return true;
+        }
+        return false;
     }
 
     /// <summary>
@@ -370,42 +468,104 @@ public sealed class ClusteringRun
     };
 
     /// <summary>
-    /// ResNet18 over every image, once, into a cache that training, the report and the model's scoring all read; a
-    /// progress line as it goes, since one image takes tens of milliseconds. Fit first opens every file, so an image
-    /// that does not decode is named before any featurizing.
+    /// The network over every image whose features the feature cache (<see cref="FeatureCacheFor"/>) does not hold,
+    /// in batches while the next images decode (<see cref="BatchedImageFeaturizer"/>), with a progress line, since
+    /// one image takes tens of milliseconds; each result is added to the cache as it
+    /// comes, so that a stopped run keeps what it did. Returns the fitted featurizer (for the saved model) and every
+    /// row's features in memory, which training, the report and the model's scoring all read. Unreadable files were
+    /// named (or left out) when the folder was read.
     /// </summary>
     private (ITransformer Featurizer, IDataView Features) Featurize(SampleInput input)
     {
-        using var shrunk = ShrinkPhotos(input);
-        var data = WithShrunkPhotos(input, shrunk);
-        var featurizer = input.Preprocessing!.Fit(data);
-        var cached = _ml.Data.Cache(featurizer.Transform(data));
-        TrainingDisplay.For(_console).RunCounted("Featurizing", input.Count, "images", progress =>
+        var files = input.FilePaths!;
+        var cache = FeatureCacheFor(input);
+        var features = new float[files.Count][];
+        var keys = new string[files.Count];
+        if (cache is not null)
         {
-            var column = cached.Schema[SampleColumns.Features];
-            // Every column at once: the cache fills them all in this one pass over the images.
-            using var cursor = cached.GetRowCursor(cached.Schema);
-            var getter = cursor.GetGetter<VBuffer<float>>(column);
-            VBuffer<float> buffer = default;
-            int done = 0;
-            while (cursor.MoveNext())
+            TrainingDisplay.For(_console).RunCounted("Looking up", files.Count, "images in the feature cache", progress =>
             {
-                _cancellation.ThrowIfCancellationRequested();
-                getter(ref buffer);
-                progress.Report(++done);
-            }
-            return done;
-        });
-        return (featurizer, cached);
+                for (int i = 0; i < files.Count; i++)
+                {
+                    _cancellation.ThrowIfCancellationRequested();
+                    keys[i] = ImageFeatureCache.ContentHash(files[i]);
+                    // An entry of another length would be another network's: recomputed, as a corrupt one is.
+                    features[i] = cache.TryGet(keys[i]) is { } hit && hit.Length == input.Shape.Size ? hit : null!;
+                    progress.Report(i + 1);
+                }
+                return 0;
+            });
+        }
+        var missing = Enumerable.Range(0, files.Count).Where(i => features[i] is null).ToList();
+        // The fitted featurizer is what model.zip keeps; its Fit reads no image but the first.
+        var featurizer = input.Preprocessing!.Fit(_ml.Data.TakeRows(input.Data, 1));
+        if (missing.Count > 0)
+        {
+            using var shrunk = ShrinkPhotos(missing.Select(i => files[i]).ToList());
+            using var batched = new BatchedImageFeaturizer(_ml, input.FeaturizerOptions!);
+            TrainingDisplay.For(_console).RunCounted("Featurizing", missing.Count, "images", progress =>
+                batched.Featurize(shrunk.Paths, progress, (j, values) =>
+                {
+                    // Kept as each batch finishes, so that a stopped run keeps what it did.
+                    int row = missing[j];
+                    features[row] = values;
+                    if (cache is not null)
+                    {
+                        try
+                        {
+                            cache.Put(keys[row], values);
+                        }
+                        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                        {
+                            // A full disk or a read-only cache costs the next run its reuse, not this run its result.
+                            _console.MarkupLineInterpolated($"[yellow]Note:[/] the feature cache {cache.Folder} cannot be written ({FirstLine(e.Message)}); this run keeps no features. --cache DIR puts it elsewhere.");
+                            cache = null;
+                        }
+                    }
+                }, _cancellation));
+        }
+        _featureCache = new FeatureCacheSummary(cache?.Folder, files.Count - missing.Count, missing.Count);
+        if (cache is not null)
+            _console.MarkupLineInterpolated($"[bold]Feature cache:[/] {files.Count - missing.Count:N0} of {files.Count:N0} images' features reused, {missing.Count:N0} computed and kept ({cache.Folder}; --no-cache to bypass).");
+        return (featurizer, FeatureRows.DataView(_ml, files, input.Labels is null ? null : input.Data.GetColumn<float>(SampleColumns.Label).ToList(), features));
     }
 
-    /// <summary>Large photos shrunk before ResNet18 (<see cref="ShrunkPhotos"/>), with a progress line: it opens every file.</summary>
-    private ShrunkPhotos ShrinkPhotos(SampleInput input)
+    /// <summary>
+    /// The feature cache for this run's featurizer (null with --no-cache): under --cache, else the user's cache folder,
+    /// for a fingerprint of everything that shapes a feature: the network's file checksums, its output, input size
+    /// and normalisation, L2 normalising, the large-photo shrinking, and the library's version.
+    /// </summary>
+    private ImageFeatureCache? FeatureCacheFor(SampleInput input)
     {
-        var shrunk = TrainingDisplay.For(_console).RunCounted("Preparing", input.Count, "images",
-            progress => ShrunkPhotos.Make(input.FilePaths!, _ml.TempFilePath, progress, _cancellation));
+        if (_settings.NoCache)
+            return null;
+        string network;
+        if (input.Backbone is { } b)
+        {
+            var backbone = b.ToBackbone();
+            network = string.Create(CultureInfo.InvariantCulture,
+                $"backbone sha256 {b.Inspection.Sha256}; input {backbone.InputName} {backbone.ImageWidth}x{backbone.ImageHeight} channels-last {backbone.ChannelsLast}; output {backbone.OutputName}; mean {string.Join(",", backbone.Mean)} std {string.Join(",", backbone.StandardDeviation)}");
+        }
+        else
+        {
+            // ResNet18's two graphs (preprocessing and network), as the package copies them beside the app.
+            string models = Path.Combine(AppContext.BaseDirectory, "DnnImageModels");
+            var graphs = new[] { Path.Combine(models, "ResNetPrepOnnx", "ResNetPreprocess.onnx"), Path.Combine(models, "ResNet18Onnx", "ResNet18.onnx") };
+            network = "resnet18 224x224 sha256 " + string.Join(",", graphs.Select(g => File.Exists(g) ? ImageFeatureCache.ContentHash(g) : "missing"));
+        }
+        string version = typeof(ImageFeatureCache).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion.Split('+')[0] ?? "unknown";
+        string fingerprint = $"{network}; L2-normalised; shrink above {ShrunkPhotos.CopyAbove} to {ShrunkPhotos.ShorterSide}; MLNet.DeepClustering.ImageFeatures {version}";
+        return new ImageFeatureCache(_settings.CacheDirectory ?? ImageFeatureCache.DefaultFolder, fingerprint);
+    }
+
+    /// <summary>Large photos shrunk before the network (<see cref="ShrunkPhotos"/>), with a progress line: it opens every file.</summary>
+    private ShrunkPhotos ShrinkPhotos(IReadOnlyList<string> files)
+    {
+        var shrunk = TrainingDisplay.For(_console).RunCounted("Preparing", files.Count, "images",
+            progress => ShrunkPhotos.Make(files, _ml.TempFilePath, progress, _cancellation));
         if (shrunk.Copies > 0)
-            _console.MarkupLineInterpolated($"{shrunk.Copies:N0} of {input.Count:N0} images are larger than {ShrunkPhotos.CopyAbove} px (shorter side): ResNet18 reads them shrunk to {ShrunkPhotos.ShorterSide} px.");
+            _console.MarkupLineInterpolated($"{shrunk.Copies:N0} of {files.Count:N0} images are larger than {ShrunkPhotos.CopyAbove} px (shorter side): {(_settings.BackbonePath is null ? "ResNet18" : "the backbone")} reads them shrunk to {ShrunkPhotos.ShorterSide} px.");
         return shrunk;
     }
 
@@ -444,6 +604,7 @@ public sealed class ClusteringRun
     private RunInfo RunInfo(string preset, DeepClusterOptions options, string? cancelledDuring) => new()
     {
         Mode = "train",
+        FeatureCache = _featureCache,
         Preset = preset,
         Seed = _settings.Seed,
         Options = options,

@@ -260,6 +260,53 @@ internal sealed class SamplesCommand
                       "a finished pretraining; with another --k it reuses it. Other data or settings are refused with the difference named.",
     };
 
+    private readonly Option<string?> _backbone = new("--backbone")
+    {
+        HelpName = "FILE.onnx",
+        Description = "Featurize --images with your own ONNX image encoder (a CLIP, SigLIP or DINOv2 image model exported to ONNX) instead of ResNet18. " +
+                      "Its input's name, layout and size are read from the graph, and the output with one vector per image is chosen " +
+                      "(projected, then pooled, then [CLS]); the choice and its reason are printed. See docs/photos.md.",
+    };
+
+    private readonly Option<string?> _backboneOutput = new("--backbone-output")
+    {
+        HelpName = "NAME",
+        Description = "The --backbone graph output to take as features. Default: chosen from the graph.",
+    };
+
+    private readonly Option<string?> _backboneNormalization = new("--backbone-normalization")
+    {
+        HelpName = "imagenet|clip|0..1|-1..1",
+        Description = "How --backbone's pixels are normalised, as the model was trained: ImageNet's mean and std (DINOv2, most CNNs), " +
+                      "CLIP's, 0..1 as they are, or -1..1 (SigLIP). Default: clip or -1..1 when the file name says CLIP or SigLIP, else imagenet.",
+    };
+
+    private readonly Option<bool> _skipUnreadable = new("--skip-unreadable")
+    {
+        Description = "Leave out files of --images that do not decode (not images, or damaged), counted and listed in the report. " +
+                      "Without it the run stops before any work, naming them.",
+    };
+
+    private readonly Option<string?> _shard = new("--shard")
+    {
+        HelpName = "I/N",
+        Description = "With --score and --images: assign only shard I of N (0 ≤ I < N) of the folder, by a stable hash of each path " +
+                      "relative to the folder, so that N machines share a folder. Only shard 0's assignments.csv has a header: " +
+                      "concatenated after shard 0's, the shards' files are the whole folder's.",
+    };
+
+    private readonly Option<string?> _cache = new("--cache")
+    {
+        HelpName = "DIR",
+        Description = "Folder of the feature cache: each photo's network features are kept there by its content and the featurizer's settings, " +
+                      "so a rerun featurizes only new or changed files. Default: $XDG_CACHE_HOME/deepcluster, else ~/.cache/deepcluster.",
+    };
+
+    private readonly Option<bool> _noCache = new("--no-cache")
+    {
+        Description = "Featurize every photo, reading and writing no feature cache.",
+    };
+
     public SamplesCommand()
     {
         Root = new RootCommand(
@@ -272,12 +319,14 @@ internal sealed class SamplesCommand
             "  deepcluster                                   MNIST test set, recommended preset, report in out/\n" +
             "  deepcluster --preset quick --max-rows 2000    a first look in a few minutes\n" +
             "  deepcluster --images photos/ --k 5 --out photos-report    colour photos: ResNet18 features\n" +
+            "  deepcluster --images photos/ --backbone dinov2.onnx --k auto    your own ONNX image encoder\n" +
             "  deepcluster --images icons/ --features pixels --size 64 64 --color --k 5\n" +
             "  deepcluster --idx train-images.gz train-labels.gz --model digits.zip\n" +
-            "  deepcluster --score digits.zip --images new-digits/\n\n" +
+            "  deepcluster --score digits.zip --images new-digits/\n" +
+            "  deepcluster --score photos.zip --images photos/ --shard 0/4 --out part0    one of 4 machines\n\n" +
             "Ctrl+C stops training cleanly: the curves so far and a metrics.json marked \"cancelled\" are written (exit code 130). " +
             "Bad input gives one error line and exit code 1.");
-        foreach (var option in new Option[] { _images, _features, _idx, _k, _epochs, _preset, _seed, _size, _color, _out, _model, _score, _maxRows, _threads, _maxIterations, _checkpoint })
+        foreach (var option in new Option[] { _images, _features, _idx, _k, _epochs, _preset, _seed, _size, _color, _out, _model, _score, _maxRows, _threads, _maxIterations, _checkpoint, _backbone, _backboneOutput, _backboneNormalization, _skipUnreadable, _shard, _cache, _noCache })
             Root.Options.Add(option);
 
         _k.Validators.Add(result =>
@@ -307,8 +356,25 @@ internal sealed class SamplesCommand
             if (FeatureChoice.Parse(text) is null)
                 result.AddError($"--features takes resnet18 or pixels; found '{text}'.");
         });
+        _backboneNormalization.Validators.Add(result =>
+        {
+            string? text = result.GetValueOrDefault<string?>();
+            if (text is not null && ImageNormalizations.Get(text) is null)
+                result.AddError($"--backbone-normalization takes one of {string.Join(", ", ImageNormalizations.Names)}; found '{text}'.");
+        });
+        _shard.Validators.Add(result =>
+        {
+            if (Shards.Parse(result.GetValueOrDefault<string?>()) is { Error: string error })
+                result.AddError(error);
+        });
         Root.Validators.Add(result =>
         {
+            if (BackboneConflict(result) is { } backbone)
+                result.AddError(backbone);
+            if (result.GetResult(_shard) is not null && (result.GetResult(_score) is null || result.GetResult(_images) is null))
+                result.AddError("--shard splits the images of --images DIR among machines that assign them with --score MODEL: give both.");
+            if (result.GetResult(_cache) is not null && result.GetResult(_noCache) is not null)
+                result.AddError("Give either --cache DIR or --no-cache, not both.");
             if (result.GetResult(_images) is not null && result.GetResult(_idx) is not null)
                 result.AddError("Give either --images or --idx, not both.");
             if (FeaturesConflict(result) is { } conflict)
@@ -339,6 +405,30 @@ internal sealed class SamplesCommand
         return null;
     }
 
+    /// <summary>--backbone where it cannot apply, and its companions without it.</summary>
+    private string? BackboneConflict(CommandResult result)
+    {
+        if (result.GetResult(_backbone) is null)
+        {
+            if (result.GetResult(_backboneOutput) is not null)
+                return "--backbone-output names an output of --backbone FILE.onnx; found no --backbone.";
+            if (result.GetResult(_backboneNormalization) is not null)
+                return "--backbone-normalization sets how --backbone FILE.onnx reads pixels; found no --backbone.";
+            return null;
+        }
+        if (result.GetResult(_score) is not null)
+            return "--backbone applies when training; --score featurizes with the backbone the saved model keeps. Drop --backbone.";
+        if (result.GetResult(_images) is null)
+            return "--backbone needs --images DIR (it featurizes image files).";
+        if (result.GetResult(_features) is not null)
+            return $"--backbone replaces --features {result.GetValue(_features)}: give one or the other.";
+        if (result.GetResult(_size) is not null)
+            return "--size sets the pixel autoencoder's input, but --backbone resizes every image to the size its graph asks. Drop --size.";
+        if (result.GetResult(_color) is not null)
+            return "--color sets the pixel autoencoder's input, but --backbone always reads colour. Drop --color.";
+        return null;
+    }
+
     public SampleSettings Bind(ParseResult result)
     {
         var idx = result.GetValue(_idx);
@@ -364,6 +454,13 @@ internal sealed class SamplesCommand
             Threads = result.GetValue(_threads),
             MaxIterations = result.GetValue(_maxIterations),
             CheckpointPath = result.GetValue(_checkpoint),
+            BackbonePath = result.GetValue(_backbone),
+            BackboneOutput = result.GetValue(_backboneOutput),
+            BackboneNormalization = result.GetValue(_backboneNormalization),
+            SkipUnreadable = result.GetValue(_skipUnreadable),
+            Shard = Shards.Parse(result.GetValue(_shard)).Shard,
+            CacheDirectory = result.GetValue(_cache),
+            NoCache = result.GetValue(_noCache),
         };
     }
 

@@ -27,6 +27,27 @@ public sealed record SampleSettings
     /// <summary>--features: the route for an image folder; null chooses from the images (<see cref="Input.FeatureChoice.Choose"/>).</summary>
     public Input.FeatureRoute? Features { get; init; }
 
+    /// <summary>--backbone: the user's ONNX image encoder; null: ResNet18 or pixels.</summary>
+    public string? BackbonePath { get; init; }
+
+    /// <summary>--backbone-output: the graph output to take; null: chosen from the graph (<see cref="OnnxBackboneInspection.Inspect"/>).</summary>
+    public string? BackboneOutput { get; init; }
+
+    /// <summary>--backbone-normalization: one of <see cref="ImageNormalizations.Names"/>; null: guessed from the file name.</summary>
+    public string? BackboneNormalization { get; init; }
+
+    /// <summary>--skip-unreadable: leave out files that do not decode instead of stopping.</summary>
+    public bool SkipUnreadable { get; init; }
+
+    /// <summary>--shard I/N (with --score): assign only shard I of N of the folder.</summary>
+    public (int Index, int Count)? Shard { get; init; }
+
+    /// <summary>--cache: the feature cache's folder; null: the user's cache folder (<see cref="Input.FeatureCache.DefaultFolder"/>).</summary>
+    public string? CacheDirectory { get; init; }
+
+    /// <summary>--no-cache: compute every image's features, read and write no cache.</summary>
+    public bool NoCache { get; init; }
+
     /// <summary>Seed of the MLContext and of training: same seed, same data, same threads, same result.</summary>
     public int Seed { get; init; } = 1;
 

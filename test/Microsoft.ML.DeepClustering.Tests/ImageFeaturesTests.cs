@@ -99,6 +99,101 @@ public sealed class ImageFeaturesTests : IDisposable
     }
 
     [Fact]
+    public void AChannelsLastBackboneGetsInterleavedPixels()
+    {
+        // [batch, 32, 32, 3] → the mean of each channel over the image: [batch, 3].
+        var graph = new OnnxGraph("mean_colour_nhwc");
+        string input = graph.FloatInput("images", 32, 32, 3);
+        graph.Node("ReduceMean", new[] { input }, output: "pooled", OnnxGraph.Ints("axes", 1, 2), OnnxGraph.Int("keepdims", 0));
+        graph.Output("pooled", TensorProto.Types.DataType.Float, 3);
+        string modelPath = Path.Combine(_folder, "mean-colour-nhwc.onnx");
+        File.WriteAllBytes(modelPath, graph.ToModelBytes("test backbone", new Dictionary<string, string>()));
+
+        var inspection = OnnxBackboneInspection.Inspect(modelPath);
+        Assert.True(inspection.ChannelsLast);
+        Assert.Equal(("images", 32, 32, "pooled", 3), (inspection.InputName, inspection.ImageWidth, inspection.ImageHeight, inspection.Output.Name, inspection.Output.VectorSize));
+        Assert.Equal("the only vector", inspection.OutputKind);
+
+        string red = TestPhotos.Save(Path.Combine(_folder, "red.png"), TestPhotos.Solid(50, 30, new SKColor(255, 0, 0)));
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(new[] { new ImageRow { ImagePath = red } });
+        var (mean, std) = ImageNormalizations.Get("-1..1")!.Value;
+        var featurizer = ml.Transforms.FeaturizeImages(new ImageFeaturizerOptions { Backbone = inspection.ToBackbone(mean, std), NormalizeFeatures = false });
+        // Pure red at -1..1: (1, −1, −1); a planar reading of interleaved pixels would mix the channels.
+        Assert.Equal(new[] { 1f, -1f, -1f }, TestData.Column(featurizer.Fit(data).Transform(data), "Features").Single(), new FloatTolerance(1e-5f));
+    }
+
+    [Fact]
+    public void TheFeatureCacheReturnsWhatWasPutAndNeverADamagedOrForeignEntry()
+    {
+        string folder = Path.Combine(_folder, "cache");
+        var cache = new ImageFeatureCache(folder, "network A");
+        string key = ImageFeatureCache.ContentHash(_images[0].Path);
+        Assert.Equal(key, ImageFeatureCache.ContentHash(_images[0].Path));
+        Assert.NotEqual(key, ImageFeatureCache.ContentHash(_images[1].Path));
+        Assert.Null(cache.TryGet(key));
+        float[] values = [0.25f, -1.5f, 3f];
+        cache.Put(key, values);
+        Assert.Equal(values, cache.TryGet(key));
+        Assert.Null(new ImageFeatureCache(folder, "network B").TryGet(key));   // another fingerprint: another folder
+        Assert.Contains("network A", File.ReadAllText(Path.Combine(cache.Folder, "fingerprint.txt")));
+
+        // Many writers of the same entry at once (two processes featurizing the same photo): always a whole entry.
+        Parallel.For(0, 32, i => new ImageFeatureCache(folder, "network A").Put(key, values));
+        Assert.Equal(values, cache.TryGet(key));
+        Assert.Empty(Directory.GetFiles(folder, "*.tmp", SearchOption.AllDirectories));
+
+        string entry = Directory.GetFiles(cache.Folder, "*.f32", SearchOption.AllDirectories).Single();
+        var bytes = File.ReadAllBytes(entry);
+        bytes[9] ^= 1;   // one bit of the first value
+        File.WriteAllBytes(entry, bytes);
+        Assert.Null(cache.TryGet(key));
+        File.WriteAllBytes(entry, bytes[..10]);   // cut short
+        Assert.Null(cache.TryGet(key));
+    }
+
+    [Fact]
+    public void InceptionV3IsReadFromItsGraph()
+    {
+        var inspection = OnnxBackboneInspection.Inspect(TestData.InceptionBackbone);
+        Assert.Equal(TestData.InceptionBackboneSha256, inspection.Sha256);
+        Assert.Equal(("input", 299, 299, false), (inspection.InputName, inspection.ImageWidth, inspection.ImageHeight, inspection.ChannelsLast));
+        Assert.Equal(("embedding", 2048), (inspection.Output.Name, inspection.Output.VectorSize!.Value));
+        Assert.Equal(new[] { "embedding", "mixed5_gap", "probs" }, inspection.Outputs.Select(o => o.Name).Order());
+        Assert.Equal(768, OnnxBackboneInspection.Inspect(TestData.InceptionBackbone, "mixed5_gap").Output.VectorSize);
+    }
+
+    [Fact]
+    public void BatchedFeaturizingAgreesWithTheTransformerForResNet18AndAnOnnxBackbone()
+    {
+        // 7 pictures in batches of 3: two full batches and a partial one; PNG, JPEG and a grayscale PNG among them.
+        var paths = _images.Take(7).Select(i => i.Path).ToList();
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(paths.Select(p => new ImageRow { ImagePath = p }));
+        var inception = OnnxBackboneInspection.Inspect(TestData.InceptionBackbone, "mixed5_gap");
+        var (mean, std) = ImageNormalizations.Get("0..1")!.Value;
+        foreach (var options in new[] { new ImageFeaturizerOptions(), new ImageFeaturizerOptions { Backbone = inception.ToBackbone(mean, std) } })
+        {
+            var expected = TestData.Column(ml.Transforms.FeaturizeImages(options).Fit(data).Transform(data), "Features");
+            using var batched = new BatchedImageFeaturizer(ml, options, batchSize: 3);
+            var reported = new List<int>();
+            var actual = batched.Featurize(paths, new Progress(reported.Add));
+            Assert.Equal(new[] { 3, 6, 7 }, reported);
+            // Unit-length features: a batched convolution may sum in another order, which moves the last float bits only
+            // (within 2e-6 on an AMD EPYC; the bound leaves room for other CPUs' kernels).
+            Assert.Equal(expected.Length, actual.Length);
+            for (int i = 0; i < expected.Length; i++)
+                Assert.Equal(expected[i], actual[i], new FloatTolerance(1e-5f));
+        }
+    }
+
+    /// <summary>Reports on the calling thread, in order (System.Progress posts to the thread pool).</summary>
+    private sealed class Progress(Action<int> report) : IProgress<int>
+    {
+        public void Report(int value) => report(value);
+    }
+
+    [Fact]
     public void AnImageThatDoesNotDecodeIsNamed()
     {
         string broken = Path.Combine(_folder, "broken.png");

@@ -245,6 +245,16 @@ public class SamplesReportTests
             int k = metrics.RootElement.GetProperty("NumberOfClusters").GetInt32();
             Assert.InRange(k, 2, 4);
             Assert.All(File.ReadAllLines(Path.Combine(output, "assignments.csv")).Skip(1), line => Assert.InRange(int.Parse(line.Split(',')[1]), 1, k));
+
+            // The evidence for choosing otherwise: the second-best candidate's clusters, drawn beside the pick's.
+            var runnerUp = System.Text.RegularExpressions.Regex.Match(Unwrapped(log), @"The report shows the clusters at the runner-up, K = (\d+), beside the pick's\.");
+            Assert.True(runnerUp.Success, log);
+            int second = int.Parse(runnerUp.Groups[1].Value);
+            Assert.InRange(second, 2, 4);
+            Assert.NotEqual(k, second);
+            AssertSanePicture(Path.Combine(output, "clusters-runner-up.png"));
+            Assert.Contains($"Samples at the runner-up, K = {second}", html);
+            Assert.Contains($"fix K with --k {second} if these suit your purpose better", html);
         }
         finally
         {
@@ -280,6 +290,8 @@ public class SamplesReportTests
     internal static SampleSettings Tiny(SampleSettings settings) => settings with
     {
         Threads = 2,
+        // Never the user's real feature cache: one beside the report, in the test's temp folder.
+        CacheDirectory = settings.CacheDirectory ?? (settings.NoCache ? null : settings.OutputDirectory.TrimEnd('/') + "-cache"),
         ConfigureOptions = options =>
         {
             options.HiddenLayers = new[] { 32 };

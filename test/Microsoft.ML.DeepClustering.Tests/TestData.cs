@@ -100,6 +100,29 @@ internal static class TestData
         (SchemaShape)typeof(SchemaShape).GetMethod("Create", System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic)!
             .Invoke(null, new object[] { schema })!;
 
+    /// <summary>
+    /// The InceptionV3 test backbone (an ONNX image model that is not ResNet18; its README lies beside it): in
+    /// shared/backbones beside the repository, as CI has it, or /work/shared/backbones.
+    /// </summary>
+    public static string InceptionBackbone
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            {
+                string candidate = Path.Combine(dir.FullName, "shared", "backbones", "inception_v3_u8w.onnx");
+                if (File.Exists(candidate))
+                    return candidate;
+            }
+            const string fallback = "/work/shared/backbones/inception_v3_u8w.onnx";
+            Assert.True(File.Exists(fallback), "the InceptionV3 test backbone is in ../shared/backbones beside the repository");
+            return fallback;
+        }
+    }
+
+    /// <summary>SHA-256 of <see cref="InceptionBackbone"/>, from its README.</summary>
+    public const string InceptionBackboneSha256 = "6a85bcc6f756cb59f5bb455810bbec195a2a847eb7fe3919a971ce1ace0abb3f";
+
     public static string NewTempDirectory()
     {
         var path = Path.Combine(Path.GetTempPath(), "DeepClusteringTests", Guid.NewGuid().ToString("N"));

@@ -11,13 +11,21 @@ public enum FeatureRoute
 
     /// <summary>512 features of ResNet18 pretrained on ImageNet (FeaturizeImages), with the image-features preset.</summary>
     ResNet18,
+
+    /// <summary>The features of the user's ONNX image encoder (--backbone), with the image-features preset.</summary>
+    Backbone,
 }
 
 /// <summary>The route an image folder takes, and why, in words for the console ("images are colour, median 640×480").</summary>
 public sealed record FeatureChoice(FeatureRoute Route, string Reason)
 {
     /// <summary>The name --features takes for each route.</summary>
-    public static string NameOf(FeatureRoute route) => route == FeatureRoute.ResNet18 ? "resnet18" : "pixels";
+    public static string NameOf(FeatureRoute route) => route switch
+    {
+        FeatureRoute.ResNet18 => "resnet18",
+        FeatureRoute.Backbone => "backbone",
+        _ => "pixels",
+    };
 
     /// <summary>The route of a --features value (resnet18 or pixels, any case); null for anything else.</summary>
     public static FeatureRoute? Parse(string? text) => text?.Trim().ToLowerInvariant() switch

@@ -35,8 +35,9 @@ public static class ImageFolderInput
     /// brings its own).
     /// </summary>
     public static SampleInput Load(MLContext mlContext, string directory, int width, int height, bool color, int? maxRows,
-        Func<IReadOnlyList<string>, FeatureChoice>? chooseFeatures = null)
+        Func<IReadOnlyList<string>, FeatureChoice>? chooseFeatures = null, FolderOptions? folder = null)
     {
+        folder ??= new FolderOptions();
         string root = Path.GetFullPath(directory);
         if (!System.IO.Directory.Exists(root))
             throw new UserInputException($"The image folder '{root}' does not exist.");
@@ -87,34 +88,77 @@ public static class ImageFolderInput
                 rows = rows.Take(max).ToList();
         }
 
+        if (folder.Shard is var (shardIndex, shardCount))
+        {
+            rows = rows.Where(r => Shards.Of(RelativeName(root, r.Path), shardCount) == shardIndex).ToList();
+            notes.Add($"Shard {shardIndex}/{shardCount}: {rows.Count:N0} of the folder's images (by a hash of each path relative to the folder).");
+            if (rows.Count == 0)
+                throw new UserInputException($"--shard {shardIndex}/{shardCount} holds none of the images in '{root}': use fewer shards.");
+        }
+
+        // Every file's header, before any long work: one that is not an image stops the run here, all named, or, with
+        // --skip-unreadable, is left out and listed.
+        var unreadable = FindUnreadable(rows.Select(r => r.Path), max: int.MaxValue).ToHashSet();
+        if (unreadable.Count > 0)
+        {
+            var names = rows.Where(r => unreadable.Contains(r.Path)).Select(r => RelativeName(root, r.Path)).ToList();
+            string listed = string.Join(", ", names.Take(10)) + (names.Count > 10 ? $" (and {names.Count - 10} more)" : "");
+            if (!folder.SkipUnreadable)
+                throw new UserInputException($"{names.Count} of the {rows.Count:N0} files in '{root}' cannot be decoded (not an image, or a damaged one): {listed}. Remove or replace them, or pass --skip-unreadable to leave them out.");
+            rows = rows.Where(r => !unreadable.Contains(r.Path)).ToList();
+            notes.Add($"{names.Count} unreadable file{(names.Count == 1 ? " was" : "s were")} left out (--skip-unreadable): {listed}.");
+            if (rows.Count == 0)
+                throw new UserInputException($"None of the files in '{root}' can be decoded as an image.");
+        }
+
         // Absolute paths, so that a saved model finds the images wherever it is loaded (LoadImages combines its
         // folder with a relative path only).
         var paths = rows.Select(r => r.Path).ToList();
         var data = DataView(mlContext, paths, labelled ? rows.Select(r => r.Label).ToList() : null);
 
         var choice = chooseFeatures?.Invoke(paths);
-        bool resnet = choice?.Route == FeatureRoute.ResNet18;
-        // On the ResNet18 route the Features are not pixels: the shape is one row of 512, for the network's input size.
-        var shape = resnet ? new ImageShape(1, 1, ResNet18Features) : new ImageShape(color ? 3 : 1, height, width);
+        var backbone = choice?.Route == FeatureRoute.Backbone ? folder.Backbone ?? throw new InvalidOperationException("The backbone route needs the backbone.") : null;
+        // On the feature routes the Features are not pixels: the shape is one row of the network's features.
+        var shape = choice?.Route switch
+        {
+            FeatureRoute.ResNet18 => new ImageShape(1, 1, ResNet18Features),
+            FeatureRoute.Backbone => new ImageShape(1, 1, backbone!.FeatureCount),
+            _ => new ImageShape(color ? 3 : 1, height, width),
+        };
         var labels = labelled ? LabelSet.FromNames(classes.Select(c => c.Name).ToList()) : null;
+        var featurizer = choice?.Route is FeatureRoute.ResNet18 or FeatureRoute.Backbone
+            ? new ImageFeaturizerOptions { ImagePathColumnName = SampleColumns.ImagePath, OutputColumnName = SampleColumns.Features, Backbone = backbone?.ToBackbone() }
+            : null;
         return new SampleInput
         {
             Data = data,
             Kind = InputKind.ImageFolder,
-            Preprocessing = resnet
-                ? mlContext.Transforms.FeaturizeImages(new ImageFeaturizerOptions { ImagePathColumnName = SampleColumns.ImagePath, OutputColumnName = SampleColumns.Features })
-                : Pipeline(mlContext, width, height, color),
+            Preprocessing = featurizer is null ? Pipeline(mlContext, width, height, color) : mlContext.Transforms.FeaturizeImages(featurizer),
+            FeaturizerOptions = featurizer,
             FeatureChoice = choice,
+            Backbone = backbone,
+            Skipped = rowsSkipped(),
+            Shard = folder.Shard,
             Shape = shape,
             Labels = labels,
-            ItemNames = rows.Select(r => Path.GetRelativePath(root, r.Path).Replace('\\', '/')).ToList(),
+            ItemNames = rows.Select(r => RelativeName(root, r.Path)).ToList(),
             Count = rows.Count,
-            Description = Describe(rows.Count, root, resnet ? ResNet18Resizing : $"resized to {shape}", labels),
+            Description = Describe(rows.Count, root, choice?.Route switch
+            {
+                FeatureRoute.ResNet18 => ResNet18Resizing,
+                FeatureRoute.Backbone => backbone!.Resizing,
+                _ => $"resized to {shape}",
+            }, labels),
             Source = root,
             FilePaths = paths,
             Notes = notes,
         };
+
+        List<string> rowsSkipped() => unreadable.Order(StringComparer.Ordinal).ToList();
     }
+
+    /// <summary>A file's name in assignments.csv and in shard hashing: its path relative to the folder, with '/'.</summary>
+    public static string RelativeName(string root, string path) => Path.GetRelativePath(root, path).Replace('\\', '/');
 
     /// <summary>One row per file: ImagePath, and Label when <paramref name="labels"/> are given (one per file).</summary>
     public static IDataView DataView(MLContext mlContext, IReadOnlyList<string> paths, IReadOnlyList<int>? labels) => labels is null
@@ -205,4 +249,17 @@ public static class ImageFolderInput
         var order = perClass.SelectMany(f => f).Select((row, index) => (row, index)).ToDictionary(p => p.row, p => p.index);
         return taken.OrderBy(r => order[r]).ToList();
     }
+}
+
+/// <summary>How a folder is read beyond its images' size: the user's backbone, unreadable files, a shard.</summary>
+public sealed record FolderOptions
+{
+    /// <summary>--backbone, read from its graph; needed on <see cref="FeatureRoute.Backbone"/>.</summary>
+    public BackboneChoice? Backbone { get; init; }
+
+    /// <summary>--skip-unreadable: leave out files that do not decode (listed in the notes) instead of stopping.</summary>
+    public bool SkipUnreadable { get; init; }
+
+    /// <summary>--shard I/N: only the images whose path falls in shard I of N (<see cref="Shards.Of"/>).</summary>
+    public (int Index, int Count)? Shard { get; init; }
 }

@@ -26,6 +26,9 @@ public sealed record SampleInput
     /// </summary>
     public IEstimator<ITransformer>? Preprocessing { get; init; }
 
+    /// <summary>On the ResNet18 and backbone routes, what <see cref="Preprocessing"/> was made from: the batched featurizer takes the same.</summary>
+    public ImageFeaturizerOptions? FeaturizerOptions { get; init; }
+
     /// <summary>An image folder's route (pixels or ResNet18) and why it was taken; null for IDX files and for --score.</summary>
     public FeatureChoice? FeatureChoice { get; init; }
 
@@ -33,7 +36,16 @@ public sealed record SampleInput
     /// The Features are pretrained-network features, not pixels: the report draws the photos' files, and there is
     /// no decoded centroid to draw.
     /// </summary>
-    public bool HasPhotoFeatures => FeatureChoice?.Route == FeatureRoute.ResNet18;
+    public bool HasPhotoFeatures => FeatureChoice is { Route: FeatureRoute.ResNet18 or FeatureRoute.Backbone };
+
+    /// <summary>--backbone: the user's ONNX image encoder, as read from its graph; null on the other routes.</summary>
+    public BackboneChoice? Backbone { get; init; }
+
+    /// <summary>--skip-unreadable: the files left out because they do not decode (absolute paths), in listing order.</summary>
+    public IReadOnlyList<string> Skipped { get; init; } = Array.Empty<string>();
+
+    /// <summary>--shard I/N: the rows are shard I of N of the folder; null for the whole input.</summary>
+    public (int Index, int Count)? Shard { get; init; }
 
     /// <summary>The layout of the Features vector (on the ResNet18 route, one row of 512).</summary>
     public required ImageShape Shape { get; init; }

@@ -24,19 +24,26 @@ public abstract class TrainingDisplay
     public abstract T RunCounted<T>(string verb, int total, string unit, Func<IProgress<int>, T> work);
 
     /// <summary>
-    /// "Featurizing 300/1,000 images, 25/s": the rate counts from the first item done, since the first one also pays
+    /// "Featurizing 300/1,000 images, 25/s, 28.0 s left": the rate counts from the first item done, since the first one also pays
     /// for loading the network (seconds, against tens of milliseconds for each next one).
     /// </summary>
     internal sealed class CountLine(string verb, int total, string unit)
     {
         private readonly System.Diagnostics.Stopwatch _sinceFirst = new();
+        private int _firstDone;
 
         public string For(int done)
         {
             if (done >= 1 && !_sinceFirst.IsRunning)
+            {
                 _sinceFirst.Start();
+                _firstDone = done;   // a batch: several items at the first report
+            }
             double seconds = _sinceFirst.Elapsed.TotalSeconds;
-            string rate = done > 1 && seconds > 0 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $", {(done - 1) / seconds:0.#}/s") : "";
+            double perSecond = done > _firstDone && seconds > 0 ? (done - _firstDone) / seconds : 0;
+            string rate = perSecond > 0 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $", {perSecond:0.#}/s") : "";
+            if (perSecond > 0 && done < total)
+                rate += ", " + ClusteringRun.FormatTime(TimeSpan.FromSeconds((total - done) / perSecond)) + " left";
             return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{verb} {done:N0}/{total:N0} {unit}{rate}");
         }
     }

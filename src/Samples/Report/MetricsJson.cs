@@ -25,7 +25,27 @@ internal static class MetricsJson
         json["Input"] = input.Description;
         if (input.FeatureChoice is { } features)
             json["Features"] = Input.FeatureChoice.NameOf(features.Route);
+        if (input.Backbone is { } backbone)
+        {
+            json["Backbone"] = new JsonObject
+            {
+                ["File"] = backbone.Inspection.ModelPath,
+                ["Sha256"] = backbone.Inspection.Sha256,
+                ["Input"] = backbone.Inspection.InputName,
+                ["ImageWidth"] = backbone.Inspection.ImageWidth,
+                ["ImageHeight"] = backbone.Inspection.ImageHeight,
+                ["ChannelsLast"] = backbone.Inspection.ChannelsLast,
+                ["Output"] = backbone.Inspection.Output.Name,
+                ["OutputKind"] = backbone.Inspection.OutputKind,
+                ["FeatureCount"] = backbone.FeatureCount,
+                ["Normalization"] = backbone.Normalization,
+            };
+        }
         json["Rows"] = content.Rows?.Count ?? input.Count;
+        if (input.Skipped.Count > 0)
+            json["SkippedUnreadable"] = new JsonArray(input.Skipped.Select(p => (JsonNode?)p).ToArray());
+        if (input.Shard is var (shardIndex, shardCount))
+            json["Shard"] = $"{shardIndex}/{shardCount}";
 
         int? k = content.Rows?.NumberOfClusters ?? run.Options?.NumberOfClusters;
         if (k is not null)
@@ -84,6 +104,16 @@ internal static class MetricsJson
                 ["Device"] = history.Device,
                 ["NumberOfThreads"] = history.NumberOfThreads,
                 ["Seed"] = history.Seed,
+            };
+        }
+
+        if (run.FeatureCache is { } cache)
+        {
+            json["FeatureCache"] = new JsonObject
+            {
+                ["Folder"] = cache.Folder,
+                ["Reused"] = cache.Reused,
+                ["Computed"] = cache.Computed,
             };
         }
 

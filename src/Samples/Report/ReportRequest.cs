@@ -28,9 +28,15 @@ public sealed class RunInfo
     /// <summary>Wall time of each stage so far, in order (reading the input, training, ...).</summary>
     public IReadOnlyList<(string Stage, TimeSpan Time)> Timings { get; init; } = Array.Empty<(string, TimeSpan)>();
 
+    /// <summary>How the photos' features were had: reused from the feature cache or computed; null when no network ran in training.</summary>
+    public FeatureCacheSummary? FeatureCache { get; init; }
+
     /// <summary>Running since the app started: the report adds its own time and the total.</summary>
     public Stopwatch? Clock { get; init; }
 }
+
+/// <summary>The feature cache's part in a run: its folder (null with --no-cache), and how many images' features it gave and how many were computed.</summary>
+public sealed record FeatureCacheSummary(string? Folder, int Reused, int Computed);
 
 /// <summary>Everything <see cref="ReportWriter.Write"/> turns into files. Only the output folder, context, input and run are required.</summary>
 public sealed class ReportRequest

@@ -23,12 +23,13 @@ public static class ReportWriter
     public const string EmbeddingFile = "embedding.png";
     public const string CurvesFile = "training-curves.png";
     public const string ClusterCountFile = "choose-k.png";
+    public const string RunnerUpMontageFile = "clusters-runner-up.png";
 
     /// <summary>
     /// Files an earlier run may have left that this run would not rewrite: removed so that the folder never mixes
     /// two runs. Models are never removed (--score may be reading out/model.zip).
     /// </summary>
-    private static readonly string[] Replaceable = { AssignmentsFile, MontageFile, CentroidsFile, ConfusionFile, EmbeddingFile, CurvesFile, ClusterCountFile };
+    private static readonly string[] Replaceable = { AssignmentsFile, MontageFile, CentroidsFile, ConfusionFile, EmbeddingFile, CurvesFile, ClusterCountFile, RunnerUpMontageFile };
 
     public static ReportResult Write(ReportRequest request, CancellationToken cancellation = default)
     {
@@ -111,6 +112,20 @@ public static class ReportWriter
                 $"K = {k} is what the {ClusterCountPicture.Name(criterion)} of the pretrained embedding suggests among {chose.ClusterCountCandidates.Count} candidates: a suggestion from the data, not a fact about it. Check the samples of each cluster, and fix K with --k if another number suits your purpose.", true));
         }
 
+        if (rows is not null && request.Model?.History is { ClusterCountCandidates.Count: > 1, ClusterCountCriterion: ClusterCountCriterion runnerUpCriterion } history
+            && RunnerUp(history.ClusterCountCandidates, runnerUpCriterion) is { } runnerUp && runnerUp.NumberOfClusters <= rows.Count)
+        {
+            // The evidence for the user's own choice: what the second-best K's clusters look like beside the pick's.
+            var alternative = ClustersAt(rows, runnerUp.NumberOfClusters, request.Run.Seed);
+            var alternativeQuality = alternative.Labels is null ? null : ClusteringQuality.Evaluate(alternative.Labels, alternative.ClusterIds);
+            WriteMontage(request, alternative, alternativeQuality, PathOf(RunnerUpMontageFile));
+            int chosenK = history.ClusterCountCandidates.Single(c => c.Chosen).NumberOfClusters;
+            files.Add(new ReportFile(RunnerUpMontageFile, $"Samples at the runner-up, K = {runnerUp.NumberOfClusters}",
+                $"The candidate the {ClusterCountPicture.Name(runnerUpCriterion)} ranks second ({Drawing.Format(runnerUp.Score, "0.###")}), its {runnerUp.NumberOfClusters} clusters found by k-means in the final embedding" +
+                (alternativeQuality is null ? "" : $" (ACC {Drawing.Format(alternativeQuality.Accuracy, "0.000")})") +
+                $". Compare with the samples at K = {chosenK} above, and fix K with --k {runnerUp.NumberOfClusters} if these suit your purpose better.", true));
+        }
+
         foreach (string stale in Replaceable.Where(name => files.All(f => f.Name != name)))
             TryDelete(PathOf(stale));
 
@@ -148,6 +163,45 @@ public static class ReportWriter
         int best = Enumerable.Range(0, matrix.ClassLabels.Count).MaxBy(j => matrix[i, j]);
         double share = (double)matrix[i, best] / matrix.ClusterSizes[i];
         return $"mostly {labels.NameOf(matrix.ClassLabels[best])} ({Drawing.Percent(share)})";
+    }
+
+    /// <summary>The best candidate but the chosen one, by the criterion's direction (Davies–Bouldin: lowest); null if none has a finite score.</summary>
+    internal static ClusterCountCandidate? RunnerUp(IReadOnlyList<ClusterCountCandidate> candidates, ClusterCountCriterion criterion)
+    {
+        var others = candidates.Where(c => !c.Chosen && double.IsFinite(c.Score));
+        return criterion == ClusterCountCriterion.DaviesBouldin ? others.MinBy(c => c.Score) : others.MaxBy(c => c.Score);
+    }
+
+    /// <summary>
+    /// <paramref name="k"/> clusters of the rows' embedding by ML.NET's k-means (k-means++, one thread, seeded), as
+    /// rows for the montage: the final model has centroids for its own K only.
+    /// </summary>
+    private static ScoredRows ClustersAt(ScoredRows rows, int k, int seed)
+    {
+        var ml = new MLContext(seed);
+        var definition = SchemaDefinition.Create(typeof(EvaluationRow));
+        definition[nameof(EvaluationRow.Score)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, rows.NumberOfClusters);
+        definition[nameof(EvaluationRow.Embedding)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, rows.Embeddings[0].Length);
+        var data = ml.Data.LoadFromEnumerable(
+            Enumerable.Range(0, rows.Count).Select(i => new EvaluationRow { Score = rows.Scores[i], Embedding = rows.Embeddings[i] }), definition);
+        var kmeans = ml.Clustering.Trainers.KMeans(new Microsoft.ML.Trainers.KMeansTrainer.Options
+        {
+            FeatureColumnName = nameof(EvaluationRow.Embedding),
+            NumberOfClusters = k,
+            NumberOfThreads = 1,
+            InitializationAlgorithm = Microsoft.ML.Trainers.KMeansTrainer.InitializationAlgorithm.KMeansPlusPlus,
+        });
+        var assigned = kmeans.Fit(data).Transform(data);
+        var ids = assigned.GetColumn<uint>("PredictedLabel").Select(id => (int)id).ToArray();
+        return new ScoredRows
+        {
+            NumberOfClusters = k,
+            ClusterIds = ids,
+            TopProbabilities = rows.TopProbabilities,
+            Embeddings = rows.Embeddings,
+            Scores = rows.Scores,
+            Labels = rows.Labels,
+        };
     }
 
     /// <summary>
