@@ -133,7 +133,7 @@ public class PrecisionAndOptimizerTests
     [InlineData(0.2, TrainingPrecision.Float32)]    // emulated bfloat16
     public void AutoPicksBFloat16WhereTheProbeMeasuredItToPay(double speedup, TrainingPrecision expected)
     {
-        var (precision, reason) = TorchRuntime.ResolvePrecision(TrainingPrecision.Auto, AutoencoderArchitecture.Dense, DeviceType.CPU,
+        var (precision, reason) = PrecisionChoice.Resolve(TrainingPrecision.Auto, AutoencoderArchitecture.Dense, DeviceType.CPU,
             () => new PrecisionProbeResult(100, 100 * speedup, 2));
         Assert.Equal(expected, precision);
         Assert.StartsWith(expected == TrainingPrecision.BFloat16 ? "bfloat16: " : "float32: ", reason);
@@ -146,7 +146,7 @@ public class PrecisionAndOptimizerTests
     [InlineData(TrainingPrecision.BFloat16, DeviceType.CPU, TrainingPrecision.BFloat16)]
     [InlineData(TrainingPrecision.BFloat16, DeviceType.CUDA, TrainingPrecision.BFloat16)]
     public void AnExplicitPrecisionOrAGpuNeedsNoProbe(TrainingPrecision requested, DeviceType device, TrainingPrecision expected) =>
-        Assert.Equal(expected, TorchRuntime.ResolvePrecision(requested, AutoencoderArchitecture.Dense, device,
+        Assert.Equal(expected, PrecisionChoice.Resolve(requested, AutoencoderArchitecture.Dense, device,
             () => throw new InvalidOperationException("The probe must not run.")).Precision);
 
     [Theory]
@@ -154,7 +154,7 @@ public class PrecisionAndOptimizerTests
     [InlineData(TrainingPrecision.BFloat16)]
     [InlineData(TrainingPrecision.Float32)]
     public void TheConvolutionalNetworkAlwaysTrainsInFloat32(TrainingPrecision requested) =>
-        Assert.Equal(TrainingPrecision.Float32, TorchRuntime.ResolvePrecision(requested, AutoencoderArchitecture.Convolutional, DeviceType.CPU,
+        Assert.Equal(TrainingPrecision.Float32, PrecisionChoice.Resolve(requested, AutoencoderArchitecture.Convolutional, DeviceType.CPU,
             () => throw new InvalidOperationException("The probe must not run.")).Precision);
 
     [Fact]

@@ -32,10 +32,10 @@ internal static class TorchRuntime
             $"MLContext.GpuDeviceId is {id} but {why}. Set MLContext.FallbackToCpu = true to train on the CPU instead, or GpuDeviceId = null.");
     }
 
-    public static Device ResolveDevice(MLContextSettings settings)
+    public static Device ResolveDevice(int? gpuDeviceId, bool fallbackToCpu)
     {
-        int count = settings.GpuDeviceId is null ? 0 : SafeCudaDeviceCount();
-        var (type, index) = ChooseDevice(settings.GpuDeviceId, settings.FallbackToCpu, count);
+        int count = gpuDeviceId is null ? 0 : SafeCudaDeviceCount();
+        var (type, index) = ChooseDevice(gpuDeviceId, fallbackToCpu, count);
         return type == DeviceType.CUDA ? new Device(type, index) : CPU;
     }
 
@@ -54,39 +54,12 @@ internal static class TorchRuntime
     public static int DefaultThreads(int processorCount) => Math.Max(1, processorCount);
 
     /// <summary>
-    /// <see cref="TrainingPrecision.Auto"/> picks bfloat16 when the probe measured its products at least this many
+    /// Precision Auto picks bfloat16 on a CPU when the probe measured its products at least this many
     /// times faster than float32's: below that, the epoch gains too little for the coarser arithmetic. Zen 5 passes
     /// (1.4× on 2 threads against MKL's AVX-512 float32 kernels, 3.7× against its slower ones); CPUs that emulate
     /// bfloat16 (well below 1×) do not.
     /// </summary>
     public const double MinimumBFloat16Speedup = 1.15;
-
-    /// <summary>
-    /// The precision training uses, and why, in words for the log and <see cref="DeepClusterTrainingHistory.PrecisionReason"/>.
-    /// The convolutional network trains in float32 whatever is asked: with bfloat16 (transposed) convolutions,
-    /// ConvDEC-DA's pretraining on MNIST-test diverged at epoch 26 (MSE 0.017 to 2e6; docs/benchmarks.md). For the
-    /// dense network, <see cref="TrainingPrecision.Auto"/> means float32 on GPUs, and on a CPU whichever the
-    /// <paramref name="probe"/> measured to pay (<see cref="PrecisionProbe"/>, <see cref="MinimumBFloat16Speedup"/>);
-    /// the probe runs only then.
-    /// </summary>
-    public static (TrainingPrecision Precision, string Reason) ResolvePrecision(TrainingPrecision requested, AutoencoderArchitecture architecture, DeviceType device, Func<PrecisionProbeResult> probe)
-    {
-        if (architecture == AutoencoderArchitecture.Convolutional)
-            return (TrainingPrecision.Float32, requested == TrainingPrecision.BFloat16
-                ? "float32, not the bfloat16 asked for: the convolutional network trains in float32 (in bfloat16 its pretraining diverged)"
-                : "float32: the convolutional network trains in float32");
-        if (requested != TrainingPrecision.Auto)
-            return (requested, $"{Name(requested)}, as Precision asks");
-        if (device != DeviceType.CPU)
-            return (TrainingPrecision.Float32, $"float32 on {device}");
-        var measured = probe();
-        bool pays = measured.Speedup >= MinimumBFloat16Speedup;
-        return (pays ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32,
-            $"{(pays ? "bfloat16" : "float32")}: bfloat16 products measured {measured.Speedup:F2}× float32's on this CPU " +
-            $"({measured.BFloat16Gflops:F0} against {measured.Float32Gflops:F0} GFLOP/s, {measured.Threads} thread(s)); bfloat16 is used from {MinimumBFloat16Speedup:F2}×");
-    }
-
-    private static string Name(TrainingPrecision precision) => precision == TrainingPrecision.BFloat16 ? "bfloat16" : "float32";
 
     private static readonly Lazy<bool> s_cpuHasBFloat16 = new(() => CpuFlagsHaveBFloat16(CpuInfo.Read().Flags));
 

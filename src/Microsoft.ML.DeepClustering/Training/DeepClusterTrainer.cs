@@ -32,11 +32,11 @@ internal static class DeepClusterTrainer
     {
         if (NativeEnvironment.DescribeOnce(TorchRuntime.TuneNativeAllocator()) is string tuning)
             log(tuning);
-        var device = TorchRuntime.ResolveDevice(settings);
+        var device = TorchRuntime.ResolveDevice(settings.GpuDeviceId, settings.FallbackToCpu);
         int threads = options.NumberOfThreads ?? TorchRuntime.DefaultThreads(Environment.ProcessorCount);
         using var threadScope = TorchRuntime.UseThreads(threads);
         // After the thread count is set: the precision probe measures products at the thread count training uses.
-        var (precision, precisionReason) = TorchRuntime.ResolvePrecision(options.Precision, options.Architecture, device.type, PrecisionProbe.Measure);
+        var (precision, precisionReason) = PrecisionChoice.Resolve(options.Precision, options.Architecture, device.type, PrecisionProbe.Measure);
         var runtime = new RuntimeChoice(device, threads, precision, precisionReason);
         string k = options.NumberOfClusters > 0 ? $"K = {options.NumberOfClusters}" : $"K to choose from {options.MinimumNumberOfClusters}–{options.MaximumNumberOfClusters} by {options.ClusterCountCriterion}";
         log($"Training on {runtime.Device} with {runtime.Threads} CPU thread(s), seed {seed}: {data.Rows} rows of {data.Columns} features, {k}. Products in {precisionReason}.");

@@ -4,7 +4,7 @@ using System.IO.Compression;
 
 namespace Microsoft.ML.DeepClustering.Samples.Input;
 
-/// <summary>Reads an IDX (MNIST-format) image file, and optionally its label file, with the library's <see cref="MnistIdx"/>.</summary>
+/// <summary>Reads an IDX (MNIST-format) image file, and optionally its label file, with <see cref="MnistIdx"/>.</summary>
 public static class IdxInput
 {
     public static SampleInput Load(MLContext mlContext, string imagesPath, string? labelsPath, int? maxRows, string? displayName = null)

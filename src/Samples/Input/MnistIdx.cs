@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.DeepClustering;
+namespace Microsoft.ML.DeepClustering.Samples.Input;
 
 /// <summary>
 /// Images read from an IDX image file (the MNIST / Fashion-MNIST / EMNIST format): <see cref="Count"/> greyscale

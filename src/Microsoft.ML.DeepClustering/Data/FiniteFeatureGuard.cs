@@ -1,10 +1,9 @@
 using Microsoft.ML.Data;
-using Microsoft.ML.DeepClustering.Data;
 
-namespace Microsoft.ML.DeepClustering.Scoring;
+namespace Microsoft.ML.DeepClustering.Data;
 
 /// <summary>
-/// Scoring-time check of the fitted transformer: a NaN or infinite feature would otherwise flow through the ONNX
+/// Scoring-time input check of the fitted transformer (here with the other input checks): a NaN or infinite feature would otherwise flow through the ONNX
 /// graph and come out as NaN scores and an arbitrary cluster id. The guard wraps the input (data view for
 /// Transform, row for PredictionEngine) so that reading such a row throws, naming the column, the row and the slot.
 /// A model saved and loaded again is ML.NET's own transforms only and does not carry this check.
