@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.IO.Compression;
+using Microsoft.ML.DeepClustering.Samples.Input;
 using System.Text.RegularExpressions;
 using SkiaSharp;
 using Xunit.Abstractions;
@@ -30,7 +31,7 @@ public class PackagingTests(ITestOutputHelper output)
     private const int Classes = 10;
 
     /// <summary>Images the ImageFeatures program featurizes (ResNet18 on each, at 224×224): enough to cluster, few enough to be quick.</summary>
-    private const int FeaturizedDigits = 60;
+    private const int FeaturizedDigits = 40;
 
     /// <summary>The ML.NET line a consumer of ML.NET 6 references (docs/install.md says which lines are supported).</summary>
     private const string MLNet6 = "6.0.0";
@@ -94,6 +95,7 @@ public class PackagingTests(ITestOutputHelper output)
             Assert.Contains($"MLNet.DeepClustering.ImageFeatures {olderVersion} works with MLNet.DeepClustering {olderVersion} only, but MLNet.DeepClustering {version} is loaded", failure);
             Assert.Contains("reference the same version of both", failure);
             Assert.DoesNotContain("MissingMethodException", failure);
+            output.WriteLine(failure.Split('\n').First(line => line.Contains("InvalidOperationException")));
 
             // ML.NET 6: the application references ML.NET's 6.0.0 packages; ours are built against 5.0.1.
             string app6 = Path.Combine(work, "app6");
@@ -253,15 +255,13 @@ public class PackagingTests(ITestOutputHelper output)
     /// <summary>The first <see cref="Digits"/> MNIST test digits as PNG files, one subfolder per digit; file name → digit.</summary>
     private static Dictionary<string, int> WriteDigitPngs(string folder)
     {
-        using var images = new BinaryReader(new GZipStream(File.OpenRead(TestData.ImagesPath), CompressionMode.Decompress));
-        using var labelFile = new BinaryReader(new GZipStream(File.OpenRead(TestData.LabelsPath), CompressionMode.Decompress));
-        images.ReadBytes(16);
-        labelFile.ReadBytes(8);
+        var images = MnistIdx.ReadImages(TestData.ImagesPath);
+        var digits = MnistIdx.ReadLabels(TestData.LabelsPath);
         var labels = new Dictionary<string, int>();
         for (int i = 0; i < Digits; i++)
         {
-            byte[] pixels = images.ReadBytes(28 * 28);
-            int digit = labelFile.ReadByte();
+            byte[] pixels = images.GetImage(i).ToArray();
+            int digit = digits[i];
             using var bitmap = new SKBitmap(new SKImageInfo(28, 28, SKColorType.Gray8, SKAlphaType.Opaque));
             System.Runtime.InteropServices.Marshal.Copy(pixels, 0, bitmap.GetPixels(), pixels.Length);
             string name = $"{i:D4}.png";

@@ -176,6 +176,13 @@ public static class MnistIdx
 
     private static MnistImages ReadImages(string path, int? maxImages) => ReadImages(path, maxImages, out _);
 
+    /// <summary>The height and width of an IDX image file's images, from its header (checked as <see cref="ReadImages(string)"/> checks it).</summary>
+    internal static (int Height, int Width) ReadImageSize(string path)
+    {
+        var header = ReadImages(path, maxImages: 0);
+        return (header.Height, header.Width);
+    }
+
     private static MnistImages ReadImages(string path, int? maxImages, out int countInFile)
     {
         using var stream = OpenIdx(path);
