@@ -72,6 +72,26 @@ public class DependencyDirectionTests
         Assert.True(violations.Count == 0, $"Sub-namespaces may use the root's public types only (options, enums):\n{string.Join("\n", violations)}");
     }
 
+    /// <summary>
+    /// Every type the compiler did not make up is in the library's namespace or below it, so the rules above see it:
+    /// a file that declares another namespace would escape them.
+    /// </summary>
+    [Fact]
+    public void EveryTypeIsInTheLibrarysNamespace()
+    {
+        using var pe = new PEReader(File.OpenRead(typeof(DeepClusterOptions).Assembly.Location));
+        var reader = pe.GetMetadataReader();
+        var outside = reader.TypeDefinitions.Select(reader.GetTypeDefinition)
+            .Where(t => t.GetDeclaringType().IsNil)
+            .Select(t => (Namespace: reader.GetString(t.Namespace), Name: reader.GetString(t.Name)))
+            // <Module>, <PrivateImplementationDetails>, anonymous types, and the attributes the compiler embeds.
+            .Where(t => !t.Name.StartsWith('<') && t.Namespace is not ("Microsoft.CodeAnalysis" or "System.Runtime.CompilerServices"))
+            .Where(t => NamespaceKeyOrNull(t.Namespace) is null)
+            .Select(t => $"{t.Namespace}.{t.Name}")
+            .ToList();
+        Assert.True(outside.Count == 0, $"Types outside {Library}: {string.Join(", ", outside)}");
+    }
+
     /// <summary>The table itself allows no cycle between sub-namespaces, so the library, which follows it, has none.</summary>
     [Fact]
     public void TheRulesAllowNoCycleBetweenSubNamespaces()
