@@ -43,5 +43,5 @@ internal static class LibraryVersion
         $"MLNet.DeepClustering.ImageFeatures {imageFeatures} works with MLNet.DeepClustering {expected} only, but MLNet.DeepClustering {loaded} is loaded" +
         $"{(string.IsNullOrEmpty(libraryLocation) ? "" : $" (from {libraryLocation})")}. The two packages ship together: reference the same version of " +
         $"both, MLNet.DeepClustering {expected} with this MLNet.DeepClustering.ImageFeatures, or MLNet.DeepClustering.ImageFeatures {loaded} with that " +
-        $"MLNet.DeepClustering (NuGet's warning NU1608 names the project that asks for {loaded}).";
+        $"MLNet.DeepClustering (NuGet warned of this mismatch at restore: NU1608).";
 }
