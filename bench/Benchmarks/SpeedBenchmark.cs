@@ -34,7 +34,7 @@ internal static class SpeedBenchmark
             Row($"GEMM float32, {threads} thread(s)", $"{gemm[threads]:F0} GFLOP/s", "256×2000 by 2000×500, the DEC net's largest layer shape");
         }
 
-        var auto = TorchRuntime.ResolvePrecision(TrainingPrecision.Auto, AutoencoderArchitecture.Dense, TorchSharp.DeviceType.CPU, CpuInfo.Current);
+        var auto = Training.PrecisionChoice.Resolve(TrainingPrecision.Auto, AutoencoderArchitecture.Dense, TorchSharp.DeviceType.CPU, CpuInfo.Current);
         foreach (int threads in ThreadCounts())
         {
             using var scope = TorchRuntime.UseThreads(threads);

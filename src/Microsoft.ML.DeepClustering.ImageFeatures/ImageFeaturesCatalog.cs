@@ -27,11 +27,21 @@ public static class ImageFeaturesCatalog
     /// are inside). At Fit, every training image is opened first: one that is missing or does not decode fails with an
     /// <see cref="InvalidDataException"/> naming the column, the row and the file, before any featurizing.
     /// </summary>
+    /// <exception cref="InvalidOperationException">The MLNet.DeepClustering loaded is not the version this package was built with.</exception>
     public static IEstimator<ITransformer> FeaturizeImages(this TransformsCatalog catalog, ImageFeaturizerOptions options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
+        LibraryVersion.EnsureMatches();
         options.Validate();
+        return Build(catalog, options);
+    }
+
+    // Kept out of FeaturizeImages, which the JIT compiles before the version check runs: this method names the
+    // library's internals, which another version may lack.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static IEstimator<ITransformer> Build(TransformsCatalog catalog, ImageFeaturizerOptions options)
+    {
         var env = CatalogEnvironment.From(catalog);
         var backbone = options.Backbone;
         int width = backbone?.ImageWidth ?? 224, height = backbone?.ImageHeight ?? 224;

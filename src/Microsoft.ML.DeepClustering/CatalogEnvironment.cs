@@ -1,4 +1,5 @@
 using System.Reflection;
+using Microsoft.ML.DeepClustering.Model;
 using Microsoft.ML.Runtime;
 
 namespace Microsoft.ML.DeepClustering;
@@ -39,6 +40,3 @@ internal static class CatalogEnvironment
         return new MLContextSettings((int?)Read("GpuDeviceId"), (bool)Read("FallbackToCpu")!, (string?)Read("TempFilePath") ?? Path.GetTempPath());
     }
 }
-
-/// <summary>The few <see cref="MLContext"/> settings training and scoring read.</summary>
-internal sealed record MLContextSettings(int? GpuDeviceId, bool FallbackToCpu, string TempFilePath);

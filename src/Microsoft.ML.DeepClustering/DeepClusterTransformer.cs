@@ -1,4 +1,5 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.DeepClustering.Data;
 using Microsoft.ML.DeepClustering.Networks;
 using Microsoft.ML.DeepClustering.Onnx;
 using Microsoft.ML.DeepClustering.Scoring;
@@ -70,7 +71,7 @@ public sealed class DeepClusterTransformer : ITransformer, IDisposable
     {
         ArgumentNullException.ThrowIfNull(destination);
         ThrowIfDisposed();
-        var bytes = DeepClusterOnnxExporter.Export(_scoring.Model, OnnxColumnNames.From(_options), includeScoreAndClusterId: true);
+        var bytes = DeepClusterOnnxExporter.Export(_scoring.Model, ScoringChain.ColumnNames(_options), includeScoreAndClusterId: true);
         destination.Write(bytes);
     }
 

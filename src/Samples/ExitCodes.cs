@@ -1,6 +1,6 @@
 namespace Microsoft.ML.DeepClustering.Samples;
 
-/// <summary>The process exit codes of the samples app.</summary>
+/// <summary>The process exit codes of the deepcluster tool.</summary>
 public static class ExitCodes
 {
     /// <summary>The report was written.</summary>

@@ -6,7 +6,7 @@ using Spectre.Console;
 namespace Microsoft.ML.DeepClustering.Samples;
 
 /// <summary>
-/// The command line of the samples app: what each option means, and the exit codes (<see cref="ExitCodes"/>).
+/// The command line of the deepcluster tool: what each option means, and the exit codes (<see cref="ExitCodes"/>).
 /// <see cref="Run"/> is the whole app minus the process (Ctrl+C, the real console), so tests run it in-process.
 /// </summary>
 public static class Program
@@ -310,7 +310,7 @@ internal sealed class SamplesCommand
     public SamplesCommand()
     {
         Root = new RootCommand(
-            "Deep clustering (DEC) of images with Microsoft.ML.DeepClustering: an autoencoder learns a compact embedding, the clusters are " +
+            "deepcluster, the command-line tool of MLNet.DeepClustering: deep clustering (DEC) of images. An autoencoder learns a compact embedding, the clusters are " +
             "seeded in it (by default spectral clustering of its nearest-neighbour graph), and self-training sharpens both; of the images' pixels, or, for photos, of ResNet18's features (--features). " +
             "Writes an HTML report (samples of each cluster, decoded centroids, " +
             "embedding map, training curves, confusion matrix and ACC/NMI/ARI when labels are known) and the trained model.\n\n" +

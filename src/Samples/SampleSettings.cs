@@ -1,6 +1,6 @@
 namespace Microsoft.ML.DeepClustering.Samples;
 
-/// <summary>Everything one run of the samples app needs, as parsed from the command line (see <see cref="Program"/>).</summary>
+/// <summary>Everything one run of the deepcluster tool needs, as parsed from the command line (see <see cref="Program"/>).</summary>
 public sealed record SampleSettings
 {
     /// <summary>A folder of images (optionally one subfolder per class); null when another input is used.</summary>

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit;
+using Microsoft.ML.DeepClustering.Evaluation;
 
 namespace Microsoft.ML.DeepClustering.Tests;
 

@@ -98,6 +98,23 @@ public sealed class ImageFeaturesTests : IDisposable
         Assert.Equal(1.0, ClusteringQuality.Accuracy(_images.Select(i => i.Group).ToArray(), ids));
     }
 
+    /// <summary>
+    /// The package pins the library exactly and checks it at first use (LibraryVersion): built together, the versions
+    /// agree; apart, the message names both and the fix. PackagingTests runs a real mismatched pair of packages.
+    /// </summary>
+    [Fact]
+    public void TheLibraryVersionIsCheckedAtFirstUse()
+    {
+        string expected = LibraryVersion.Expected(typeof(ImageFeaturesCatalog).Assembly);
+        Assert.Equal(expected, LibraryVersion.Loaded(typeof(DeepClusterOptions).Assembly));
+        Assert.DoesNotContain("+", expected);
+        LibraryVersion.EnsureMatches();
+        Assert.Null(LibraryVersion.Mismatch("0.2.0", "0.2.0", "0.2.0", "/app/Microsoft.ML.DeepClustering.dll"));
+        string message = LibraryVersion.Mismatch("0.2.0", "0.2.0", "0.3.1", "/app/Microsoft.ML.DeepClustering.dll")!;
+        Assert.Contains("MLNet.DeepClustering.ImageFeatures 0.2.0 works with MLNet.DeepClustering 0.2.0 only, but MLNet.DeepClustering 0.3.1 is loaded (from /app/Microsoft.ML.DeepClustering.dll)", message);
+        Assert.Contains("MLNet.DeepClustering 0.2.0 with this MLNet.DeepClustering.ImageFeatures, or MLNet.DeepClustering.ImageFeatures 0.3.1", message);
+    }
+
     [Fact]
     public void AChannelsLastBackboneGetsInterleavedPixels()
     {

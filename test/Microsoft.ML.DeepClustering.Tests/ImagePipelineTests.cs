@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Transforms.Image;
 using SkiaSharp;
+using Microsoft.ML.DeepClustering.Samples.Input;
 
 namespace Microsoft.ML.DeepClustering.Tests;
 

@@ -3,6 +3,7 @@ using System.IO.Compression;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit;
+using Microsoft.ML.DeepClustering.Samples.Input;
 
 namespace Microsoft.ML.DeepClustering.Tests;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.IO.Compression;
+using Microsoft.ML.DeepClustering.Samples.Input;
 using System.Text.RegularExpressions;
 using SkiaSharp;
 using Xunit.Abstractions;
@@ -7,12 +8,20 @@ using Xunit.Abstractions;
 namespace Microsoft.ML.DeepClustering.Tests;
 
 /// <summary>
-/// The packages as a user gets them: both are packed from a copy of the sources with a version unique to this run
-/// (so a package NuGet cached earlier is never used), a console project is made in a temporary folder that none of
-/// this repository's Directory.Build.* files reach, and it adds the library from that folder. Its Program.cs is the
-/// README's "Use it" example, as written. It builds, clusters a few hundred MNIST digits written as PNG files, and
-/// prints cluster ids; then the same after <c>dotnet publish</c>; then the tool installs into a temporary tool path
-/// and clusters the same folder.
+/// The packages as a user gets them: all three are packed from a copy of the sources with a version unique to this run
+/// (so a package NuGet cached earlier is never used), into one local feed that every step below uses. Console projects
+/// are made in a temporary folder that none of this repository's Directory.Build.* files reach:
+/// <list type="bullet">
+/// <item>on ML.NET 5 (what the library is built against): Program.cs is the README's "Use it" example, as written.
+///   It builds, clusters a few hundred MNIST digits written as PNG files, and prints cluster ids; then the same after
+///   <c>dotnet publish</c>. Then, with MLNet.DeepClustering.ImageFeatures added, a program that featurizes the
+///   images with ResNet18, clusters them, saves, loads and scores again. Then ImageFeatures of another version than
+///   the library (a mismatched pair, which NuGet only warns about): the first FeaturizeImages fails with the message
+///   that names both versions.</item>
+/// <item>on ML.NET 6 (Microsoft.ML, ImageAnalytics and OnnxTransformer 6.0.0 referenced by the application): the same
+///   ImageFeatures program.</item>
+/// <item>the tool installs into a temporary tool path and clusters the same folder.</item>
+/// </list>
 /// On a host whose libstdc++ is older than TorchSharp's (Debian 12) the runs fail with TypeInitializationException
 /// unless the package carries the libstdc++ step (build/README.md); elsewhere the package's content is checked.
 /// </summary>
@@ -21,12 +30,21 @@ public class PackagingTests(ITestOutputHelper output)
     private const int Digits = 300;
     private const int Classes = 10;
 
+    /// <summary>Images the ImageFeatures program featurizes (ResNet18 on each, at 224×224): enough to cluster, few enough to be quick.</summary>
+    private const int FeaturizedDigits = 40;
+
+    /// <summary>The ML.NET line a consumer of ML.NET 6 references (docs/install.md says which lines are supported).</summary>
+    private const string MLNet6 = "6.0.0";
+
     [Fact]
     public void PackagesInstallAndRunInAProjectOutsideTheRepository()
     {
         string repo = RepositoryRoot();
         string work = TestData.NewTempDirectory();
-        string version = $"0.1.0-test.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
+        string stamp = $"{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
+        string version = $"0.1.0-test.{stamp}";
+        // An older ImageFeatures, pinned to an older library: with the library at `version` beside it, a mismatched pair.
+        string olderVersion = $"0.0.1-test.{stamp}";
         try
         {
             string feed = Path.Combine(work, "feed");
@@ -34,7 +52,10 @@ public class PackagingTests(ITestOutputHelper output)
             Dotnet(work, "pack", Path.Combine(sources, "src/Microsoft.ML.DeepClustering"), "-c", "Release", "-o", feed, $"-p:Version={version}");
             Dotnet(work, "pack", Path.Combine(sources, "src/Samples"), "-c", "Release", "-o", feed, $"-p:Version={version}");
             Dotnet(work, "pack", Path.Combine(sources, "src/Microsoft.ML.DeepClustering.ImageFeatures"), "-c", "Release", "-o", feed, $"-p:Version={version}");
+            // Only ImageFeatures is rebuilt (--no-dependencies): the library's version it pins and embeds is olderVersion.
+            Dotnet(work, "pack", Path.Combine(sources, "src/Microsoft.ML.DeepClustering.ImageFeatures"), "-c", "Release", "-o", feed, $"-p:Version={olderVersion}", "--no-dependencies");
             AssertImageFeaturesPackage(Path.Combine(feed, $"MLNet.DeepClustering.ImageFeatures.{version}.nupkg"), version);
+            AssertImageFeaturesPackage(Path.Combine(feed, $"MLNet.DeepClustering.ImageFeatures.{olderVersion}.nupkg"), olderVersion);
             AssertLibraryPackage(Path.Combine(feed, $"MLNet.DeepClustering.{version}.nupkg"));
             AssertToolPackage(Path.Combine(feed, $"MLNet.DeepClustering.Tool.linux-x64.{version}.nupkg"));
             Assert.True(File.Exists(Path.Combine(feed, $"MLNet.DeepClustering.{version}.snupkg")), "the symbols package");
@@ -60,6 +81,46 @@ public class PackagingTests(ITestOutputHelper output)
             string published = Run(app, Path.Combine(app, "published/app"), "photos", Classes.ToString());
             Assert.Equal(built, published);   // same binaries, same seed: the same clusters
 
+            // ML.NET 5 with ImageFeatures: ResNet18 features, clustered, saved, loaded, scored again.
+            Dotnet(app, "add", "package", "MLNet.DeepClustering.ImageFeatures", "--version", version);
+            File.WriteAllText(Path.Combine(app, "Program.cs"), ImageFeaturesProgram);
+            Dotnet(app, "build", "-c", "Release");
+            AssertImageFeaturesRun(Run(app, Path.Combine(app, "bin/Release/net10.0/app"), "photos", Classes.ToString(), FeaturizedDigits.ToString()));
+
+            // A mismatched pair: ImageFeatures pins the library at olderVersion, the project references `version`
+            // directly. NuGet only warns (NU1608); the first FeaturizeImages says what is wrong and how to fix it.
+            Dotnet(app, "add", "package", "MLNet.DeepClustering.ImageFeatures", "--version", olderVersion);
+            Assert.Contains("NU1608", Dotnet(app, "build", "-c", "Release"));
+            string failure = RunExpectingFailure(app, Path.Combine(app, "bin/Release/net10.0/app"), "photos", Classes.ToString(), FeaturizedDigits.ToString());
+            Assert.Contains($"MLNet.DeepClustering.ImageFeatures {olderVersion} works with MLNet.DeepClustering {olderVersion} only, but MLNet.DeepClustering {version} is loaded", failure);
+            Assert.Contains("reference the same version of both", failure);
+            Assert.DoesNotContain("MissingMethodException", failure);
+            output.WriteLine(failure.Split('\n').First(line => line.Contains("InvalidOperationException")));
+
+            // ML.NET 6: the application references ML.NET's 6.0.0 packages; ours are built against 5.0.1.
+            string app6 = Path.Combine(work, "app6");
+            Directory.CreateDirectory(app6);
+            File.Copy(Path.Combine(app, "nuget.config"), Path.Combine(app6, "nuget.config"));
+            File.WriteAllText(Path.Combine(app6, "app6.csproj"), $"""
+                <Project Sdk="Microsoft.NET.Sdk">
+                  <PropertyGroup><OutputType>Exe</OutputType><TargetFramework>net10.0</TargetFramework><ImplicitUsings>enable</ImplicitUsings><Nullable>enable</Nullable></PropertyGroup>
+                  <ItemGroup>
+                    <PackageReference Include="MLNet.DeepClustering" Version="{version}" />
+                    <PackageReference Include="MLNet.DeepClustering.ImageFeatures" Version="{version}" />
+                    <PackageReference Include="Microsoft.ML" Version="{MLNet6}" />
+                    <PackageReference Include="Microsoft.ML.ImageAnalytics" Version="{MLNet6}" />
+                    <PackageReference Include="Microsoft.ML.OnnxTransformer" Version="{MLNet6}" />
+                  </ItemGroup>
+                </Project>
+                """);
+            File.WriteAllText(Path.Combine(app6, "Program.cs"), ImageFeaturesProgram);
+            Dotnet(app6, "build", "-c", "Release");
+            string assets = File.ReadAllText(Path.Combine(app6, "obj/project.assets.json"));
+            Assert.Contains($"\"Microsoft.ML/{MLNet6}\"", assets);
+            Assert.Contains($"\"Microsoft.ML.OnnxTransformer/{MLNet6}\"", assets);
+            Assert.DoesNotContain("\"Microsoft.ML/5.0.1\"", assets);
+            AssertImageFeaturesRun(Run(app6, Path.Combine(app6, "bin/Release/net10.0/app6"), Path.Combine(app, "photos"), Classes.ToString(), FeaturizedDigits.ToString()));
+
             string tools = Path.Combine(work, "tools");
             Dotnet(work, "tool", "install", "MLNet.DeepClustering.Tool", "--version", version, "--tool-path", tools, "--add-source", feed);
             Run(work, Path.Combine(tools, "deepcluster"), "--images", Path.Combine(app, "photos"), "--k", Classes.ToString(),
@@ -75,11 +136,12 @@ public class PackagingTests(ITestOutputHelper output)
             string cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
                 ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
             foreach (string id in new[] { "mlnet.deepclustering", "mlnet.deepclustering.imagefeatures", "mlnet.deepclustering.tool", "mlnet.deepclustering.tool.linux-x64" })
-            {
-                string cached = Path.Combine(cache, id, version);
-                if (Directory.Exists(cached))
-                    Directory.Delete(cached, recursive: true);
-            }
+                foreach (string v in new[] { version, olderVersion })
+                {
+                    string cached = Path.Combine(cache, id, v);
+                    if (Directory.Exists(cached))
+                        Directory.Delete(cached, recursive: true);
+                }
         }
     }
 
@@ -115,7 +177,7 @@ public class PackagingTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// The image-features package depends on the library at the same version, and on the ResNet18 package without
+    /// The image-features package depends on the library at exactly the same version, and on the ResNet18 package without
     /// excluding its build assets: those copy the network's weights next to the user's application.
     /// </summary>
     private static void AssertImageFeaturesPackage(string path, string version)
@@ -124,7 +186,8 @@ public class PackagingTests(ITestOutputHelper output)
         Assert.NotNull(package.GetEntry("lib/net10.0/Microsoft.ML.DeepClustering.ImageFeatures.dll"));
         using var nuspec = new StreamReader(package.GetEntry("MLNet.DeepClustering.ImageFeatures.nuspec")!.Open());
         string text = nuspec.ReadToEnd();
-        Assert.Contains($"<dependency id=\"MLNet.DeepClustering\" version=\"{version}\"", text);
+        // Exactly this version: ImageFeatures uses the library's internals (LibraryVersion.cs).
+        Assert.Contains($"<dependency id=\"MLNet.DeepClustering\" version=\"[{version}]\"", text);
         var resnet = Regex.Match(text, "<dependency id=\"Microsoft.ML.DnnImageFeaturizer.ResNet18\"[^>]*>");
         Assert.True(resnet.Success, text);
         Assert.DoesNotContain("exclude", resnet.Value);
@@ -148,18 +211,57 @@ public class PackagingTests(ITestOutputHelper output)
         Assert.True(purity >= 2 * largestClass, $"purity {purity:F3} against the largest class's share {largestClass:F3}");
     }
 
+    /// <summary>
+    /// The ImageFeatures consumer's Program.cs: FeaturizeImages (ResNet18) then DeepCluster on the first N images, saved
+    /// and loaded again; prints each image's cluster id from the fitted and from the loaded model, and its path.
+    /// </summary>
+    private const string ImageFeaturesProgram = """
+        using Microsoft.ML;
+        using Microsoft.ML.DeepClustering;
+
+        var mlContext = new MLContext(seed: 1);
+        var files = Directory.GetFiles(args[0], "*.png", SearchOption.AllDirectories).Order().Take(int.Parse(args[2]))
+            .Select(path => new ImageFile { Path = path }).ToList();
+        IDataView images = mlContext.Data.LoadFromEnumerable(files);
+        var options = DeepClusterPresets.ImageFeatures();
+        options.NumberOfClusters = int.Parse(args[1]);
+        options.PretrainEpochs = 20;
+        options.MaxIterations = 200;
+        var pipeline = mlContext.Transforms.FeaturizeImages(new ImageFeaturizerOptions { ImagePathColumnName = "Path" })
+            .Append(mlContext.Transforms.DeepCluster(options));
+        using var model = pipeline.Fit(images);
+        mlContext.Model.Save(model, images.Schema, "features.zip");
+        var loaded = mlContext.Model.Load("features.zip", out _);
+        var fitted = mlContext.Data.CreateEnumerable<ImageCluster>(model.Transform(images), reuseRowObject: false).ToList();
+        var reloaded = mlContext.Data.CreateEnumerable<ImageCluster>(loaded.Transform(images), reuseRowObject: false).ToList();
+        for (int i = 0; i < fitted.Count; i++)
+            Console.WriteLine($"{fitted[i].PredictedClusterId}\t{reloaded[i].PredictedClusterId}\t{fitted[i].Path}");
+
+        class ImageFile { public string Path { get; set; } = ""; }
+        class ImageCluster { public string Path { get; set; } = ""; public uint PredictedClusterId { get; set; } }
+        """;
+
+    /// <summary>Every featurized image printed once, with a cluster id in 1..K that the loaded model gives too, and more than one cluster used.</summary>
+    private static void AssertImageFeaturesRun(string printed)
+    {
+        var rows = printed.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(line => line.Split('\t')).ToArray();
+        Assert.Equal(FeaturizedDigits, rows.Length);
+        Assert.All(rows, r => Assert.InRange(uint.Parse(r[0]), 1u, (uint)Classes));
+        Assert.All(rows, r => Assert.Equal(r[0], r[1]));
+        Assert.True(rows.Select(r => r[0]).Distinct().Count() > 1, "the images fall in more than one cluster");
+    }
+
     /// <summary>The first <see cref="Digits"/> MNIST test digits as PNG files, one subfolder per digit; file name → digit.</summary>
     private static Dictionary<string, int> WriteDigitPngs(string folder)
     {
-        using var images = new BinaryReader(new GZipStream(File.OpenRead(TestData.ImagesPath), CompressionMode.Decompress));
-        using var labelFile = new BinaryReader(new GZipStream(File.OpenRead(TestData.LabelsPath), CompressionMode.Decompress));
-        images.ReadBytes(16);
-        labelFile.ReadBytes(8);
+        var images = MnistIdx.ReadImages(TestData.ImagesPath);
+        var digits = MnistIdx.ReadLabels(TestData.LabelsPath);
         var labels = new Dictionary<string, int>();
         for (int i = 0; i < Digits; i++)
         {
-            byte[] pixels = images.ReadBytes(28 * 28);
-            int digit = labelFile.ReadByte();
+            byte[] pixels = images.GetImage(i).ToArray();
+            int digit = digits[i];
             using var bitmap = new SKBitmap(new SKImageInfo(28, 28, SKColorType.Gray8, SKAlphaType.Opaque));
             System.Runtime.InteropServices.Marshal.Copy(pixels, 0, bitmap.GetPixels(), pixels.Length);
             string name = $"{i:D4}.png";
@@ -210,11 +312,27 @@ public class PackagingTests(ITestOutputHelper output)
         throw new InvalidOperationException($"No DeepClustering.sln above {AppContext.BaseDirectory}.");
     }
 
-    private void Dotnet(string directory, params string[] args) =>
+    private string Dotnet(string directory, params string[] args) =>
         Run(directory, Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet", args);
 
     /// <summary>Runs a process to completion and returns its standard output; fails the test, with both outputs, on a non-zero exit.</summary>
     private string Run(string directory, string program, params string[] args)
+    {
+        var (exitCode, stdout, stderr) = Execute(directory, program, args);
+        Assert.True(exitCode == 0,
+            $"{Path.GetFileName(program)} {string.Join(' ', args)} exited with {exitCode}.\n--- stdout\n{Tail(stdout)}\n--- stderr\n{Tail(stderr)}");
+        return stdout;
+    }
+
+    /// <summary>Runs a process that must fail; returns its standard output and error together.</summary>
+    private string RunExpectingFailure(string directory, string program, params string[] args)
+    {
+        var (exitCode, stdout, stderr) = Execute(directory, program, args);
+        Assert.True(exitCode != 0, $"{Path.GetFileName(program)} {string.Join(' ', args)} was expected to fail.\n--- stdout\n{Tail(stdout)}");
+        return stdout + "\n" + stderr;
+    }
+
+    private (int ExitCode, string Stdout, string Stderr) Execute(string directory, string program, params string[] args)
     {
         var start = new ProcessStartInfo(program) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (string arg in args)
@@ -230,9 +348,7 @@ public class PackagingTests(ITestOutputHelper output)
         string stdout = process.StandardOutput.ReadToEnd();
         Assert.True(process.WaitForExit(600_000), $"{Path.GetFileName(program)} {string.Join(' ', args)} finished within 10 minutes");
         output.WriteLine($"{Path.GetFileName(program)} {string.Join(' ', args)}: exit {process.ExitCode} in {clock.Elapsed.TotalSeconds:F1} s");
-        Assert.True(process.ExitCode == 0,
-            $"{Path.GetFileName(program)} {string.Join(' ', args)} exited with {process.ExitCode}.\n--- stdout\n{Tail(stdout)}\n--- stderr\n{Tail(error.Result)}");
-        return stdout;
+        return (process.ExitCode, stdout, error.Result);
     }
 
     private static string Tail(string text) => text.Length <= 4000 ? text : "..." + text[^4000..];

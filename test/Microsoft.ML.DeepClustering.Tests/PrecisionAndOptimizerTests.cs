@@ -144,12 +144,12 @@ public class PrecisionAndOptimizerTests
     public void AutoOnACpuDecidesFromItsIdentityAlone(string vendor, int family, int model, string flags, TrainingPrecision expected)
     {
         var cpu = new CpuDescription(vendor, family, model, flags);
-        var (precision, reason) = TorchRuntime.ResolvePrecision(TrainingPrecision.Auto, AutoencoderArchitecture.Dense, DeviceType.CPU, cpu);
+        var (precision, reason) = PrecisionChoice.Resolve(TrainingPrecision.Auto, AutoencoderArchitecture.Dense, DeviceType.CPU, cpu);
         Assert.Equal(expected, precision);
         Assert.StartsWith(expected == TrainingPrecision.BFloat16 ? "bfloat16: " : "float32: ", reason);
         Assert.Contains(cpu.ToString(), reason);
         // The same description gives the same answer every time, whatever else runs meanwhile.
-        Assert.Equal((precision, reason), TorchRuntime.ResolvePrecision(TrainingPrecision.Auto, AutoencoderArchitecture.Dense, DeviceType.CPU, cpu with { }));
+        Assert.Equal((precision, reason), PrecisionChoice.Resolve(TrainingPrecision.Auto, AutoencoderArchitecture.Dense, DeviceType.CPU, cpu with { }));
     }
 
     [Theory]
@@ -160,7 +160,7 @@ public class PrecisionAndOptimizerTests
     public void AnExplicitPrecisionOrAGpuIgnoresTheCpu(TrainingPrecision requested, DeviceType device, TrainingPrecision expected)
     {
         foreach (var cpu in new[] { new CpuDescription("AuthenticAMD", 26, 2, Avx512BFloat16), new CpuDescription("AuthenticAMD", 25, 1, NoBFloat16) })
-            Assert.Equal(expected, TorchRuntime.ResolvePrecision(requested, AutoencoderArchitecture.Dense, device, cpu).Precision);
+            Assert.Equal(expected, PrecisionChoice.Resolve(requested, AutoencoderArchitecture.Dense, device, cpu).Precision);
     }
 
     [Theory]
@@ -168,7 +168,7 @@ public class PrecisionAndOptimizerTests
     [InlineData(TrainingPrecision.BFloat16)]
     [InlineData(TrainingPrecision.Float32)]
     public void TheConvolutionalNetworkAlwaysTrainsInFloat32(TrainingPrecision requested) =>
-        Assert.Equal(TrainingPrecision.Float32, TorchRuntime.ResolvePrecision(requested, AutoencoderArchitecture.Convolutional, DeviceType.CPU,
+        Assert.Equal(TrainingPrecision.Float32, PrecisionChoice.Resolve(requested, AutoencoderArchitecture.Convolutional, DeviceType.CPU,
             new CpuDescription("AuthenticAMD", 26, 2, Avx512BFloat16)).Precision);
 
     [Fact]
@@ -189,7 +189,7 @@ public class PrecisionAndOptimizerTests
         var options = new DeepClusterOptions { NumberOfClusters = 3, HiddenLayers = [16], EmbeddingDimension = 2, PretrainEpochs = 1, MaxIterations = 0, BatchSize = 32 };
         using var model = ml.Transforms.DeepCluster(options).Fit(ml.Data.LoadFromEnumerable(SmallRows()));
         var history = model.History;
-        Assert.Equal(TorchRuntime.ResolvePrecision(TrainingPrecision.Auto, AutoencoderArchitecture.Dense, DeviceType.CPU, CpuInfo.Current), (history.Precision, history.PrecisionReason));
+        Assert.Equal(PrecisionChoice.Resolve(TrainingPrecision.Auto, AutoencoderArchitecture.Dense, DeviceType.CPU, CpuInfo.Current), (history.Precision, history.PrecisionReason));
         Assert.Contains(CpuInfo.Current.ToString(), history.PrecisionReason);
     }
 

@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.DeepClustering.Runtime;
 using Microsoft.ML.DeepClustering.Training;
 using TorchSharp;
+using Microsoft.ML.DeepClustering.Model;
 
 namespace Microsoft.ML.DeepClustering.Tests;
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.ML.DeepClustering.Samples;
 using SkiaSharp;
 using Spectre.Console;
+using Microsoft.ML.DeepClustering.Samples.Input;
 
 namespace Microsoft.ML.DeepClustering.Tests;
 

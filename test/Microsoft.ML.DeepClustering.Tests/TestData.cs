@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.DeepClustering.Samples.Input;
 
 namespace Microsoft.ML.DeepClustering.Tests;
 

@@ -1,6 +1,7 @@
 using System.Collections.ObjectModel;
 using System.Globalization;
 using System.Text;
+using Microsoft.ML.DeepClustering.Evaluation;
 
 namespace Microsoft.ML.DeepClustering;
 

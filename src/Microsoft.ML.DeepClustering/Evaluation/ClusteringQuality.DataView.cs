@@ -18,8 +18,8 @@ public static partial class ClusteringQuality
     /// or Byte number holding whole values (NaN = missing for Single/Double). Key columns are read as their raw
     /// key values, so a <c>PredictedLabel</c>/<c>PredictedClusterId</c> key column yields cluster ids 1..k and a
     /// key label column yields class labels 1..n in <see cref="ClusteringConfusionMatrix.ClassLabels"/> and
-    /// <see cref="ClusteringQualityMetrics.Mapping"/>; numeric labels (such as the 0..9 Single <c>Label</c> of
-    /// <see cref="MnistIdx.Load"/>) are used as they are. The metrics themselves do not depend on the values.
+    /// <see cref="ClusteringQualityMetrics.Mapping"/>; numeric labels (such as MNIST's digits 0..9 as
+    /// Single) are used as they are. The metrics themselves do not depend on the values.
     /// </para>
     /// <para>Every row is read once; rows with a missing label or prediction are an error, not skipped.</para>
     /// </remarks>

@@ -11,7 +11,7 @@ namespace Microsoft.ML.DeepClustering;
 /// <para>
 /// Every metric compares two equally long arrays: the true class label and the predicted cluster id of each
 /// sample. Both may hold any integer type (<see cref="int"/>, <see cref="uint"/> as in ML.NET's
-/// <c>PredictedLabel</c> key column, <see cref="byte"/> as returned by <see cref="MnistIdx.ReadLabels(string)"/>, ...);
+/// <c>PredictedLabel</c> key column, <see cref="byte"/> as in MNIST's label files, ...);
 /// the values are only used as identities, so labels such as 3, 7, 42 work, and cluster ids need not match class
 /// labels in number or value. Values must fit in an <see cref="int"/>.
 /// </para>

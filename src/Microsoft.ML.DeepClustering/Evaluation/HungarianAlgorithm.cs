@@ -1,4 +1,4 @@
-namespace Microsoft.ML.DeepClustering;
+namespace Microsoft.ML.DeepClustering.Evaluation;
 
 /// <summary>
 /// The Hungarian (Kuhn–Munkres) algorithm for the linear assignment problem, in its O(r²·c) form with

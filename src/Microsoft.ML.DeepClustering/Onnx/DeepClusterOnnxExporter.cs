@@ -5,11 +5,7 @@ using static Microsoft.ML.DeepClustering.Onnx.Proto.TensorProto.Types;
 namespace Microsoft.ML.DeepClustering.Onnx;
 
 /// <summary>Names of the graph's input and outputs (the ML.NET column names, so that ApplyOnnxModel maps them one to one).</summary>
-internal sealed record OnnxColumnNames(string Features, string Embedding, string SoftAssignment, string Score, string PredictedClusterId)
-{
-    public static OnnxColumnNames From(DeepClusterOptions options) => new(options.FeatureColumnName, options.EmbeddingColumnName,
-        options.SoftAssignmentColumnName, options.ScoreColumnName, options.PredictedClusterIdColumnName);
-}
+internal sealed record OnnxColumnNames(string Features, string Embedding, string SoftAssignment, string Score, string PredictedClusterId);
 
 /// <summary>
 /// Writes a trained model as an ONNX graph, op for op what <see cref="Networks.Autoencoder.Encode"/> and

@@ -5,7 +5,7 @@ namespace Microsoft.ML.DeepClustering.Runtime;
 /// <summary>
 /// What identifies a CPU and does not change while a process runs: its vendor, family and model numbers, and the
 /// instruction-set flags. Decisions that must give the same result on a busy and an idle machine
-/// (<see cref="TorchRuntime.ResolvePrecision"/>) rest on this, never on timings.
+/// (PrecisionChoice.Resolve, in Training) rest on this, never on timings.
 /// </summary>
 /// <param name="Vendor">"AuthenticAMD", "GenuineIntel", or "" when unknown.</param>
 /// <param name="Family">The CPU family number as Linux prints it (extended family included), or -1 when unknown.</param>

@@ -18,7 +18,7 @@ internal sealed record PrecisionProbeResult(double Float32Gflops, double BFloat1
 /// times a 256×2000 by 2000×500 product (a batch through DEC's largest layer) both ways, the best of several runs
 /// after a warm-up, once per process and thread count. Training does not use it: a timing follows the machine's load,
 /// and <see cref="TrainingPrecision.Auto"/> must give the same model from the same seed on a busy machine, so it
-/// decides from the CPU's identity (<see cref="TorchRuntime.ResolvePrecision"/>).
+/// decides from the CPU's identity (PrecisionChoice.Resolve, in Training).
 /// </summary>
 internal static class PrecisionProbe
 {

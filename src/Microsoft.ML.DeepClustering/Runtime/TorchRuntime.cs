@@ -32,10 +32,10 @@ internal static class TorchRuntime
             $"MLContext.GpuDeviceId is {id} but {why}. Set MLContext.FallbackToCpu = true to train on the CPU instead, or GpuDeviceId = null.");
     }
 
-    public static Device ResolveDevice(MLContextSettings settings)
+    public static Device ResolveDevice(int? gpuDeviceId, bool fallbackToCpu)
     {
-        int count = settings.GpuDeviceId is null ? 0 : SafeCudaDeviceCount();
-        var (type, index) = ChooseDevice(settings.GpuDeviceId, settings.FallbackToCpu, count);
+        int count = gpuDeviceId is null ? 0 : SafeCudaDeviceCount();
+        var (type, index) = ChooseDevice(gpuDeviceId, fallbackToCpu, count);
         return type == DeviceType.CUDA ? new Device(type, index) : CPU;
     }
 
@@ -63,35 +63,6 @@ internal static class TorchRuntime
         ("GenuineIntel", 6, 143),
         ("GenuineIntel", 6, 207),
     };
-
-    /// <summary>
-    /// The precision training uses, and why, in words for the log and <see cref="DeepClusterTrainingHistory.PrecisionReason"/>.
-    /// The convolutional network trains in float32 whatever is asked: with bfloat16 (transposed) convolutions,
-    /// ConvDEC-DA's pretraining on MNIST-test diverged at epoch 26 (MSE 0.017 to 2e6; docs/benchmarks.md). For the
-    /// dense network, <see cref="TrainingPrecision.Auto"/> means float32 on GPUs, and on a CPU bfloat16 exactly when
-    /// the <paramref name="cpu"/> has native bfloat16 dot products (AVX512_BF16 or AMX_BF16) and is not one of the
-    /// <see cref="SlowBFloat16Models"/>. The decision reads only what identifies the CPU, never a timing, so a busy and
-    /// an idle machine train the same model from the same seed (<see cref="PrecisionProbe"/> remains a diagnostic).
-    /// </summary>
-    public static (TrainingPrecision Precision, string Reason) ResolvePrecision(TrainingPrecision requested, AutoencoderArchitecture architecture, DeviceType device, CpuDescription cpu)
-    {
-        ArgumentNullException.ThrowIfNull(cpu);
-        if (architecture == AutoencoderArchitecture.Convolutional)
-            return (TrainingPrecision.Float32, requested == TrainingPrecision.BFloat16
-                ? "float32, not the bfloat16 asked for: the convolutional network trains in float32 (in bfloat16 its pretraining diverged)"
-                : "float32: the convolutional network trains in float32");
-        if (requested != TrainingPrecision.Auto)
-            return (requested, $"{Name(requested)}, as Precision asks");
-        if (device != DeviceType.CPU)
-            return (TrainingPrecision.Float32, $"float32 on {device}");
-        if (!CpuFlagsHaveBFloat16(cpu.Flags))
-            return (TrainingPrecision.Float32, $"float32: this CPU ({cpu}) lists no bfloat16 dot products (avx512_bf16, amx_bf16), and emulated bfloat16 runs below float32's speed");
-        if (SlowBFloat16Models.Contains((cpu.Vendor, cpu.Family, cpu.Model)))
-            return (TrainingPrecision.Float32, $"float32: this CPU ({cpu}) lists bfloat16 dot products, but on this model libtorch's bfloat16 products run slower than float32's");
-        return (TrainingPrecision.BFloat16, $"bfloat16: this CPU ({cpu}) has native bfloat16 dot products ({string.Join(", ", new[] { "avx512_bf16", "amx_bf16" }.Where(f => cpu.Lists(f)))})");
-    }
-
-    private static string Name(TrainingPrecision precision) => precision == TrainingPrecision.BFloat16 ? "bfloat16" : "float32";
 
     /// <summary>Whether this machine's CPU has bfloat16 dot products (from /proc/cpuinfo on Linux, CPUID elsewhere on x86).</summary>
     public static bool CpuHasBFloat16 => CpuFlagsHaveBFloat16(CpuInfo.Current.Flags);

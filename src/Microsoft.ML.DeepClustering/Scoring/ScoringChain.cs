@@ -62,7 +62,7 @@ internal sealed class ScoringChain : IDisposable
 
         // 2. The ONNX graph of the encoder and the soft assignment. ApplyOnnxModel(Stream) would leave a copy in the
         //    temp folder for ever; we write the file ourselves and delete it when the transformer is disposed.
-        var names = OnnxColumnNames.From(options);
+        var names = ColumnNames(options);
         var onnxBytes = DeepClusterOnnxExporter.Export(model, names, includeScoreAndClusterId: false);
         Directory.CreateDirectory(settings.TempFilePath);
         string onnxFile = Path.Combine(settings.TempFilePath, $"DeepClustering-{Guid.NewGuid():N}.onnx");
@@ -109,7 +109,7 @@ internal sealed class ScoringChain : IDisposable
             Enumerable.Range(0, options.NumberOfClustersForSchema).Select(i => Enumerable.Repeat((float)i, options.EmbeddingDimension).ToArray()).ToArray(),
             options.Alpha,
             new[] { 1 });
-        var names = OnnxColumnNames.From(options);
+        var names = ColumnNames(options);
         string file = Path.Combine(settings.TempFilePath, $"DeepClustering-schema-{Guid.NewGuid():N}.onnx");
         Directory.CreateDirectory(settings.TempFilePath);
         File.WriteAllBytes(file, DeepClusterOnnxExporter.Export(standIn, names, includeScoreAndClusterId: false));
@@ -159,6 +159,10 @@ internal sealed class ScoringChain : IDisposable
         try { return Microsoft.ML.OnnxRuntime.OrtEnv.Instance().GetAvailableProviders().Contains("CUDAExecutionProvider"); }
         catch (Exception) { return false; }
     }
+
+    /// <summary>The ONNX graph's input and outputs, named as the options name the columns (Onnx reads no option).</summary>
+    public static OnnxColumnNames ColumnNames(DeepClusterOptions options) => new(options.FeatureColumnName, options.EmbeddingColumnName,
+        options.SoftAssignmentColumnName, options.ScoreColumnName, options.PredictedClusterIdColumnName);
 
     private static IEnumerable<ITransformer> Renames(TransformsCatalog catalog, DeepClusterOptions options, DataViewSchema schema)
     {

@@ -41,11 +41,11 @@ internal static class DeepClusterTrainer
     {
         if (NativeEnvironment.DescribeOnce(TorchRuntime.TuneNativeAllocator()) is string tuning)
             log(tuning);
-        var device = TorchRuntime.ResolveDevice(settings);
+        var device = TorchRuntime.ResolveDevice(settings.GpuDeviceId, settings.FallbackToCpu);
         int threads = options.NumberOfThreads ?? TorchRuntime.DefaultThreads(Environment.ProcessorCount);
         using var threadScope = TorchRuntime.UseThreads(threads);
         // From what identifies the CPU, not from a timing: the same seed gives the same model on a busy machine.
-        var (precision, precisionReason) = TorchRuntime.ResolvePrecision(options.Precision, options.Architecture, device.type, CpuInfo.Current);
+        var (precision, precisionReason) = PrecisionChoice.Resolve(options.Precision, options.Architecture, device.type, CpuInfo.Current);
         var runtime = new RuntimeChoice(device, threads, precision, precisionReason);
         string clusters = options.NumberOfClusters > 0 ? $"K = {options.NumberOfClusters}" : $"K to choose from {options.MinimumNumberOfClusters}–{options.MaximumNumberOfClusters} by {options.ClusterCountCriterion}";
         log($"Training on {runtime.Device} with {runtime.Threads} CPU thread(s), seed {seed}: {data.Rows} rows of {data.Columns} features, {clusters}. Products in {precisionReason}.");

@@ -1,10 +1,8 @@
 using Microsoft.ML.Data;
-using System.Buffers.Binary;
-using System.IO.Compression;
 
 namespace Microsoft.ML.DeepClustering.Samples.Input;
 
-/// <summary>Reads an IDX (MNIST-format) image file, and optionally its label file, with the library's <see cref="MnistIdx"/>.</summary>
+/// <summary>Reads an IDX (MNIST-format) image file, and optionally its label file, with <see cref="MnistIdx"/>.</summary>
 public static class IdxInput
 {
     public static SampleInput Load(MLContext mlContext, string imagesPath, string? labelsPath, int? maxRows, string? displayName = null)
@@ -24,7 +22,7 @@ public static class IdxInput
             throw new UserInputException(e.Message, e);
         }
 
-        var (height, width) = ReadImageSize(imagesPath);
+        var (height, width) = MnistIdx.ReadImageSize(imagesPath);
         int count = (int)(data.GetRowCount() ?? 0);
         if (count == 0)
             throw new UserInputException($"The IDX image file '{imagesPath}' holds no images.");
@@ -53,21 +51,5 @@ public static class IdxInput
     {
         if (!File.Exists(path))
             throw new UserInputException($"The {what} '{Path.GetFullPath(path)}' does not exist.");
-    }
-
-    /// <summary>
-    /// Height and width from the IDX header (big-endian: magic, count, rows, columns). MnistIdx.Load has already
-    /// validated the file, so this only reads the 16 bytes it needs.
-    /// </summary>
-    private static (int Height, int Width) ReadImageSize(string path)
-    {
-        using var file = File.OpenRead(path);
-        Span<byte> magic = stackalloc byte[2];
-        file.ReadExactly(magic);
-        file.Position = 0;
-        using Stream stream = magic[0] == 0x1f && magic[1] == 0x8b ? new GZipStream(file, CompressionMode.Decompress) : file;
-        Span<byte> header = stackalloc byte[16];
-        stream.ReadExactly(header);
-        return (BinaryPrimitives.ReadInt32BigEndian(header[8..]), BinaryPrimitives.ReadInt32BigEndian(header[12..]));
     }
 }

@@ -1,14 +1,13 @@
 using Microsoft.ML.Data;
-using Microsoft.ML.DeepClustering.Data;
 
-namespace Microsoft.ML.DeepClustering.Scoring;
+namespace Microsoft.ML.DeepClustering.Data;
 
 /// <summary>
-/// Scoring-time check of the fitted transformer: a NaN or infinite feature would otherwise flow through the ONNX
+/// Scoring-time input check of the fitted transformer (here with the other input checks): a NaN or infinite feature would otherwise flow through the ONNX
 /// graph and come out as NaN scores and an arbitrary cluster id. The guard wraps the input (data view for
 /// Transform, row for PredictionEngine) so that reading such a row throws, naming the column, the row and the slot.
 /// A model loaded with mlContext.Model.Load is ML.NET's own transforms only and does not carry this check; one loaded
-/// with LoadDeepClusterModel does (<see cref="LoadedScoringModel"/>).
+/// with LoadDeepClusterModel does (LoadedScoringModel, in the root).
 /// </summary>
 internal static class FiniteFeatureGuard
 {

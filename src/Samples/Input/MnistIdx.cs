@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using Microsoft.ML.Data;
 
-namespace Microsoft.ML.DeepClustering;
+namespace Microsoft.ML.DeepClustering.Samples.Input;
 
 /// <summary>
 /// Images read from an IDX image file (the MNIST / Fashion-MNIST / EMNIST format): <see cref="Count"/> greyscale
@@ -175,6 +175,13 @@ public static class MnistIdx
     }
 
     private static MnistImages ReadImages(string path, int? maxImages) => ReadImages(path, maxImages, out _);
+
+    /// <summary>The height and width of an IDX image file's images, from its header (checked as <see cref="ReadImages(string)"/> checks it).</summary>
+    internal static (int Height, int Width) ReadImageSize(string path)
+    {
+        var header = ReadImages(path, maxImages: 0);
+        return (header.Height, header.Width);
+    }
 
     private static MnistImages ReadImages(string path, int? maxImages, out int countInFile)
     {

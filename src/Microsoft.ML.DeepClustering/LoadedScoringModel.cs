@@ -4,9 +4,14 @@ using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.Trainers;
 using Microsoft.ML.Transforms.Onnx;
 
-namespace Microsoft.ML.DeepClustering.Scoring;
+using Microsoft.ML.DeepClustering.Data;
+using Microsoft.ML.DeepClustering.Scoring;
+
+namespace Microsoft.ML.DeepClustering;
 
 /// <summary>
+/// The loaded counterpart of <see cref="DeepClusterTransformer"/>, beside it in the root because, like it, it guards
+/// the features (Data) around the scoring chain (Scoring).
 /// A saved deep clustering <c>.zip</c> as ML.NET loads it (the chain of built-in transforms, a featurizer in front when
 /// the pipeline had one), with the batched scorer restored for bulk <see cref="Transform"/>: the chain's own steps
 /// before ApplyOnnxModel, then <see cref="BatchedScoringDataView"/> over the same ONNX bytes (read back from the
@@ -87,7 +92,7 @@ internal sealed class LoadedScoringModel : ITransformer, IDisposable
         ArgumentNullException.ThrowIfNull(input);
         ObjectDisposedException.ThrowIf(_disposed, this);
         var features = _before.Aggregate(input, (data, step) => step.Transform(data));
-        var column = Data.InputChecks.FeatureColumn(features.Schema, _featureColumn);
+        var column = InputChecks.FeatureColumn(features.Schema, _featureColumn);
         if (((VectorDataViewType)column.Type).Size != _session.FeatureSize)
             throw new ArgumentOutOfRangeException(nameof(input), _featureColumn,
                 $"Feature column '{_featureColumn}' must be a vector of {_session.FeatureSize} Single values, as in training; found {((VectorDataViewType)column.Type).Size}.");
