@@ -13,7 +13,7 @@ namespace Microsoft.ML.DeepClustering;
 /// with the transformer's up to float rounding (a batched convolution may sum in another order). It computes features
 /// only; the fitted FeaturizeImages transformer is what a saved model keeps.
 /// </summary>
-public sealed class BatchedImageFeaturizer : IDisposable
+internal sealed class BatchedImageFeaturizer : IDisposable
 {
     private const string PathColumn = "Path";
     private readonly MLContext _ml;

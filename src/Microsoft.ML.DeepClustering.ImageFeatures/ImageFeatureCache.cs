@@ -13,7 +13,7 @@ namespace Microsoft.ML.DeepClustering;
 /// see half an entry; each entry carries a checksum of its key and values, and one that does not check is ignored and
 /// recomputed, never used.
 /// </summary>
-public sealed class ImageFeatureCache
+internal sealed class ImageFeatureCache
 {
     private const uint Magic = 0x31464344;   // "DCF1", little-endian
     private const int HeaderBytes = 8;       // magic, value count
