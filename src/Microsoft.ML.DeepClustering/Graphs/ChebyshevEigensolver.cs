@@ -1,0 +1,164 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DeepClustering.Graphs;
+
+/// <summary>
+/// The leading eigenvectors of a symmetric sparse matrix whose spectrum lies in [−1, 1] (a normalised affinity
+/// D^(−1/2) W D^(−1/2)) by Chebyshev-filtered subspace iteration (Zhou and Saad 2007). A block of a few more vectors
+/// than wanted is multiplied by a Chebyshev polynomial of the matrix that stays within ±1 on [−1, cut] and grows
+/// steeply above it, cut being the block's smallest Ritz value; then the block is orthonormalised and rotated to its
+/// Ritz vectors (Rayleigh–Ritz). The polynomial's degree in sparse products per orthogonalisation is what makes it
+/// cheap on large graphs: a Krylov method orthogonalises every new vector against a basis many blocks wide, which on a
+/// sparse graph costs more than the products themselves and keeps that basis in memory.
+/// <para>
+/// Memory is four blocks of <c>count</c> rounded up to 8, plus 8 guard vectors: linear in the rows with a small
+/// constant. A block as wide as the count resolves eigenvalues of any multiplicity up to it (disconnected components
+/// all have eigenvalue 1). The sparse products sum each row in a fixed order, so the result does not depend on the
+/// threads of the products; the small dense steps run in libtorch.
+/// </para>
+/// </summary>
+internal static class ChebyshevEigensolver
+{
+    /// <summary>Sparse products per Chebyshev filter (its polynomial degree).</summary>
+    private const int Degree = 10;
+
+    /// <summary>
+    /// The <paramref name="count"/> leading eigenvectors of <paramref name="s"/> as a float32 CPU tensor [N, count],
+    /// columns in ascending order of eigenvalue (the leading one last).
+    /// </summary>
+    /// <param name="s">Symmetric, eigenvalues in [−1, 1].</param>
+    /// <param name="maxProducts">Sparse block products at most (each multiplies the whole block once).</param>
+    /// <param name="tolerance">Stop once every wanted vector x has ‖Sx − θx‖ ≤ tolerance (x of unit length).</param>
+    /// <param name="seed">Seeds the random start.</param>
+    /// <param name="threads">Threads of the sparse products (0: all processors).</param>
+    /// <param name="products">Set to the sparse block products used, for benchmarks.</param>
+    public static Tensor LeadingEigenvectors(SparseMatrix s, int count, int maxProducts, ulong seed, CancellationToken cancellation,
+        double tolerance, int threads, out int products)
+    {
+        int n = s.Rows;
+        if (count < 1 || count > n)
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"Eigenvectors: the count must be between 1 and the rows ({n}).");
+        products = 0;
+        int width = (count + 7) / 8 * 8 + 8;
+        if (n <= 2 * width + 64)
+            return Dense(s, count);
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : Environment.ProcessorCount, CancellationToken = cancellation };
+
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(seed);
+        // Four blocks for the whole run, rotated by the filter's three-term recurrence; x always holds the current block.
+        var x = randn(new long[] { n, width }, generator: generator);
+        var a = empty(n, width);
+        var b = empty(n, width);
+        var c = empty(n, width);
+        x = Orthonormal(x);
+        var (ritz, residuals) = RayleighRitz(s, ref x, a, parallel);
+        products++;
+        while (products + Degree + 1 <= maxProducts)
+        {
+            if (Converged(residuals, count, tolerance))
+                break;
+            cancellation.ThrowIfCancellationRequested();
+            // Damp [−1, cut], cut the smallest Ritz value of the block: the guard vectors' side of the spectrum.
+            float cut = ritz[0];
+            x = Filter(s, x, a, b, c, cut, parallel, out var spare);
+            products += Degree;
+            // The old x became a spare buffer: keep exactly four blocks live.
+            (a, b, c) = spare;
+            x = Orthonormal(x);
+            (ritz, residuals) = RayleighRitz(s, ref x, a, parallel);
+            products++;
+        }
+        return x.narrow(1, width - count, count).contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc cref="LeadingEigenvectors(SparseMatrix, int, int, ulong, CancellationToken, double, int, out int)"/>
+    public static Tensor LeadingEigenvectors(SparseMatrix s, int count, int maxProducts, ulong seed, CancellationToken cancellation) =>
+        LeadingEigenvectors(s, count, maxProducts, seed, cancellation, 1e-4, 0, out _);
+
+    private static bool Converged(float[] residuals, int count, double tolerance)
+    {
+        for (int i = residuals.Length - count; i < residuals.Length; i++)
+            if (!(residuals[i] <= tolerance))
+                return false;
+        return true;
+    }
+
+    /// <summary>
+    /// T_d((S − c)/e) x by the three-term recurrence, [−1, cut] mapped to [−1, 1] (c its centre, e its half-width);
+    /// the result lands in one of the four buffers and the other three come back as spares.
+    /// </summary>
+    private static Tensor Filter(SparseMatrix s, Tensor x, Tensor a, Tensor b, Tensor c, float cut, ParallelOptions parallel,
+        out (Tensor, Tensor, Tensor) spare)
+    {
+        double e = (cut + 1) / 2, centre = (cut - 1) / 2;
+        var previous = x;
+        var current = a;
+        Multiply(s, previous, current, parallel);
+        current.add_(previous, -centre).div_(e);
+        var free = new Stack<Tensor>(new[] { c, b });
+        for (int step = 2; step <= Degree; step++)
+        {
+            var next = free.Pop();
+            Multiply(s, current, next, parallel);
+            // next = 2(S − c)·current / e − previous
+            next.add_(current, -centre).mul_(2 / e).sub_(previous);
+            free.Push(previous);
+            previous = current;
+            current = next;
+        }
+        var rest = free.ToArray();
+        spare = (previous, rest[0], rest[1]);
+        return current;
+    }
+
+    /// <summary>An orthonormal basis of x's columns (reduced QR), scaled first so that large filtered columns keep their precision.</summary>
+    private static Tensor Orthonormal(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        x.div_(x.norm(0, keepdim: true).clamp_min(1e-30));
+        var q = linalg.qr(x).Q;
+        x.copy_(q);
+        return x;
+    }
+
+    /// <summary>
+    /// Rotates the orthonormal block x to the Ritz vectors of S in its span, ascending; returns the Ritz values and
+    /// each vector's residual norm ‖Sx − θx‖. <paramref name="work"/> receives S·x on the way.
+    /// </summary>
+    private static (float[] Ritz, float[] Residuals) RayleighRitz(SparseMatrix s, ref Tensor x, Tensor work, ParallelOptions parallel)
+    {
+        using var scope = NewDisposeScope();
+        Multiply(s, x, work, parallel);
+        var h = x.t().mm(work).to(ScalarType.Float64);
+        var (values, vectors) = linalg.eigh((h + h.t()) / 2);
+        var rotation = vectors.to(ScalarType.Float32);
+        x.copy_(x.mm(rotation));
+        var sx = work.mm(rotation);
+        var theta = values.to(ScalarType.Float32);
+        var residuals = (sx - x * theta.unsqueeze(0)).norm(0);
+        return (theta.data<float>().ToArray(), residuals.data<float>().ToArray());
+    }
+
+    private static unsafe void Multiply(SparseMatrix s, Tensor x, Tensor y, ParallelOptions parallel)
+    {
+        int width = (int)x.shape[1];
+        fixed (byte* xp = x.bytes, yp = y.bytes)
+            s.Multiply((float*)xp, width, (float*)yp, width, width, parallel);
+    }
+
+    /// <summary>A small matrix: the whole dense eigendecomposition.</summary>
+    private static Tensor Dense(SparseMatrix s, int count)
+    {
+        using var scope = NewDisposeScope();
+        int n = s.Rows;
+        var dense = new double[(long)n * n];
+        for (int i = 0; i < n; i++)
+            for (int e = s.RowStart[i]; e < s.RowStart[i + 1]; e++)
+                dense[(long)i * n + s.Columns[e]] += s.Values[e];
+        var matrix = tensor(dense, new long[] { n, n });
+        var (_, vectors) = linalg.eigh((matrix + matrix.t()) / 2);
+        return vectors.narrow(1, n - count, count).to(ScalarType.Float32).contiguous().MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,361 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Microsoft.ML.DeepClustering.Graphs;
+
+/// <summary>
+/// Approximate k nearest neighbours by NN-descent (Dong, Moses and Li 2011, as pynndescent runs it): start every row
+/// from random neighbours, then repeatedly compare the neighbours of each row's neighbours with one another, on the
+/// idea that a neighbour of a neighbour is likely a neighbour. Each round costs about N·k² distances, so the whole
+/// search is near-linear in the rows where an exact search is quadratic.
+/// <para>
+/// The result depends on the seed only, never on the number of threads: random choices come from a hash of
+/// (seed, round, row, neighbour) rather than from a shared generator; each round's candidate lists are built in row
+/// order; the distances of a block of rows are computed in parallel against the lists as they stood before the
+/// block, and the improvements they find are applied one after another in row order.
+/// </para>
+/// </summary>
+internal static class NearestNeighbours
+{
+    /// <summary>
+    /// Rows from which the graph is approximate. Below it the exact search runs, so results on smaller data sets do
+    /// not move.
+    /// </summary>
+    public const int ApproximateFromRows = 100_000;
+
+    /// <summary>Rows whose comparisons are computed together before their improvements are applied.</summary>
+    private const int BlockRows = 16_384;
+
+    /// <summary>Rows per parallel work item: fixed, so that the order of the updates does not depend on the threads.</summary>
+    private const int ChunkRows = 256;
+
+    /// <summary>A round that improves fewer than this share of the N·k list entries ends the search (pynndescent's δ).</summary>
+    private const double Delta = 0.001;
+
+    private const int MaximumRounds = 30;
+
+    /// <summary>One improvement a comparison found: <c>q</c> is closer to <c>p</c> (and <c>p</c> to <c>q</c>) than the worst of their lists.</summary>
+    private readonly record struct Update(int P, int Q, float Distance);
+
+    /// <summary>
+    /// Each row's <paramref name="k"/> approximate nearest neighbours, itself excluded, as [n, k] row-major lists
+    /// sorted by ascending squared Euclidean distance.
+    /// </summary>
+    /// <param name="rows">The points, [n, d] row-major.</param>
+    /// <param name="seed">Seeds every random choice: the same seed gives the same lists on any number of threads.</param>
+    /// <param name="threads">Threads for the parallel parts (0: all processors); the result does not depend on it.</param>
+    /// <param name="rounds">Set to the rounds run, for benchmarks.</param>
+    public static (float[] SquaredDistances, int[] Indices) Approximate(
+        float[] rows, int n, int d, int k, ulong seed, CancellationToken cancellation, int threads = 0) =>
+        Approximate(rows, n, d, k, seed, cancellation, threads, out _);
+
+    /// <inheritdoc cref="Approximate(float[], int, int, int, ulong, CancellationToken, int)"/>
+    public static (float[] SquaredDistances, int[] Indices) Approximate(
+        float[] rows, int n, int d, int k, ulong seed, CancellationToken cancellation, int threads, out int rounds)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        if (n < 2 || d < 1 || (long)n * d != rows.Length)
+            throw new ArgumentException($"Nearest neighbours: expected {n} rows of {d} values (n ≥ 2), found {rows.Length} values.", nameof(rows));
+        if (k < 1 || k >= n)
+            throw new ArgumentOutOfRangeException(nameof(k), k, $"Nearest neighbours: the neighbour count must be between 1 and the rows − 1 ({n - 1}).");
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : Environment.ProcessorCount, CancellationToken = cancellation };
+        var heap = new NeighbourHeaps(n, k);
+
+        // Random start: k distinct random rows per row, each row from its own hashed stream.
+        Parallel.For(0, (n + ChunkRows - 1) / ChunkRows, parallel, chunk =>
+        {
+            int end = Math.Min(n, (chunk + 1) * ChunkRows);
+            for (int i = chunk * ChunkRows; i < end; i++)
+            {
+                ulong state = Mix(seed ^ Mix((ulong)i + 0x5851F42D4C957F2DUL));
+                for (int filled = 0, attempts = 0; filled < k && attempts < 64 * k; attempts++)
+                {
+                    state = Mix(state);
+                    int j = (int)(state % (ulong)n);
+                    if (j != i && heap.Push(i, j, SquaredDistance(rows, d, i, j), isNew: true))
+                        filled++;
+                }
+            }
+        });
+
+        // pynndescent's max_candidates: at most min(60, k) new and as many old candidates per row.
+        int maxCandidates = Math.Min(60, k);
+        var newCandidates = new CandidateLists(n, maxCandidates);
+        var oldCandidates = new CandidateLists(n, maxCandidates);
+        int chunksPerBlock = BlockRows / ChunkRows;
+        var updates = Enumerable.Range(0, chunksPerBlock).Select(_ => new List<Update>()).ToArray();
+        double stop = Delta * n * k;
+        rounds = 0;
+        for (int round = 0; round < MaximumRounds; round++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            rounds++;
+            BuildCandidates(heap, newCandidates, oldCandidates, seed, round);
+            long improved = 0;
+            for (int blockStart = 0; blockStart < n; blockStart += BlockRows)
+            {
+                int blockEnd = Math.Min(n, blockStart + BlockRows);
+                int chunks = (blockEnd - blockStart + ChunkRows - 1) / ChunkRows;
+                Parallel.For(0, chunks, parallel, c =>
+                {
+                    var list = updates[c];
+                    list.Clear();
+                    int end = Math.Min(blockEnd, blockStart + (c + 1) * ChunkRows);
+                    for (int u = blockStart + c * ChunkRows; u < end; u++)
+                        LocalJoin(u, rows, d, heap, newCandidates, oldCandidates, list);
+                });
+                for (int c = 0; c < chunks; c++)
+                {
+                    foreach (var update in CollectionsMarshal.AsSpan(updates[c]))
+                    {
+                        if (heap.Push(update.P, update.Q, update.Distance, isNew: true)) improved++;
+                        if (heap.Push(update.Q, update.P, update.Distance, isNew: true)) improved++;
+                    }
+                }
+            }
+            if (improved <= stop)
+                break;
+        }
+
+        heap.SortRows(parallel);
+        return (heap.Distances, heap.Indices);
+    }
+
+    /// <summary>
+    /// Each row's candidates for this round: its neighbours and the rows that list it (reverse neighbours), split into
+    /// new (not yet compared) and old, each capped at the candidates with the smallest hashed priority (a seeded random
+    /// sample). New neighbours that made it into the sample are marked old, so they are compared once as new.
+    /// </summary>
+    private static void BuildCandidates(NeighbourHeaps heap, CandidateLists fresh, CandidateLists old, ulong seed, int round)
+    {
+        fresh.Clear();
+        old.Clear();
+        int n = heap.Rows, k = heap.K;
+        ulong roundSeed = Mix(seed + 0x9E3779B97F4A7C15UL * (ulong)(round + 1));
+        for (int i = 0; i < n; i++)
+        {
+            for (int t = 0; t < k; t++)
+            {
+                int j = heap.Indices[i * k + t];
+                if (j < 0)
+                    continue;
+                float priority = Priority(roundSeed, i, j);
+                var lists = heap.IsNew[i * k + t] ? fresh : old;
+                lists.Push(i, j, priority);
+                lists.Push(j, i, priority);
+            }
+        }
+        for (int i = 0; i < n; i++)
+        {
+            for (int t = 0; t < k; t++)
+            {
+                if (heap.IsNew[i * k + t] && fresh.Contains(i, heap.Indices[i * k + t]))
+                    heap.IsNew[i * k + t] = false;
+            }
+        }
+    }
+
+    /// <summary>Compares row u's new candidates with each other and with its old ones, keeping the pairs that would improve a list.</summary>
+    private static void LocalJoin(int u, float[] rows, int d, NeighbourHeaps heap, CandidateLists fresh, CandidateLists old, List<Update> updates)
+    {
+        var newList = fresh.Of(u);
+        var oldList = old.Of(u);
+        for (int a = 0; a < newList.Length; a++)
+        {
+            int p = newList[a];
+            float worstP = heap.Worst(p);
+            for (int b = a + 1; b < newList.Length; b++)
+            {
+                int q = newList[b];
+                if (p == q) continue;
+                float distance = SquaredDistance(rows, d, p, q);
+                if (distance < worstP || distance < heap.Worst(q))
+                    updates.Add(new Update(p, q, distance));
+            }
+            foreach (int q in oldList)
+            {
+                if (p == q) continue;
+                float distance = SquaredDistance(rows, d, p, q);
+                if (distance < worstP || distance < heap.Worst(q))
+                    updates.Add(new Update(p, q, distance));
+            }
+        }
+    }
+
+    /// <summary>The squared Euclidean distance between rows i and j of the [n, d] row-major <paramref name="rows"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float SquaredDistance(float[] rows, int d, int i, int j)
+    {
+        ref float a = ref rows[(long)i * d];
+        ref float b = ref rows[(long)j * d];
+        int t = 0;
+        float sum = 0;
+        if (Vector256.IsHardwareAccelerated && d >= 8)
+        {
+            var acc = Vector256<float>.Zero;
+            for (; t <= d - 8; t += 8)
+            {
+                var diff = Vector256.LoadUnsafe(ref a, (nuint)t) - Vector256.LoadUnsafe(ref b, (nuint)t);
+                acc += diff * diff;
+            }
+            sum = Vector256.Sum(acc);
+        }
+        for (; t < d; t++)
+        {
+            float diff = Unsafe.Add(ref a, t) - Unsafe.Add(ref b, t);
+            sum += diff * diff;
+        }
+        return sum;
+    }
+
+    /// <summary>SplitMix64's finaliser: a well-mixed 64-bit hash of <paramref name="x"/>.</summary>
+    private static ulong Mix(ulong x)
+    {
+        x += 0x9E3779B97F4A7C15UL;
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
+        return x ^ (x >> 31);
+    }
+
+    /// <summary>A random priority for the pair (i, j) in one round, the same from both ends.</summary>
+    private static float Priority(ulong roundSeed, int i, int j)
+    {
+        ulong low = (ulong)Math.Min(i, j), high = (ulong)Math.Max(i, j);
+        return (Mix(roundSeed ^ Mix((high << 32) | low)) >> 40) / (float)(1 << 24);
+    }
+
+    /// <summary>
+    /// Every row's current neighbours as a bounded max-heap on the squared distance (the worst at the root), with a
+    /// flag per entry that says whether it has been compared as a new candidate yet. Empty slots hold index −1 at +∞.
+    /// </summary>
+    private sealed class NeighbourHeaps
+    {
+        public readonly int Rows, K;
+        public readonly float[] Distances;
+        public readonly int[] Indices;
+        public readonly bool[] IsNew;
+
+        public NeighbourHeaps(int rows, int k)
+        {
+            Rows = rows;
+            K = k;
+            Distances = new float[(long)rows * k];
+            Indices = new int[(long)rows * k];
+            IsNew = new bool[(long)rows * k];
+            Array.Fill(Distances, float.PositiveInfinity);
+            Array.Fill(Indices, -1);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float Worst(int row) => Distances[row * K];
+
+        /// <summary>Puts j in row i's list if it is closer than the worst there and not listed yet.</summary>
+        public bool Push(int i, int j, float distance, bool isNew)
+        {
+            int start = i * K;
+            if (distance >= Distances[start])
+                return false;
+            var indices = Indices.AsSpan(start, K);
+            if (indices.Contains(j))
+                return false;
+            var distances = Distances.AsSpan(start, K);
+            var flags = IsNew.AsSpan(start, K);
+            // Replace the root and sift it down.
+            int at = 0;
+            while (true)
+            {
+                int left = 2 * at + 1, right = left + 1, swap;
+                if (left >= K)
+                    break;
+                swap = right >= K || distances[left] >= distances[right] ? left : right;
+                if (distances[swap] <= distance)
+                    break;
+                distances[at] = distances[swap];
+                indices[at] = indices[swap];
+                flags[at] = flags[swap];
+                at = swap;
+            }
+            distances[at] = distance;
+            indices[at] = j;
+            flags[at] = isNew;
+            return true;
+        }
+
+        /// <summary>Sorts each row's list by ascending distance (then index, so ties have one order).</summary>
+        public void SortRows(ParallelOptions parallel)
+        {
+            Parallel.For(0, (Rows + ChunkRows - 1) / ChunkRows, parallel, chunk =>
+            {
+                int end = Math.Min(Rows, (chunk + 1) * ChunkRows);
+                var order = new (float, int)[K];
+                for (int i = chunk * ChunkRows; i < end; i++)
+                {
+                    for (int t = 0; t < K; t++)
+                        order[t] = (Distances[i * K + t], Indices[i * K + t]);
+                    Array.Sort(order);
+                    for (int t = 0; t < K; t++)
+                        (Distances[i * K + t], Indices[i * K + t]) = order[t];
+                }
+            });
+        }
+    }
+
+    /// <summary>Per row, up to <c>capacity</c> candidate rows with the smallest priorities (a max-heap on the priority).</summary>
+    private sealed class CandidateLists(int rows, int capacity)
+    {
+        private readonly int[] _indices = new int[(long)rows * capacity];
+        private readonly float[] _priorities = new float[(long)rows * capacity];
+        private readonly int[] _counts = new int[rows];
+
+        public void Clear() => Array.Clear(_counts);
+
+        public ReadOnlySpan<int> Of(int row) => _indices.AsSpan(row * capacity, _counts[row]);
+
+        public bool Contains(int row, int j) => Of(row).Contains(j);
+
+        public void Push(int row, int j, float priority)
+        {
+            int start = row * capacity, count = _counts[row];
+            var indices = _indices.AsSpan(start, capacity);
+            var priorities = _priorities.AsSpan(start, capacity);
+            if (indices[..count].Contains(j))
+                return;
+            if (count < capacity)
+            {
+                // Sift up from the end.
+                int at = count;
+                while (at > 0)
+                {
+                    int parent = (at - 1) / 2;
+                    if (priorities[parent] >= priority)
+                        break;
+                    priorities[at] = priorities[parent];
+                    indices[at] = indices[parent];
+                    at = parent;
+                }
+                priorities[at] = priority;
+                indices[at] = j;
+                _counts[row] = count + 1;
+                return;
+            }
+            if (priority >= priorities[0])
+                return;
+            int node = 0;
+            while (true)
+            {
+                int left = 2 * node + 1, right = left + 1;
+                if (left >= capacity)
+                    break;
+                int swap = right >= capacity || priorities[left] >= priorities[right] ? left : right;
+                if (priorities[swap] <= priority)
+                    break;
+                priorities[node] = priorities[swap];
+                indices[node] = indices[swap];
+                node = swap;
+            }
+            priorities[node] = priority;
+            indices[node] = j;
+        }
+    }
+}
