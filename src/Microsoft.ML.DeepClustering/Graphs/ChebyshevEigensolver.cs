@@ -28,9 +28,11 @@ internal static class ChebyshevEigensolver
     /// columns in ascending order of eigenvalue (the leading one last).
     /// </summary>
     /// <param name="s">Symmetric, eigenvalues in [−1, 1].</param>
+    /// <param name="count">Eigenvectors wanted, 1 to N.</param>
     /// <param name="maxProducts">Sparse block products at most (each multiplies the whole block once).</param>
     /// <param name="tolerance">Stop once every wanted vector x has ‖Sx − θx‖ ≤ tolerance (x of unit length).</param>
     /// <param name="seed">Seeds the random start.</param>
+    /// <param name="cancellation">Checked before each filter.</param>
     /// <param name="threads">Threads of the sparse products (0: all processors).</param>
     /// <param name="products">Set to the sparse block products used, for benchmarks.</param>
     public static Tensor LeadingEigenvectors(SparseMatrix s, int count, int maxProducts, ulong seed, CancellationToken cancellation,

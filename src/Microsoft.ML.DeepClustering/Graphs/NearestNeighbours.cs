@@ -38,19 +38,23 @@ internal static class NearestNeighbours
     /// <summary>One improvement a comparison found: <c>q</c> is closer to <c>p</c> (and <c>p</c> to <c>q</c>) than the worst of their lists.</summary>
     private readonly record struct Update(int P, int Q, float Distance);
 
+    /// <inheritdoc cref="Approximate(float[], int, int, int, ulong, CancellationToken, int, out int)"/>
+    public static (float[] SquaredDistances, int[] Indices) Approximate(
+        float[] rows, int n, int d, int k, ulong seed, CancellationToken cancellation, int threads = 0) =>
+        Approximate(rows, n, d, k, seed, cancellation, threads, out _);
+
     /// <summary>
     /// Each row's <paramref name="k"/> approximate nearest neighbours, itself excluded, as [n, k] row-major lists
     /// sorted by ascending squared Euclidean distance.
     /// </summary>
     /// <param name="rows">The points, [n, d] row-major.</param>
+    /// <param name="n">Rows, at least 2.</param>
+    /// <param name="d">Values per row.</param>
+    /// <param name="k">Neighbours per row, 1 to n − 1.</param>
     /// <param name="seed">Seeds every random choice: the same seed gives the same lists on any number of threads.</param>
+    /// <param name="cancellation">Checked between rounds and between work items.</param>
     /// <param name="threads">Threads for the parallel parts (0: all processors); the result does not depend on it.</param>
     /// <param name="rounds">Set to the rounds run, for benchmarks.</param>
-    public static (float[] SquaredDistances, int[] Indices) Approximate(
-        float[] rows, int n, int d, int k, ulong seed, CancellationToken cancellation, int threads = 0) =>
-        Approximate(rows, n, d, k, seed, cancellation, threads, out _);
-
-    /// <inheritdoc cref="Approximate(float[], int, int, int, ulong, CancellationToken, int)"/>
     public static (float[] SquaredDistances, int[] Indices) Approximate(
         float[] rows, int n, int d, int k, ulong seed, CancellationToken cancellation, int threads, out int rounds)
     {

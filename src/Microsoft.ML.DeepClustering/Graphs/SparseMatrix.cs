@@ -77,6 +77,8 @@ internal sealed record SparseMatrix(int Rows, int[] RowStart, int[] Columns, flo
     /// builds it: w_ij = exp(−d²_ij / (σ_i σ_j)), σ_i the distance to row i's (k/2)-th neighbour, symmetrised
     /// (<see cref="Symmetrised"/>) and normalised to D^(−1/2) W D^(−1/2) (<see cref="Normalised"/>).
     /// </summary>
+    /// <param name="n">Rows.</param>
+    /// <param name="k">Neighbours per row.</param>
     /// <param name="squaredDistances">[n, k] row-major, each row ascending.</param>
     /// <param name="indices">[n, k] row-major neighbour rows.</param>
     public static SparseMatrix SelfTuningAffinity(int n, int k, float[] squaredDistances, int[] indices)
