@@ -14,7 +14,7 @@ var usages = new Dictionary<string, string>
     ["gemm-paths"] = "[--reps 20]",
     ["speed"] = "[--dataset mnist-full|mnist-test] [--max-rows N] [--epochs N]",
     ["optimizer-step"] = "[--rounds N] [--epochs N]",
-    ["graphs"] = "[--data blobs|mnist-pca] [--rows 100000] [--dims 16] [--k 15] [--count 24] [--seed 1] [--sample 1000] [--usearch]",
+    ["graphs"] = "[--data blobs|mnist-pca] [--rows 100000] [--dims 16] [--k 15] [--count 24] [--seed 1] [--sample 1000] [--usearch] [--exact]",
 };
 string? Arg(string name) => Array.IndexOf(args, name) is int i && i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 int? IntArg(string name) => Arg(name) is string s ? int.Parse(s) : null;
@@ -62,7 +62,7 @@ switch (command)
         return SpeedBenchmark.Run(Arg("--dataset") ?? "mnist-full", IntArg("--max-rows"), IntArg("--epochs") ?? 3);
     case "graphs":
         return GraphsBenchmark.Run(Arg("--data") ?? "blobs", IntArg("--rows") ?? 100_000, IntArg("--dims") ?? 16, IntArg("--k") ?? 15,
-            IntArg("--count") ?? 24, IntArg("--seed") ?? 1, args.Contains("--usearch"), IntArg("--sample") ?? 1000);
+            IntArg("--count") ?? 24, IntArg("--seed") ?? 1, args.Contains("--usearch"), args.Contains("--exact"), IntArg("--sample") ?? 1000);
     case "optimizer-step":
         return SpeedBenchmark.RunOptimizerStep(IntArg("--rounds") ?? 10, IntArg("--epochs") ?? 3);
     default:

@@ -35,8 +35,14 @@ internal static class NearestNeighbours
 
     private const int MaximumRounds = 30;
 
-    /// <summary>One improvement a comparison found: <c>q</c> is closer to <c>p</c> (and <c>p</c> to <c>q</c>) than the worst of their lists.</summary>
-    private readonly record struct Update(int P, int Q, float Distance);
+    /// <summary>
+    /// Rows are dealt to this many owners by their index; an owner alone writes its rows' lists, so the lists of
+    /// different owners are updated in parallel, and each list sees its updates in the same order on any threads.
+    /// </summary>
+    private const int Owners = 16;
+
+    /// <summary>One improvement a comparison found: <c>Other</c> is closer to <c>Target</c> than the worst of its list.</summary>
+    private readonly record struct Update(int Target, int Other, float Distance);
 
     /// <inheritdoc cref="Approximate(float[], int, int, int, ulong, CancellationToken, int, out int)"/>
     public static (float[] SquaredDistances, int[] Indices) Approximate(
@@ -88,37 +94,42 @@ internal static class NearestNeighbours
         var newCandidates = new CandidateLists(n, maxCandidates);
         var oldCandidates = new CandidateLists(n, maxCandidates);
         int chunksPerBlock = BlockRows / ChunkRows;
-        var updates = Enumerable.Range(0, chunksPerBlock).Select(_ => new List<Update>()).ToArray();
+        // One list per (chunk, owner): a chunk's comparisons sorted by the owner of the list they would improve.
+        var updates = Enumerable.Range(0, chunksPerBlock * Owners).Select(_ => new List<Update>()).ToArray();
+        var improvedBy = new long[Owners];
         double stop = Delta * n * k;
         rounds = 0;
         for (int round = 0; round < MaximumRounds; round++)
         {
             cancellation.ThrowIfCancellationRequested();
             rounds++;
-            BuildCandidates(heap, newCandidates, oldCandidates, seed, round);
-            long improved = 0;
+            BuildCandidates(heap, newCandidates, oldCandidates, seed, round, parallel);
+            Array.Clear(improvedBy);
             for (int blockStart = 0; blockStart < n; blockStart += BlockRows)
             {
                 int blockEnd = Math.Min(n, blockStart + BlockRows);
                 int chunks = (blockEnd - blockStart + ChunkRows - 1) / ChunkRows;
                 Parallel.For(0, chunks, parallel, c =>
                 {
-                    var list = updates[c];
-                    list.Clear();
+                    var lists = updates.AsSpan(c * Owners, Owners);
+                    foreach (var list in lists)
+                        list.Clear();
                     int end = Math.Min(blockEnd, blockStart + (c + 1) * ChunkRows);
                     for (int u = blockStart + c * ChunkRows; u < end; u++)
-                        LocalJoin(u, rows, d, heap, newCandidates, oldCandidates, list);
+                        LocalJoin(u, rows, d, heap, newCandidates, oldCandidates, lists);
                 });
-                for (int c = 0; c < chunks; c++)
+                // Each owner applies its lists' updates in chunk order, so every list sees them in row order.
+                Parallel.For(0, Owners, parallel, owner =>
                 {
-                    foreach (var update in CollectionsMarshal.AsSpan(updates[c]))
-                    {
-                        if (heap.Push(update.P, update.Q, update.Distance, isNew: true)) improved++;
-                        if (heap.Push(update.Q, update.P, update.Distance, isNew: true)) improved++;
-                    }
-                }
+                    long count = 0;
+                    for (int c = 0; c < chunks; c++)
+                        foreach (var update in CollectionsMarshal.AsSpan(updates[c * Owners + owner]))
+                            if (heap.Push(update.Target, update.Other, update.Distance, isNew: true))
+                                count++;
+                    improvedBy[owner] += count;
+                });
             }
-            if (improved <= stop)
+            if (improvedBy.Sum() <= stop)
                 break;
         }
 
@@ -130,38 +141,52 @@ internal static class NearestNeighbours
     /// Each row's candidates for this round: its neighbours and the rows that list it (reverse neighbours), split into
     /// new (not yet compared) and old, each capped at the candidates with the smallest hashed priority (a seeded random
     /// sample). New neighbours that made it into the sample are marked old, so they are compared once as new.
+    /// A row's list takes its own neighbours first, then its reverse neighbours in row order; each owner fills its
+    /// rows' lists, so the order, and with it the result, is the same on any threads.
     /// </summary>
-    private static void BuildCandidates(NeighbourHeaps heap, CandidateLists fresh, CandidateLists old, ulong seed, int round)
+    private static void BuildCandidates(NeighbourHeaps heap, CandidateLists fresh, CandidateLists old, ulong seed, int round, ParallelOptions parallel)
     {
         fresh.Clear();
         old.Clear();
         int n = heap.Rows, k = heap.K;
         ulong roundSeed = Mix(seed + 0x9E3779B97F4A7C15UL * (ulong)(round + 1));
-        for (int i = 0; i < n; i++)
+        Parallel.For(0, Owners, parallel, owner =>
         {
-            for (int t = 0; t < k; t++)
+            for (int i = owner; i < n; i += Owners)
             {
-                int j = heap.Indices[i * k + t];
-                if (j < 0)
-                    continue;
-                float priority = Priority(roundSeed, i, j);
-                var lists = heap.IsNew[i * k + t] ? fresh : old;
-                lists.Push(i, j, priority);
-                lists.Push(j, i, priority);
+                for (int t = 0; t < k; t++)
+                {
+                    int j = heap.Indices[i * k + t];
+                    if (j >= 0)
+                        (heap.IsNew[i * k + t] ? fresh : old).Push(i, j, Priority(roundSeed, i, j));
+                }
             }
-        }
-        for (int i = 0; i < n; i++)
+            for (int i = 0; i < n; i++)
+            {
+                for (int t = 0; t < k; t++)
+                {
+                    int j = heap.Indices[i * k + t];
+                    if (j >= 0 && j % Owners == owner)
+                        (heap.IsNew[i * k + t] ? fresh : old).Push(j, i, Priority(roundSeed, i, j));
+                }
+            }
+        });
+        // Only once every owner has read the flags.
+        Parallel.For(0, Owners, parallel, owner =>
         {
-            for (int t = 0; t < k; t++)
+            for (int i = owner; i < n; i += Owners)
             {
-                if (heap.IsNew[i * k + t] && fresh.Contains(i, heap.Indices[i * k + t]))
-                    heap.IsNew[i * k + t] = false;
+                for (int t = 0; t < k; t++)
+                {
+                    if (heap.IsNew[i * k + t] && fresh.Contains(i, heap.Indices[i * k + t]))
+                        heap.IsNew[i * k + t] = false;
+                }
             }
-        }
+        });
     }
 
     /// <summary>Compares row u's new candidates with each other and with its old ones, keeping the pairs that would improve a list.</summary>
-    private static void LocalJoin(int u, float[] rows, int d, NeighbourHeaps heap, CandidateLists fresh, CandidateLists old, List<Update> updates)
+    private static void LocalJoin(int u, float[] rows, int d, NeighbourHeaps heap, CandidateLists fresh, CandidateLists old, Span<List<Update>> updates)
     {
         var newList = fresh.Of(u);
         var oldList = old.Of(u);
@@ -174,17 +199,25 @@ internal static class NearestNeighbours
                 int q = newList[b];
                 if (p == q) continue;
                 float distance = SquaredDistance(rows, d, p, q);
-                if (distance < worstP || distance < heap.Worst(q))
-                    updates.Add(new Update(p, q, distance));
+                Propose(updates, heap, p, q, distance, worstP);
             }
             foreach (int q in oldList)
             {
                 if (p == q) continue;
                 float distance = SquaredDistance(rows, d, p, q);
-                if (distance < worstP || distance < heap.Worst(q))
-                    updates.Add(new Update(p, q, distance));
+                Propose(updates, heap, p, q, distance, worstP);
             }
         }
+    }
+
+    /// <summary>Queues q for p's list and p for q's, each only if it beats that list's worst as the lists stood before the block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Propose(Span<List<Update>> updates, NeighbourHeaps heap, int p, int q, float distance, float worstP)
+    {
+        if (distance < worstP)
+            updates[p % Owners].Add(new Update(p, q, distance));
+        if (distance < heap.Worst(q))
+            updates[q % Owners].Add(new Update(q, p, distance));
     }
 
     /// <summary>The squared Euclidean distance between rows i and j of the [n, d] row-major <paramref name="rows"/>.</summary>
