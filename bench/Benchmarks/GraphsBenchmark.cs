@@ -129,7 +129,7 @@ internal static class GraphsBenchmark
             var q = all[tensor(ids)];
             var d = q.mm(all.t()).mul_(-2).add_(q.square().sum(1, keepdim: true)).add_(norms);
             d.index_put_(float.PositiveInfinity, arange(ids.Length), tensor(ids));
-            var flat = d.topk(k, dim: 1, largest: false).indices.data<long>().ToArray();
+            var flat = d.topk(k, dim: 1, largest: false).indexes.data<long>().ToArray();
             for (int r = 0; r < ids.Length; r++)
                 result[start + r] = flat.Skip(r * k).Take(k).Select(i => (int)i).ToArray();
         }
