@@ -20,6 +20,7 @@ public class DependencyDirectionTests
         { "Onnx", new[] { "Training", "Networks", "Runtime", "Scoring", "Data" } },
         { "Scoring", new[] { "Training", "Networks", "Runtime" } },
         { "Training", new[] { "Onnx", "Scoring" } },
+        { "Graphs", new[] { "Training", "Networks", "Model", "Onnx", "Scoring", "Data", "Evaluation" } },
     };
 
     [Theory]
