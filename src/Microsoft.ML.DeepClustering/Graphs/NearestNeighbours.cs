@@ -41,6 +41,113 @@ internal static class NearestNeighbours
     /// </summary>
     private const int Owners = 16;
 
+    /// <summary>Random projection trees for the start (pynndescent starts with a forest too).</summary>
+    private const int Trees = 8;
+
+    /// <summary>Emits the comparisons of work item <paramref name="item"/> into the lists of their owners.</summary>
+    private delegate void Compare(int item, Span<List<Update>> updates);
+
+    /// <summary>
+    /// Runs comparisons in blocks: a block's items are compared in parallel against the lists as they stood before the
+    /// block, in fixed chunks of items, each chunk sorting what it finds by owner; then each owner applies its updates
+    /// in chunk order. Every list sees its updates in item order, whatever the threads.
+    /// </summary>
+    private sealed class Updates
+    {
+        private readonly List<Update>[] _lists = Enumerable.Range(0, BlockRows / ChunkRows * Owners).Select(_ => new List<Update>()).ToArray();
+        private readonly long[] _improvedBy = new long[Owners];
+
+        /// <summary>Compares items 0 … <paramref name="items"/> − 1 and applies the improvements; returns how many list entries changed.</summary>
+        public long Run(int items, NeighbourHeaps heap, ParallelOptions parallel, Compare compare)
+        {
+            Array.Clear(_improvedBy);
+            for (int blockStart = 0; blockStart < items; blockStart += BlockRows)
+            {
+                int blockEnd = Math.Min(items, blockStart + BlockRows);
+                int chunks = (blockEnd - blockStart + ChunkRows - 1) / ChunkRows;
+                Parallel.For(0, chunks, parallel, c =>
+                {
+                    var lists = _lists.AsSpan(c * Owners, Owners);
+                    foreach (var list in lists)
+                        list.Clear();
+                    int end = Math.Min(blockEnd, blockStart + (c + 1) * ChunkRows);
+                    for (int u = blockStart + c * ChunkRows; u < end; u++)
+                        compare(u, lists);
+                });
+                Parallel.For(0, Owners, parallel, owner =>
+                {
+                    long count = 0;
+                    for (int c = 0; c < chunks; c++)
+                        foreach (var update in CollectionsMarshal.AsSpan(_lists[c * Owners + owner]))
+                            if (heap.Push(update.Target, update.Other, update.Distance, isNew: true))
+                                count++;
+                    _improvedBy[owner] += count;
+                });
+            }
+            return _improvedBy.Sum();
+        }
+    }
+
+    /// <summary>
+    /// A random projection tree: the rows are split recursively by the hyperplane halfway between two random rows of
+    /// the node until a node has at most <paramref name="leafSize"/> rows. Returns the rows in leaf order and each
+    /// leaf's [start, end) in that order, as pairs. Random choices hash the seed with the node's place.
+    /// </summary>
+    private static (int[] Order, int[] Leaves) ProjectionTree(float[] rows, int n, int d, int leafSize, ulong seed)
+    {
+        var order = Enumerable.Range(0, n).ToArray();
+        var leaves = new List<int>();
+        var normal = new float[d];
+        var stack = new Stack<(int Start, int End)>();
+        stack.Push((0, n));
+        while (stack.Count > 0)
+        {
+            var (start, end) = stack.Pop();
+            int size = end - start;
+            if (size <= leafSize)
+            {
+                leaves.Add(start); leaves.Add(end);
+                continue;
+            }
+            ulong state = Mix(seed ^ Mix(((ulong)start << 32) | (uint)end));
+            int a = order[start + (int)(state % (ulong)size)];
+            state = Mix(state);
+            int b = order[start + (int)(state % (ulong)(size - 1))];
+            if (b == a) b = order[end - 1];
+            float offset = 0;
+            for (int t = 0; t < d; t++)
+            {
+                float ra = rows[(long)a * d + t], rb = rows[(long)b * d + t];
+                normal[t] = ra - rb;
+                offset -= normal[t] * (ra + rb) / 2;
+            }
+            // Partition in place: rows on the positive side first; a row on the plane goes by a hashed coin.
+            int left = start, right = end - 1;
+            while (left <= right)
+            {
+                int row = order[left];
+                float margin = offset;
+                for (int t = 0; t < d; t++)
+                    margin += normal[t] * rows[(long)row * d + t];
+                bool positive = margin > 0 || (margin == 0 && (Mix(state ^ (ulong)row) & 1) == 0);
+                if (positive)
+                    left++;
+                else
+                {
+                    (order[left], order[right]) = (order[right], order[left]);
+                    right--;
+                }
+            }
+            int split = left;
+            // All rows on one side (duplicates): halve the node instead.
+            if (split == start || split == end)
+                split = start + size / 2;
+            stack.Push((split, end));
+            stack.Push((start, split));
+        }
+        return (order, leaves.ToArray());
+    }
+
     /// <summary>One improvement a comparison found: <c>Other</c> is closer to <c>Target</c> than the worst of its list.</summary>
     private readonly record struct Update(int Target, int Other, float Distance);
 
@@ -89,14 +196,31 @@ internal static class NearestNeighbours
             }
         });
 
+        // Random projection trees: rows that share a leaf are compared with each other, a start far better than random.
+        var updates = new Updates();
+        int leafSize = Math.Max(2 * k, 30);
+        var forest = new (int[] Order, int[] Leaves)[Trees];
+        Parallel.For(0, Trees, parallel, tree =>
+            forest[tree] = ProjectionTree(rows, n, d, leafSize, Mix(seed ^ (0xD1B54A32D192ED03UL * (ulong)(tree + 1)))));
+        foreach (var (order, leaves) in forest)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            updates.Run(leaves.Length / 2, heap, parallel, (leaf, lists) =>
+            {
+                int start = leaves[2 * leaf], end = leaves[2 * leaf + 1];
+                for (int a = start; a < end; a++)
+                    for (int b = a + 1; b < end; b++)
+                    {
+                        int p = order[a], q = order[b];
+                        Propose(lists, heap, p, q, SquaredDistance(rows, d, p, q), heap.Worst(p));
+                    }
+            });
+        }
+
         // pynndescent's max_candidates: at most min(60, k) new and as many old candidates per row.
         int maxCandidates = Math.Min(60, k);
         var newCandidates = new CandidateLists(n, maxCandidates);
         var oldCandidates = new CandidateLists(n, maxCandidates);
-        int chunksPerBlock = BlockRows / ChunkRows;
-        // One list per (chunk, owner): a chunk's comparisons sorted by the owner of the list they would improve.
-        var updates = Enumerable.Range(0, chunksPerBlock * Owners).Select(_ => new List<Update>()).ToArray();
-        var improvedBy = new long[Owners];
         double stop = Delta * n * k;
         rounds = 0;
         for (int round = 0; round < MaximumRounds; round++)
@@ -104,32 +228,8 @@ internal static class NearestNeighbours
             cancellation.ThrowIfCancellationRequested();
             rounds++;
             BuildCandidates(heap, newCandidates, oldCandidates, seed, round, parallel);
-            Array.Clear(improvedBy);
-            for (int blockStart = 0; blockStart < n; blockStart += BlockRows)
-            {
-                int blockEnd = Math.Min(n, blockStart + BlockRows);
-                int chunks = (blockEnd - blockStart + ChunkRows - 1) / ChunkRows;
-                Parallel.For(0, chunks, parallel, c =>
-                {
-                    var lists = updates.AsSpan(c * Owners, Owners);
-                    foreach (var list in lists)
-                        list.Clear();
-                    int end = Math.Min(blockEnd, blockStart + (c + 1) * ChunkRows);
-                    for (int u = blockStart + c * ChunkRows; u < end; u++)
-                        LocalJoin(u, rows, d, heap, newCandidates, oldCandidates, lists);
-                });
-                // Each owner applies its lists' updates in chunk order, so every list sees them in row order.
-                Parallel.For(0, Owners, parallel, owner =>
-                {
-                    long count = 0;
-                    for (int c = 0; c < chunks; c++)
-                        foreach (var update in CollectionsMarshal.AsSpan(updates[c * Owners + owner]))
-                            if (heap.Push(update.Target, update.Other, update.Distance, isNew: true))
-                                count++;
-                    improvedBy[owner] += count;
-                });
-            }
-            if (improvedBy.Sum() <= stop)
+            long improved = updates.Run(n, heap, parallel, (u, lists) => LocalJoin(u, rows, d, heap, newCandidates, oldCandidates, lists));
+            if (improved <= stop)
                 break;
         }
 
