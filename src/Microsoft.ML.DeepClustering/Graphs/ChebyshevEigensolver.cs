@@ -24,6 +24,12 @@ internal static class ChebyshevEigensolver
     private const int Degree = 10;
 
     /// <summary>
+    /// Columns beyond the wanted ones: the filter damps everything below the block's smallest Ritz value, so the
+    /// guards keep the wanted vectors' own eigenvalues above the cut.
+    /// </summary>
+    private const int Guard = 8;
+
+    /// <summary>
     /// The <paramref name="count"/> leading eigenvectors of <paramref name="s"/> as a float32 CPU tensor [N, count],
     /// columns in ascending order of eigenvalue (the leading one last).
     /// </summary>
@@ -35,14 +41,15 @@ internal static class ChebyshevEigensolver
     /// <param name="cancellation">Checked before each filter.</param>
     /// <param name="threads">Threads of the sparse products (0: all processors).</param>
     /// <param name="products">Set to the sparse block products used, for benchmarks.</param>
+    /// <param name="progress">Told after each Rayleigh–Ritz step the products so far, the cut and the largest residual of the wanted vectors.</param>
     public static Tensor LeadingEigenvectors(SparseMatrix s, int count, int maxProducts, ulong seed, CancellationToken cancellation,
-        double tolerance, int threads, out int products)
+        double tolerance, int threads, out int products, Action<int, float, float>? progress = null)
     {
         int n = s.Rows;
         if (count < 1 || count > n)
             throw new ArgumentOutOfRangeException(nameof(count), count, $"Eigenvectors: the count must be between 1 and the rows ({n}).");
         products = 0;
-        int width = (count + 7) / 8 * 8 + 8;
+        int width = (count + 7) / 8 * 8 + Guard;
         if (n <= 2 * width + 64)
             return Dense(s, count);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : Environment.ProcessorCount, CancellationToken = cancellation };
@@ -59,6 +66,7 @@ internal static class ChebyshevEigensolver
         products++;
         while (products + Degree + 1 <= maxProducts)
         {
+            progress?.Invoke(products, ritz[0], residuals.Skip(width - count).Max());
             if (Converged(residuals, count, tolerance))
                 break;
             cancellation.ThrowIfCancellationRequested();
