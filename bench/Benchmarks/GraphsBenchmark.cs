@@ -40,6 +40,11 @@ internal static class GraphsBenchmark
             Report($"USearch (build {build.TotalSeconds:F1} s, then search, both on one thread)", clock.Elapsed, Recall(found, k, queries, exact));
         }
 
+        if (count == 0)
+        {
+            Console.WriteLine($"whole process peak working set: {Process.GetCurrentProcess().PeakWorkingSet64 >> 20} MB");
+            return 0;
+        }
         ResetPeak();
         clock.Restart();
         var s = SparseMatrix.SelfTuningAffinity(n, k, distances, indices);

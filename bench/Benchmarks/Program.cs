@@ -14,7 +14,7 @@ var usages = new Dictionary<string, string>
     ["gemm-paths"] = "[--reps 20]",
     ["speed"] = "[--dataset mnist-full|mnist-test] [--max-rows N] [--epochs N]",
     ["optimizer-step"] = "[--rounds N] [--epochs N]",
-    ["graphs"] = "[--data blobs|mnist-pca] [--rows 100000] [--dims 16] [--k 15] [--count 24] [--seed 1] [--sample 1000] [--usearch] [--exact]",
+    ["graphs"] = "[--data blobs|mnist-pca] [--rows 100000] [--dims 16] [--k 15] [--count 24 (0: no eigenvectors)] [--seed 1] [--sample 1000] [--usearch] [--exact]",
 };
 string? Arg(string name) => Array.IndexOf(args, name) is int i && i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 int? IntArg(string name) => Arg(name) is string s ? int.Parse(s) : null;

@@ -41,8 +41,8 @@ internal static class NearestNeighbours
     /// </summary>
     private const int Owners = 16;
 
-    /// <summary>Random projection trees for the start (pynndescent starts with a forest too).</summary>
-    private const int Trees = 8;
+    /// <summary>Random projection trees for the start: pynndescent's 5 + N^(1/4), at most 32.</summary>
+    private static int Trees(int n) => Math.Min(32, 5 + (int)Math.Round(Math.Pow(n, 0.25)));
 
     /// <summary>Emits the comparisons of work item <paramref name="item"/> into the lists of their owners.</summary>
     private delegate void Compare(int item, Span<List<Update>> updates);
@@ -177,8 +177,28 @@ internal static class NearestNeighbours
         if (k < 1 || k >= n)
             throw new ArgumentOutOfRangeException(nameof(k), k, $"Nearest neighbours: the neighbour count must be between 1 and the rows − 1 ({n - 1}).");
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : Environment.ProcessorCount, CancellationToken = cancellation };
-        var heap = new NeighbourHeaps(n, k);
+        // Random projection trees: rows that share a leaf are compared with each other, a start far better than random.
+        int leafSize = Math.Max(2 * k, 30);
+        var forest = new (int[] Order, int[] Leaves)[Trees(n)];
+        Parallel.For(0, forest.Length, parallel, tree =>
+            forest[tree] = ProjectionTree(rows, n, d, leafSize, Mix(seed ^ (0xD1B54A32D192ED03UL * (ulong)(tree + 1)))));
 
+        // The search runs on a copy of the rows in the first tree's leaf order: rows near in space then sit near in
+        // memory, so the comparisons read from cache far more often than in the input's order. Results go back to the
+        // input's numbering at the end.
+        var original = (int[])forest[0].Order.Clone();
+        var position = new int[n];
+        for (int p = 0; p < n; p++)
+            position[original[p]] = p;
+        var local = new float[rows.Length];
+        for (int p = 0; p < n; p++)
+            Array.Copy(rows, (long)original[p] * d, local, (long)p * d, d);
+        foreach (var (order, _) in forest)
+            for (int p = 0; p < n; p++)
+                order[p] = position[order[p]];
+        rows = local;
+
+        var heap = new NeighbourHeaps(n, k);
         // Random start: k distinct random rows per row, each row from its own hashed stream.
         Parallel.For(0, (n + ChunkRows - 1) / ChunkRows, parallel, chunk =>
         {
@@ -196,12 +216,7 @@ internal static class NearestNeighbours
             }
         });
 
-        // Random projection trees: rows that share a leaf are compared with each other, a start far better than random.
         var updates = new Updates();
-        int leafSize = Math.Max(2 * k, 30);
-        var forest = new (int[] Order, int[] Leaves)[Trees];
-        Parallel.For(0, Trees, parallel, tree =>
-            forest[tree] = ProjectionTree(rows, n, d, leafSize, Mix(seed ^ (0xD1B54A32D192ED03UL * (ulong)(tree + 1)))));
         foreach (var (order, leaves) in forest)
         {
             cancellation.ThrowIfCancellationRequested();
@@ -216,6 +231,7 @@ internal static class NearestNeighbours
                     }
             });
         }
+        forest = null;
 
         // pynndescent's max_candidates: at most min(60, k) new and as many old candidates per row.
         int maxCandidates = Math.Min(60, k);
@@ -234,7 +250,21 @@ internal static class NearestNeighbours
         }
 
         heap.SortRows(parallel);
-        return (heap.Distances, heap.Indices);
+        // Back to the input's numbering.
+        var distances = new float[(long)n * k];
+        var indices = new int[(long)n * k];
+        Parallel.For(0, (n + ChunkRows - 1) / ChunkRows, parallel, chunk =>
+        {
+            int end = Math.Min(n, (chunk + 1) * ChunkRows);
+            for (int p = chunk * ChunkRows; p < end; p++)
+            {
+                long to = (long)original[p] * k;
+                Array.Copy(heap.Distances, (long)p * k, distances, to, k);
+                for (int t = 0; t < k; t++)
+                    indices[to + t] = original[heap.Indices[(long)p * k + t]];
+            }
+        });
+        return (distances, indices);
     }
 
     /// <summary>
