@@ -49,7 +49,7 @@ internal static class GraphsBenchmark
         clock.Restart();
         var s = SparseMatrix.SelfTuningAffinity(n, k, distances, indices);
         var affinity = clock.Elapsed;
-        using var vectors = ChebyshevEigensolver.LeadingEigenvectors(s, count, 600, (ulong)seed, CancellationToken.None, 1e-4, 0, out int products,
+        using var vectors = ChebyshevEigensolver.LeadingEigenvectors(s, count, 600, (ulong)seed, CancellationToken.None, 1e-3, 0, out int products,
             (done, cut, residual) => Console.Error.WriteLine($"  {clock.Elapsed.TotalSeconds,6:F1} s: {done} products, cut {cut:F5}, largest residual {residual:E2}"));
         Report($"affinity ({affinity.TotalSeconds:F1} s, {s.Entries:N0} entries) + {count} eigenvectors ({products} block products)", clock.Elapsed, null);
         if (exactSearch)
