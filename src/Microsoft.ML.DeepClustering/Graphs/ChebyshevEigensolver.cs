@@ -96,7 +96,7 @@ internal static class ChebyshevEigensolver
         return x.narrow(1, width - count, count).contiguous().MoveToOuterDisposeScope();
     }
 
-    /// <inheritdoc cref="LeadingEigenvectors(SparseMatrix, int, int, ulong, CancellationToken, double, int, out int)"/>
+    /// <inheritdoc cref="LeadingEigenvectors(SparseMatrix, int, int, ulong, CancellationToken, double, int, out int, Action{int, float, float})"/>
     public static Tensor LeadingEigenvectors(SparseMatrix s, int count, int maxProducts, ulong seed, CancellationToken cancellation) =>
         LeadingEigenvectors(s, count, maxProducts, seed, cancellation, 1e-3, 0, out _);
 
