@@ -16,6 +16,7 @@ var usages = new Dictionary<string, string>
     ["optimizer-step"] = "[--rounds N] [--epochs N]",
     ["scale"] = "[--data mnist-like|vectors] [--rows 10000,100000,1000000] [--preset recommended] [--seed 1] [--kmeans] [--set Option=value,...]",
     ["read-rows"] = "[--rows 1000000] [--columns 64] [--count-unknown] [--path store|list] [--storage auto|memory|memorymappedfile] [--precision float32|half|byte]",
+    ["graphs"] = "[--data blobs|mnist-pca] [--rows 100000] [--dims 16] [--k 15] [--count 24 (0: no eigenvectors)] [--seed 1] [--sample 1000] [--usearch] [--exact]",
 };
 string? Arg(string name) => Array.IndexOf(args, name) is int i && i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 int? IntArg(string name) => Arg(name) is string s ? int.Parse(s) : null;
@@ -61,6 +62,9 @@ switch (command)
         return GemmPaths.Run(IntArg("--reps") ?? 20);
     case "speed":
         return SpeedBenchmark.Run(Arg("--dataset") ?? "mnist-full", IntArg("--max-rows"), IntArg("--epochs") ?? 3);
+    case "graphs":
+        return GraphsBenchmark.Run(Arg("--data") ?? "blobs", IntArg("--rows") ?? 100_000, IntArg("--dims") ?? 16, IntArg("--k") ?? 15,
+            IntArg("--count") ?? 24, IntArg("--seed") ?? 1, args.Contains("--usearch"), args.Contains("--exact"), IntArg("--sample") ?? 1000);
     case "optimizer-step":
         return SpeedBenchmark.RunOptimizerStep(IntArg("--rounds") ?? 10, IntArg("--epochs") ?? 3);
     case "scale":

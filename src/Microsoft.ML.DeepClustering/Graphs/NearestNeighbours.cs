@@ -5,9 +5,10 @@ namespace Microsoft.ML.DeepClustering.Graphs;
 
 /// <summary>
 /// The k nearest neighbours of every row of an embedding, itself excluded: the start of every neighbour graph
-/// (spectral seeding's affinity, UMAP's fuzzy graph, choosing K by modularity).
+/// (spectral seeding's affinity, UMAP's fuzzy graph, choosing K by modularity). Exact here, quadratic in the rows;
+/// approximate and near-linear from <see cref="ApproximateFromRows"/> rows (NearestNeighbours.Approximate.cs).
 /// </summary>
-internal static class NearestNeighbours
+internal static partial class NearestNeighbours
 {
     /// <summary>
     /// The exact search: each row's <paramref name="k"/> smallest squared distances [N, k] and the rows they lead to

@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using Cloud.Unum.USearch;
+using Microsoft.ML.DeepClustering.Graphs;
+using Microsoft.ML.DeepClustering.Samples.Input;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.DeepClustering.Benchmarks;
+
+/// <summary>
+/// `bench graphs`: the neighbour graph and the leading eigenvectors of its normalised affinity at scale (issue 35).
+/// Times NN-descent and USearch's HNSW against the exact search (recall@10 on a sample of rows, exact by brute force),
+/// then the Chebyshev eigensolver on the self-tuning affinity, with the peak resident memory of each step.
+/// </summary>
+internal static class GraphsBenchmark
+{
+    public static int Run(string data, int rows, int dims, int k, int count, int seed, bool usearch, bool exactSearch, int sample)
+    {
+        Console.WriteLine($"graphs: {data}, {rows:N0} rows × {dims} dims, k = {k}, {count} eigenvectors, seed {seed}, {Environment.ProcessorCount} processors");
+        var points = data switch
+        {
+            "blobs" => Blobs(rows, dims, 20, seed),
+            "mnist-pca" => MnistPca(rows, dims),
+            _ => throw new ArgumentException($"graphs: unknown --data '{data}'; expected blobs or mnist-pca."),
+        };
+        int n = points.Length / dims;
+        var queries = Enumerable.Range(0, Math.Min(sample, n)).Select(i => (int)((long)i * n / Math.Min(sample, n))).ToArray();
+        var exact = Exact(points, n, dims, queries, Math.Min(10, k));
+
+        var clock = Stopwatch.StartNew();
+        ResetPeak();
+        clock.Restart();
+        var (distances, indices) = NearestNeighbours.Approximate(points, n, dims, k, (ulong)seed, CancellationToken.None, 0, out int rounds);
+        Report($"NN-descent ({rounds} rounds)", clock.Elapsed, Recall(indices, k, queries, exact));
+
+        if (usearch)
+        {
+            ResetPeak();
+            clock.Restart();
+            var found = USearchGraph(points, n, dims, k, out var build);
+            Report($"USearch (build {build.TotalSeconds:F1} s, then search, both on one thread)", clock.Elapsed, Recall(found, k, queries, exact));
+        }
+
+        if (count == 0)
+        {
+            Console.WriteLine($"whole process peak working set: {Process.GetCurrentProcess().PeakWorkingSet64 >> 20} MB");
+            return 0;
+        }
+        ResetPeak();
+        clock.Restart();
+        var s = SparseMatrix.SelfTuningAffinity(n, k, distances, indices);
+        var affinity = clock.Elapsed;
+        using var vectors = ChebyshevEigensolver.LeadingEigenvectors(s, count, 600, (ulong)seed, CancellationToken.None, 1e-3, 0, out int products,
+            (done, cut, residual) => Console.Error.WriteLine($"  {clock.Elapsed.TotalSeconds,6:F1} s: {done} products, cut {cut:F5}, largest residual {residual:E2}"));
+        Report($"affinity ({affinity.TotalSeconds:F1} s, {s.Entries:N0} entries) + {count} eigenvectors ({products} block products)", clock.Elapsed, null);
+        if (exactSearch)
+        {
+            // The exact search spectral seeding runs today (quadratic), on the whole data set; last, because libtorch's
+            // freed blocks stay resident and would count in the later steps' peaks.
+            ResetPeak();
+            clock.Restart();
+            using var scope = NewDisposeScope();
+            NearestNeighbours.Exact(tensor(points, new long[] { n, dims }), k, CancellationToken.None);
+            Report("exact search (libtorch, all rows)", clock.Elapsed, 1);
+        }
+
+        Console.WriteLine($"whole process peak working set: {Process.GetCurrentProcess().PeakWorkingSet64 >> 20} MB");
+        return 0;
+    }
+
+    private static void Report(string step, TimeSpan time, double? recall) =>
+        Console.WriteLine($"{step}: {time.TotalSeconds:F1} s{(recall is double r ? $", recall@10 {r:F4}" : "")}, peak resident {PeakMegabytes()} MB");
+
+    /// <summary>Linux's peak resident set (VmHWM), reset by <see cref="ResetPeak"/> so that each step reports its own.</summary>
+    private static long PeakMegabytes() =>
+        File.ReadLines("/proc/self/status").Where(l => l.StartsWith("VmHWM:")).Select(l => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) >> 10).FirstOrDefault();
+
+    private static void ResetPeak()
+    {
+        GC.Collect();
+        try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (IOException) { }
+    }
+
+    /// <summary>A mixture of <paramref name="components"/> unit Gaussians with means spread N(0, 3²) per dimension.</summary>
+    private static float[] Blobs(int rows, int dims, int components, int seed)
+    {
+        var random = new Random(seed);
+        var means = new float[components * dims];
+        for (int i = 0; i < means.Length; i++) means[i] = (float)(3 * Normal(random));
+        var points = new float[(long)rows * dims];
+        for (int i = 0; i < rows; i++)
+        {
+            int c = random.Next(components);
+            for (int t = 0; t < dims; t++)
+                points[(long)i * dims + t] = means[c * dims + t] + (float)Normal(random);
+        }
+        return points;
+    }
+
+    private static double Normal(Random random) =>
+        Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+
+    /// <summary>MNIST-full's pixels (up to 70,000 rows) projected on their leading principal components.</summary>
+    private static float[] MnistPca(int rows, int dims)
+    {
+        string dir = MnistSets.Find(Path.Combine("..", "shared", "data", "mnist"), "train-images-idx3-ubyte.gz")
+            ?? MnistSets.Find("mnist-full", "train-images-idx3-ubyte.gz")
+            ?? throw new FileNotFoundException("graphs --data mnist-pca needs MNIST-full: run build/fetch-mnist.sh.");
+        var images = new[] { "train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz" }.Select(f => MnistIdx.ReadImages(Path.Combine(dir, f))).ToArray();
+        var pixels = new List<float>();
+        int taken = 0;
+        foreach (var set in images)
+            for (int i = 0; i < set.Count && taken < rows; i++, taken++)
+                pixels.AddRange(set.GetImage(i).ToArray().Select(b => b / 255f));
+        using var scope = NewDisposeScope();
+        var x = tensor(pixels.ToArray(), new long[] { taken, pixels.Count / taken });
+        x = x - x.mean(new long[] { 0 }, keepdim: true);
+        var (_, vectors) = linalg.eigh(x.t().mm(x));
+        var projected = x.mm(vectors.narrow(1, vectors.shape[1] - dims, dims)).contiguous();
+        return projected.data<float>().ToArray();
+    }
+
+    /// <summary>The exact nearest neighbours of the query rows by brute force, itself excluded.</summary>
+    private static int[][] Exact(float[] points, int n, int dims, int[] queries, int k)
+    {
+        using var scope = NewDisposeScope();
+        var all = tensor(points, new long[] { n, dims });
+        var norms = all.square().sum(1).unsqueeze(0);
+        var result = new int[queries.Length][];
+        // Queries in groups whose [group, n] distance block stays near 256 MB.
+        int group = (int)Math.Clamp((256L << 20) / (4L * n), 1, queries.Length);
+        for (int start = 0; start < queries.Length; start += group)
+        {
+            using var step = NewDisposeScope();
+            var ids = queries.Skip(start).Take(group).Select(i => (long)i).ToArray();
+            var q = all[tensor(ids)];
+            var d = q.mm(all.t()).mul_(-2).add_(q.square().sum(1, keepdim: true)).add_(norms);
+            d.index_put_(float.PositiveInfinity, arange(ids.Length), tensor(ids));
+            var flat = d.topk(k, dim: 1, largest: false).indexes.data<long>().ToArray();
+            for (int r = 0; r < ids.Length; r++)
+                result[start + r] = flat.Skip(r * k).Take(k).Select(i => (int)i).ToArray();
+        }
+        return result;
+    }
+
+    private static double Recall(int[] indices, int k, int[] queries, int[][] exact)
+    {
+        long hits = 0, total = 0;
+        for (int r = 0; r < queries.Length; r++)
+        {
+            var found = indices.AsSpan(queries[r] * k, Math.Min(k, exact[r].Length));
+            foreach (int j in exact[r]) { total++; if (found.Contains(j)) hits++; }
+        }
+        return hits / (double)total;
+    }
+
+    /// <summary>
+    /// USearch's HNSW: inserted one row at a time on one thread (its concurrent build is not deterministic), then each
+    /// row's k + 1 nearest searched and the row itself dropped.
+    /// </summary>
+    private static int[] USearchGraph(float[] points, int n, int dims, int k, out TimeSpan build)
+    {
+        var clock = Stopwatch.StartNew();
+        using var index = new USearchIndex(MetricKind.L2sq, ScalarKind.Float32, (ulong)dims, 16, 128, (ulong)Math.Max(64, 2 * k), false);
+        var vector = new float[dims];
+        for (int i = 0; i < n; i++)
+        {
+            Array.Copy(points, (long)i * dims, vector, 0, dims);
+            index.Add((ulong)i, vector);
+        }
+        build = clock.Elapsed;
+        // Searched on one thread too: the managed API cannot reserve a search context per thread, and searches from
+        // .NET's pool threads fail with "Reserve capacity ahead of searches!".
+        var result = new int[(long)n * k];
+        for (int i = 0; i < n; i++)
+        {
+            Array.Copy(points, (long)i * dims, vector, 0, dims);
+            index.Search(vector, k + 1, out ulong[] keys, out float[] _);
+            int t = 0;
+            foreach (ulong key in keys)
+                if ((int)key != i && t < k) result[(long)i * k + t++] = (int)key;
+            for (; t < k; t++) result[(long)i * k + t] = -1;
+        }
+        return result;
+    }
+}
