@@ -16,9 +16,11 @@ namespace Microsoft.ML.DeepClustering;
 /// the pipeline had one), with the batched scorer restored for bulk <see cref="Transform"/>: the chain's own steps
 /// before ApplyOnnxModel, then <see cref="BatchedScoringDataView"/> over the same ONNX bytes (read back from the
 /// <c>.zip</c>), then the chain's k-means scorer and renames. Schema, <see cref="GetRowToRowMapper"/> (PredictionEngine)
-/// and Save are the loaded chain's, so the model saves back to the same kind of <c>.zip</c>.
+/// and Save are the loaded chain's, so the model saves back to the same kind of <c>.zip</c>. Enumerated, it gives the
+/// loaded chain's steps, as a <see cref="TransformerChain{TLastTransformer}"/> does, so code that looks inside a loaded
+/// model (the deepcluster tool finds its featurizer this way) sees the same steps either way.
 /// </summary>
-internal sealed class LoadedScoringModel : ITransformer, IDisposable
+internal sealed class LoadedScoringModel : ITransformer, IEnumerable<ITransformer>, IDisposable
 {
     private readonly ITransformer _loaded;
     private readonly IReadOnlyList<ITransformer> _before;
@@ -76,6 +78,10 @@ internal sealed class LoadedScoringModel : ITransformer, IDisposable
     }
 
     public bool IsRowToRowMapper => _loaded.IsRowToRowMapper;
+
+    public IEnumerator<ITransformer> GetEnumerator() => (_loaded is IEnumerable<ITransformer> chain ? chain : new[] { _loaded }).GetEnumerator();
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => _loaded.GetOutputSchema(inputSchema);
 
