@@ -111,7 +111,7 @@ internal static class ChooseKStudy
         if (Wants("modularity"))
         {
             using var all = TorchSharp.torch.tensor(rows.SelectMany(r => r).ToArray(), new long[] { rows.Length, rows[0].Length });
-            graph = FuzzyGraph.Of(all, new DeepClusterOptions().UmapNeighbors, CancellationToken.None);
+            graph = FuzzyGraph.Of(all, new DeepClusterOptions().UmapNeighbors, seed: 1, CancellationToken.None);
         }
         Console.WriteLine($"{"K",3} {"inertia",12} {"silhouette",10} {"CH",10} {"DB",7} {"BIC",12} {"gap",7} {"gap sd",7} {"stability",9} {"modularity",10}  sizes");
         for (int k = minK; k <= maxK; k++)

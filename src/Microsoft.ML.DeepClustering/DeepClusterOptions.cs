@@ -295,6 +295,13 @@ public sealed class DeepClusterOptions
     /// </summary>
     internal int FullPassRows = 200_000;
 
+    /// <summary>
+    /// From this many rows the neighbour graphs (spectral seeding's, UMAP's fuzzy graph, modularity's) come from
+    /// NN-descent and spectral seeding's eigenvectors from the Chebyshev eigensolver (Graphs/); below it, the exact
+    /// search and the block Krylov method. Internal: tests lower it to reach the approximate path on small data.
+    /// </summary>
+    internal int ApproximateNeighboursFromRows = Graphs.NearestNeighbours.ApproximateFromRows;
+
     internal int NumberOfClustersForSchema => NumberOfClusters > 0 ? NumberOfClusters : MaximumNumberOfClusters;
 
     internal DeepClusterOptions Clone()

@@ -184,7 +184,7 @@ public class SeedingTests
         float[] Layout(int seed)
         {
             using var context = new TrainingContext(new DeepClusterOptions(), CPU, seed, CancellationToken.None, _ => { });
-            return UmapLayout.Of(FuzzyGraph.Of(z, neighbours: 10, CancellationToken.None), (int)z.shape[0], dimensions: 2, epochs: 50, context.ForSeeding).Coordinates;
+            return UmapLayout.Of(FuzzyGraph.Of(z, neighbours: 10, seed: 1, CancellationToken.None), (int)z.shape[0], dimensions: 2, epochs: 50, context.ForSeeding).Coordinates;
         }
         Assert.Equal(Layout(1), Layout(1));
         Assert.NotEqual(Layout(1), Layout(2));
@@ -301,5 +301,24 @@ public class SeedingTests
         Seed(z, options, log: lines.Add).Centroids.Dispose();
         Assert.Contains(lines, line => line.Contains($"{expected} leading eigenvectors of the 10-NN graph of 40 rows"));
         Assert.Contains(lines, line => line.Contains($"k-means on the leading {expected} of them"));
+    }
+
+    [Fact]
+    public void AboveTheRowThresholdSpectralSeedingUsesTheApproximateGraphAndStillFindsTheBlobsTheSameWayTwice()
+    {
+        // The threshold lowered to 500 rows: NN-descent's graph and the Chebyshev eigensolver, as from 100,000 rows.
+        var (z, truth) = UnevenBlobs();
+        var options = new DeepClusterOptions { NumberOfClusters = 3, KMeansInitializations = 5, Seeding = SeedingMethod.Spectral, ApproximateNeighboursFromRows = 400 };
+        var lines = new List<string>();
+        var first = Seed(z, options, log: lines.Add);
+        var second = Seed(z, options);
+        Assert.Contains(lines, line => line.Contains("leading eigenvectors of the approximate 10-NN graph (NN-descent) of 500 rows"));
+        Assert.Equal(first.Partition, second.Partition);
+        Assert.Equal(first.Centroids.data<float>().ToArray(), second.Centroids.data<float>().ToArray());
+        Assert.True(ClusteringQuality.Accuracy(truth, first.Partition!) > 0.97, $"seeding ACC {ClusteringQuality.Accuracy(truth, first.Partition!):F3}");
+        // Below the threshold the exact path runs, with its own log line.
+        lines.Clear();
+        Seed(z, new DeepClusterOptions { NumberOfClusters = 3, KMeansInitializations = 5, Seeding = SeedingMethod.Spectral }, log: lines.Add).Centroids.Dispose();
+        Assert.Contains(lines, line => line.Contains("leading eigenvectors of the 10-NN graph of 500 rows"));
     }
 }

@@ -6,13 +6,29 @@ namespace Microsoft.ML.DeepClustering.Graphs;
 /// </summary>
 internal static class FuzzyGraph
 {
-    /// <summary>The fuzzy graph of <paramref name="z"/>'s <paramref name="neighbours"/> nearest neighbours (see <see cref="FromNeighbours"/>).</summary>
-    public static WeightedGraph Of(TorchSharp.torch.Tensor z, int neighbours, CancellationToken cancellation)
+    /// <summary>
+    /// The fuzzy graph of <paramref name="z"/>'s <paramref name="neighbours"/> nearest neighbours (see
+    /// <see cref="FromNeighbours"/>): exact, or from <paramref name="approximateFromRows"/> rows
+    /// (<see cref="NearestNeighbours.ApproximateFromRows"/> by default) NN-descent's with <paramref name="seed"/>.
+    /// </summary>
+    public static WeightedGraph Of(TorchSharp.torch.Tensor z, int neighbours, ulong seed, CancellationToken cancellation,
+        int approximateFromRows = NearestNeighbours.ApproximateFromRows)
     {
         int n = (int)z.shape[0];
         neighbours = Math.Min(neighbours, n - 1);
-        var (distances, indices) = NearestNeighbours.ExactLists(z, neighbours, cancellation);
+        var (distances, indices) = n >= approximateFromRows
+            ? ApproximateLists(z, neighbours, seed, cancellation)
+            : NearestNeighbours.ExactLists(z, neighbours, cancellation);
         return FromNeighbours(distances, indices, n, neighbours);
+    }
+
+    private static (float[] Distances, long[] Indices) ApproximateLists(TorchSharp.torch.Tensor z, int neighbours, ulong seed, CancellationToken cancellation)
+    {
+        float[] rows;
+        using (var cpu = z.detach().to(TorchSharp.torch.CPU).contiguous())
+            rows = cpu.data<float>().ToArray();
+        var (squared, indices) = NearestNeighbours.Approximate(rows, (int)z.shape[0], (int)z.shape[1], neighbours, seed, cancellation);
+        return (squared.Select(MathF.Sqrt).ToArray(), indices.Select(i => (long)i).ToArray());
     }
 
     /// <summary>

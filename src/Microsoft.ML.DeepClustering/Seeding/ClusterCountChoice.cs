@@ -30,7 +30,7 @@ internal static class ClusterCountChoice
         var criterion = options.ClusterCountCriterion;
         bool modularity = criterion == ClusterCountCriterion.Modularity;
         // Modularity partitions UMAP's fuzzy graph; UMAP seeding lays out the same graph, so it is built once.
-        var graph = modularity ? FuzzyGraph.Of(z, options.UmapNeighbors, context.Cancellation) : null;
+        var graph = modularity ? FuzzyGraph.Of(z, options.UmapNeighbors, context.SeedFor(3), context.Cancellation, options.ApproximateNeighboursFromRows) : null;
         using var prepared = Seedings.Create(options, context, graph).Prepare(z, options.MaximumNumberOfClusters);
         using var afterPreparation = context.Generator.get_state();
         var candidates = new List<(int K, double Score, double Inertia, int[] Sizes, SeedingResult Seeding, Tensor State)>();

@@ -24,10 +24,19 @@ internal interface IPreparedSeeding : IDisposable
 }
 
 /// <summary>
-/// What a seeding needs from the Fit besides the embedding: its one generator (the only source of randomness, so that
-/// a seed fixes the run), cancellation, the log, and progress per k-means restart (restart, restarts, inertia).
+/// What a seeding needs from the Fit besides the embedding: its one generator (the source of randomness, so that a
+/// seed fixes the run), cancellation, the log, progress per k-means restart (restart, restarts, inertia), and the
+/// Fit's seed, from which the approximate neighbour graph and its eigensolver take theirs (<see cref="SeedFor"/>).
 /// </summary>
-internal sealed record SeedingContext(Generator Generator, CancellationToken Cancellation, Action<string> Log, Action<int, int, double> ReportRestart);
+internal sealed record SeedingContext(Generator Generator, CancellationToken Cancellation, Action<string> Log, Action<int, int, double> ReportRestart, int Seed = 0)
+{
+    /// <summary>
+    /// A seed for one purpose, derived from the Fit's seed rather than drawn from the generator: the large-data
+    /// blocks (NN-descent, the Chebyshev eigensolver) run only above a row threshold, and drawing for them would
+    /// shift every later draw of the generator.
+    /// </summary>
+    public ulong SeedFor(ulong purpose) => ((ulong)(uint)Seed + 1) * 0x9E3779B97F4A7C15UL ^ purpose * 0xBF58476D1CE4E5B9UL;
+}
 
 /// <summary>
 /// A seeding's outcome: the centroids [K, E] (the caller disposes them); the k-means inertias, of the best restart and of

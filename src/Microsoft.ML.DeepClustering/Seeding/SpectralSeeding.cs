@@ -29,6 +29,8 @@ internal sealed class SpectralSeeding(DeepClusterOptions options, SeedingContext
         long n = z.shape[0];
         int neighbours = (int)Math.Min(options.SpectralNeighbors, n - 1);
         using var scope = NewDisposeScope();
+        if (n >= options.ApproximateNeighboursFromRows)
+            return ApproximateEigenvectorsOf(z, count, neighbours, clock).MoveToOuterDisposeScope();
         // 1. k nearest neighbours of every row (itself excluded).
         var (distances, indices) = NearestNeighbours.Exact(z, neighbours, context.Cancellation);
         // 2. Self-tuning affinity, symmetrised.
@@ -38,6 +40,27 @@ internal sealed class SpectralSeeding(DeepClusterOptions options, SeedingContext
         var vectors = LeadingEigenvectors.Of(s, n, (int)Math.Min(count, n), options.SpectralIterations, context.Generator, context.Cancellation);
         context.Log($"Spectral seeding: {vectors.shape[1]} leading eigenvectors of the {neighbours}-NN graph of {n} rows in {clock.Elapsed.TotalSeconds:F1} s.");
         return vectors.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Steps 1–3 from <see cref="NearestNeighbours.ApproximateFromRows"/> rows: the same graph and affinity from
+    /// NN-descent's neighbours, and its leading eigenvectors by Chebyshev-filtered subspace iteration, in memory that
+    /// grows with the rows (the exact search is quadratic, and the block Krylov basis holds hundreds of columns).
+    /// Both take their seeds from the Fit's seed, so the result depends on it alone, whatever the threads.
+    /// </summary>
+    private Tensor ApproximateEigenvectorsOf(Tensor z, int count, int neighbours, System.Diagnostics.Stopwatch clock)
+    {
+        int n = (int)z.shape[0], e = (int)z.shape[1];
+        float[] rows;
+        using (var cpu = z.detach().to(CPU).contiguous())
+            rows = cpu.data<float>().ToArray();
+        var (distances, indices) = NearestNeighbours.Approximate(rows, n, e, neighbours, context.SeedFor(1), context.Cancellation);
+        double searched = clock.Elapsed.TotalSeconds;
+        var s = SparseMatrix.SelfTuningAffinity(n, neighbours, distances, indices);
+        var vectors = ChebyshevEigensolver.LeadingEigenvectors(s, Math.Min(count, n), 2 * options.SpectralIterations, context.SeedFor(2), context.Cancellation);
+        context.Log($"Spectral seeding: {vectors.shape[1]} leading eigenvectors of the approximate {neighbours}-NN graph (NN-descent) of {n} rows " +
+            $"in {clock.Elapsed.TotalSeconds:F1} s ({searched:F1} s for the neighbours).");
+        return vectors.to(z.device);
     }
 
     /// <summary>The graph's leading eigenvectors [N, count], the leading one last, for the embedding <paramref name="z"/>.</summary>

@@ -27,7 +27,7 @@ internal sealed class UmapSeeding(DeepClusterOptions options, SeedingContext con
     public IPreparedSeeding Prepare(Tensor z, int largestK)
     {
         int n = (int)z.shape[0];
-        var graph = fuzzyGraph ?? FuzzyGraph.Of(z, options.UmapNeighbors, context.Cancellation);
+        var graph = fuzzyGraph ?? FuzzyGraph.Of(z, options.UmapNeighbors, context.SeedFor(3), context.Cancellation, options.ApproximateNeighboursFromRows);
         var (coordinates, dimensions) = UmapLayout.Of(graph, n, options.UmapDimensions, options.UmapEpochs, context);
         return new Layout(z, coordinates, dimensions, options, context);
     }

@@ -49,7 +49,7 @@ internal sealed class TrainingContext : IDisposable
     public void Log(string message) => _log(message);
 
     /// <summary>What seeding needs of this context: the same generator, cancellation and log, and progress per k-means restart.</summary>
-    public SeedingContext ForSeeding => new(Generator, Cancellation, _log, (restart, restarts, inertia) => Report(DeepClusterStage.Seeding, restart, restarts, inertia, null));
+    public SeedingContext ForSeeding => new(Generator, Cancellation, _log, (restart, restarts, inertia) => Report(DeepClusterStage.Seeding, restart, restarts, inertia, null), Seed);
 
     public void Dispose() => Generator.Dispose();
 }
