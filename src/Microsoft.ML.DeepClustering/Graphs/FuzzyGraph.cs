@@ -24,10 +24,7 @@ internal static class FuzzyGraph
 
     private static (float[] Distances, long[] Indices) ApproximateLists(TorchSharp.torch.Tensor z, int neighbours, ulong seed, CancellationToken cancellation)
     {
-        float[] rows;
-        using (var cpu = z.detach().to(TorchSharp.torch.CPU).contiguous())
-            rows = cpu.data<float>().ToArray();
-        var (squared, indices) = NearestNeighbours.Approximate(rows, (int)z.shape[0], (int)z.shape[1], neighbours, seed, cancellation);
+        var (squared, indices) = NearestNeighbours.Approximate(z, neighbours, seed, cancellation);
         return (squared.Select(MathF.Sqrt).ToArray(), indices.Select(i => (long)i).ToArray());
     }
 

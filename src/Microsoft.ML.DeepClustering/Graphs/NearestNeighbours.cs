@@ -44,6 +44,18 @@ internal static partial class NearestNeighbours
         return (distances, indices);
     }
 
+    /// <summary>
+    /// <see cref="Approximate(float[], int, int, int, ulong, CancellationToken, int)"/> on the rows of an embedding
+    /// tensor [N, E], on any device: its squared distances and indices, [N, k] row-major.
+    /// </summary>
+    public static (float[] SquaredDistances, int[] Indices) Approximate(Tensor z, int k, ulong seed, CancellationToken cancellation)
+    {
+        float[] rows;
+        using (var cpu = z.detach().to(CPU).contiguous())
+            rows = cpu.data<float>().ToArray();
+        return Approximate(rows, (int)z.shape[0], (int)z.shape[1], k, seed, cancellation);
+    }
+
     /// <summary><see cref="Exact"/> as managed lists on the CPU: Euclidean (not squared) distances and indices, both row-major [N, k].</summary>
     public static (float[] Distances, long[] Indices) ExactLists(Tensor z, int k, CancellationToken cancellation)
     {

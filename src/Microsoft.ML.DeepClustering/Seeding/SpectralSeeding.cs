@@ -50,11 +50,8 @@ internal sealed class SpectralSeeding(DeepClusterOptions options, SeedingContext
     /// </summary>
     private Tensor ApproximateEigenvectorsOf(Tensor z, int count, int neighbours, System.Diagnostics.Stopwatch clock)
     {
-        int n = (int)z.shape[0], e = (int)z.shape[1];
-        float[] rows;
-        using (var cpu = z.detach().to(CPU).contiguous())
-            rows = cpu.data<float>().ToArray();
-        var (distances, indices) = NearestNeighbours.Approximate(rows, n, e, neighbours, context.SeedFor(1), context.Cancellation);
+        int n = (int)z.shape[0];
+        var (distances, indices) = NearestNeighbours.Approximate(z, neighbours, context.SeedFor(1), context.Cancellation);
         double searched = clock.Elapsed.TotalSeconds;
         var s = SparseMatrix.SelfTuningAffinity(n, neighbours, distances, indices);
         var vectors = ChebyshevEigensolver.LeadingEigenvectors(s, Math.Min(count, n), 2 * options.SpectralIterations, context.SeedFor(2), context.Cancellation);
