@@ -58,8 +58,11 @@ internal static class QualityBenchmark
                     var h = model.History;
                     var seededMetrics = ClusteringQuality.Evaluate(labels, h.SeedingAssignments.Select(a => (uint)(a + 1)).ToArray());
                     // A resumed run says so: its times cover only the epochs this process ran.
-                    string epochsRun = h.PretrainingResumedAfterEpoch == 0 ? $"{options.PretrainEpochs}"
-                        : $"{options.PretrainEpochs} (resumed after {h.PretrainingResumedAfterEpoch})";
+                    // The epochs run, not PretrainEpochs: a PretrainSamples budget sets them from the rows.
+                    int epochsDone = h.PretrainLosses.Count;
+                    string samples = $"{(double)epochsDone * rows / 1e6:0.##}M samples";
+                    string epochsRun = h.PretrainingResumedAfterEpoch == 0 ? $"{epochsDone} ({samples})"
+                        : $"{epochsDone} ({samples}; resumed after {h.PretrainingResumedAfterEpoch})";
                     string methodShown = method
                         + (seeding is SeedingMethod chosen && chosen != DeepClusterPresets.Get(method).Seeding ? $", {chosen.ToString().ToLowerInvariant()} seeding" : "")
                         + (options.SelfTrainingLearningRateSchedule == LearningRateSchedule.Constant ? "" : $", {options.SelfTrainingLearningRateSchedule.ToString().ToLowerInvariant()} rate")
