@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Cloud.Unum.USearch;
 using Microsoft.ML.DeepClustering.Graphs;
+using Microsoft.ML.DeepClustering.Seeding;
 using Microsoft.ML.DeepClustering.Samples.Input;
 using static TorchSharp.torch;
 
@@ -13,8 +14,10 @@ namespace Microsoft.ML.DeepClustering.Benchmarks;
 /// </summary>
 internal static class GraphsBenchmark
 {
-    public static int Run(string data, int rows, int dims, int k, int count, int seed, bool usearch, bool exactSearch, int sample)
+    public static int Run(string data, int rows, int dims, int k, int count, int seed, bool usearch, bool exactSearch, int sample, int? seedingK = null, bool chooseK = false)
     {
+        if (seedingK is int clusters)
+            return SeedingStage(data, rows, dims, clusters, seed, chooseK);
         Console.WriteLine($"graphs: {data}, {rows:N0} rows × {dims} dims, k = {k}, {count} eigenvectors, seed {seed}, {Environment.ProcessorCount} processors");
         var points = data switch
         {
@@ -67,6 +70,62 @@ internal static class GraphsBenchmark
         return 0;
     }
 
+    /// <summary>
+    /// The whole seeding stage as Fit runs it on an embedding of <paramref name="rows"/> rows: <c>Recommended()</c>'s
+    /// spectral seeding for K = <paramref name="clusters"/> (graph, eigenvectors, k-means with its restarts, centroids),
+    /// then, with <paramref name="chooseK"/>, choosing K over 2–20 by modularity as <c>NumberOfClusters = 0</c> does. Each
+    /// with its time, ACC against the mixture's components, and the stage's own memory: the peak resident set during the
+    /// stage less what was resident before it (the embedding and the bench's rows).
+    /// </summary>
+    private static int SeedingStage(string data, int rows, int dims, int clusters, int seed, bool chooseK)
+    {
+        if (data != "blobs")
+            throw new ArgumentException("graphs --seeding-k: only --data blobs has labels.");
+        var (points, labels) = BlobsWithLabels(rows, dims, 20, seed);
+        Console.WriteLine($"seeding stage: blobs, {rows:N0} rows × {dims} dims (20 components), Recommended()'s spectral seeding, seed {seed}, {Environment.ProcessorCount} processors");
+        using var z = tensor(points, new long[] { rows, dims });
+        points = null!;
+        var options = DeepClusterPresets.Recommended();
+        options.Seed = seed;
+        foreach (bool choosing in chooseK ? new[] { false, true } : new[] { false })
+        {
+            using var generator = new Generator().manual_seed(seed);
+            var context = new SeedingContext(generator, CancellationToken.None, line => Console.Error.WriteLine($"  {line}"), (_, _, _) => { }, seed);
+            ResetPeak();
+            long before = CurrentMegabytes();
+            var clock = Stopwatch.StartNew();
+            int[] assignments;
+            string what;
+            if (!choosing)
+            {
+                using var prepared = Seedings.Create(options, context).Prepare(z, clusters);
+                var result = prepared.Cluster(clusters);
+                result.Centroids.Dispose();
+                assignments = result.Assignments;
+                what = $"one K ({clusters})";
+            }
+            else
+            {
+                var range = DeepClusterPresets.Recommended();
+                range.Seed = seed;
+                range.NumberOfClusters = 0;
+                var result = ClusterCountChoice.Run(z, range, context, seed);
+                result.Seeding.Centroids.Dispose();
+                assignments = result.Seeding.Assignments;
+                what = $"choosing K over {range.MinimumNumberOfClusters}–{range.MaximumNumberOfClusters} by {range.ClusterCountCriterion} (chose {result.NumberOfClusters})";
+            }
+            var time = clock.Elapsed;
+            var m = ClusteringQuality.Evaluate(labels, assignments.Select(a => (uint)(a + 1)).ToArray());
+            long peak = PeakMegabytes();
+            Console.WriteLine($"{what}: {time.TotalSeconds:F1} s ({1e6 * time.TotalSeconds / rows:F0} µs a row), ACC {m.Accuracy:F4}, NMI {m.NormalizedMutualInformation:F4}; " +
+                $"resident {before} MB before, peak {peak} MB, the stage's own {peak - before} MB");
+        }
+        return 0;
+    }
+
+    private static long CurrentMegabytes() =>
+        File.ReadLines("/proc/self/status").Where(l => l.StartsWith("VmRSS:")).Select(l => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) >> 10).FirstOrDefault();
+
     private static void Report(string step, TimeSpan time, double? recall) =>
         Console.WriteLine($"{step}: {time.TotalSeconds:F1} s{(recall is double r ? $", recall@10 {r:F4}" : "")}, peak resident {PeakMegabytes()} MB");
 
@@ -81,19 +140,23 @@ internal static class GraphsBenchmark
     }
 
     /// <summary>A mixture of <paramref name="components"/> unit Gaussians with means spread N(0, 3²) per dimension.</summary>
-    private static float[] Blobs(int rows, int dims, int components, int seed)
+    private static float[] Blobs(int rows, int dims, int components, int seed) => BlobsWithLabels(rows, dims, components, seed).Points;
+
+    /// <summary><see cref="Blobs"/> with each row's component.</summary>
+    private static (float[] Points, int[] Labels) BlobsWithLabels(int rows, int dims, int components, int seed)
     {
+        var labels = new int[rows];
         var random = new Random(seed);
         var means = new float[components * dims];
         for (int i = 0; i < means.Length; i++) means[i] = (float)(3 * Normal(random));
         var points = new float[(long)rows * dims];
         for (int i = 0; i < rows; i++)
         {
-            int c = random.Next(components);
+            int c = labels[i] = random.Next(components);
             for (int t = 0; t < dims; t++)
                 points[(long)i * dims + t] = means[c * dims + t] + (float)Normal(random);
         }
-        return points;
+        return (points, labels);
     }
 
     private static double Normal(Random random) =>

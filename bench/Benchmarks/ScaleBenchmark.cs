@@ -16,7 +16,7 @@ internal static class ScaleBenchmark
 {
     private static readonly string[] Stages = ["read", "pretrain", "graph", "seed", "self-train", "score"];
 
-    public static int Run(string data, long[] sizes, string preset, int seed, string? settings, bool kmeans)
+    public static int Run(string data, long[] sizes, string preset, int seed, string? settings, bool kmeans, int vectorDimensions = 384)
     {
         Console.WriteLine($"# Scale benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {CpuName()}");
         Console.WriteLine("| data | rows | method | " + string.Join(" | ", Stages.Select(s => $"{s} s (µs/row), peak MB")) + " | ACC / NMI / ARI | KMeans ACC / NMI / ARI (s) |");
@@ -24,7 +24,7 @@ internal static class ScaleBenchmark
         foreach (long rows in sizes)
         {
             var ml = new MLContext(seed: seed);
-            var (view, dimensions, k, labels) = Make(ml, data, rows, seed);
+            var (view, dimensions, k, labels) = Make(ml, data, rows, seed, vectorDimensions);
             var options = DeepClusterPresets.Get(preset);
             options.Seed = seed;
             options.NumberOfClusters = k;
@@ -71,7 +71,7 @@ internal static class ScaleBenchmark
         return 0;
     }
 
-    private static (IDataView View, int Dimensions, int K, int[] Labels) Make(MLContext ml, string data, long rows, int seed)
+    private static (IDataView View, int Dimensions, int K, int[] Labels) Make(MLContext ml, string data, long rows, int seed, int vectorDimensions)
     {
         switch (data)
         {
@@ -80,7 +80,7 @@ internal static class ScaleBenchmark
                 var digits = ScaleData.MnistLike(source, rows, seed);
                 return (ScaleData.View(ml, digits, 784), 784, 10, Labels(ScaleData.MnistLike(source, rows, seed)));
             case "vectors":
-                return (ScaleData.View(ml, ScaleData.Mixture(rows, 384, 20, 1.0, seed), 384), 384, 20, Labels(ScaleData.Mixture(rows, 384, 20, 1.0, seed)));
+                return (ScaleData.View(ml, ScaleData.Mixture(rows, vectorDimensions, 20, 1.0, seed), vectorDimensions), vectorDimensions, 20, Labels(ScaleData.Mixture(rows, vectorDimensions, 20, 1.0, seed)));
             default:
                 throw new ArgumentException($"Unknown data '{data}'; expected mnist-like or vectors.");
         }

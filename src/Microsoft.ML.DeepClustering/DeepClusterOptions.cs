@@ -285,8 +285,6 @@ public sealed class DeepClusterOptions
     /// </summary>
     public TimeSpan CheckpointInterval = TimeSpan.FromMinutes(1);
 
-    /// <summary>A copy that later changes to this instance do not reach (the estimator keeps one).</summary>
-    /// <summary>K, or the largest candidate while K is still to be chosen: what the output schema is shaped for before Fit.</summary>
     /// <summary>
     /// Above this many rows, self-training's target updates stop passing over every row: P comes from the rows the
     /// next <see cref="UpdateInterval"/> steps visit (a seeded uniform sample, which also estimates P's cluster
@@ -302,8 +300,18 @@ public sealed class DeepClusterOptions
     /// </summary>
     internal int ApproximateNeighboursFromRows = Graphs.NearestNeighbours.ApproximateFromRows;
 
+    /// <summary>
+    /// From <see cref="ApproximateNeighboursFromRows"/> rows, each k-means restart of the seeding (k-means++ and Lloyd)
+    /// runs on a seeded sample of this many rows (at least 50 per cluster), and only the best restart is refined by
+    /// Lloyd iterations on every row: the restarts only choose a start, which a sample chooses as well, and their cost
+    /// then stops growing with the rows (choosing K runs them for every candidate). Internal: tests lower it.
+    /// </summary>
+    internal int KMeansSampleRows = 25_000;
+
+    /// <summary>K, or the largest candidate while K is still to be chosen: what the output schema is shaped for before Fit.</summary>
     internal int NumberOfClustersForSchema => NumberOfClusters > 0 ? NumberOfClusters : MaximumNumberOfClusters;
 
+    /// <summary>A copy that later changes to this instance do not reach (the estimator keeps one).</summary>
     internal DeepClusterOptions Clone()
     {
         var copy = (DeepClusterOptions)MemberwiseClone();

@@ -321,4 +321,38 @@ public class SeedingTests
         Seed(z, new DeepClusterOptions { NumberOfClusters = 3, KMeansInitializations = 5, Seeding = SeedingMethod.Spectral }, log: lines.Add).Centroids.Dispose();
         Assert.Contains(lines, line => line.Contains("leading eigenvectors of the 10-NN graph of 500 rows"));
     }
+    [Fact]
+    public void AboveTheRowThresholdKMeansRestartsOnASampleAndRefinesTheBestOnEveryRow()
+    {
+        // Four separated blobs of 150 rows, interleaved; the large-data path lowered to 400 rows, its sample to 200 rows.
+        var random = new Random(11);
+        double Normal() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+        var points = new List<float>();
+        var truth = new int[600];
+        for (int i = 0; i < truth.Length; i++)
+        {
+            truth[i] = i % 4;
+            points.AddRange(new[] { 10.0 * (truth[i] % 2) + Normal(), 10.0 * (truth[i] / 2) + Normal(), Normal() }.Select(v => (float)v));
+        }
+        using var z = tensor(points.ToArray(), new long[] { truth.Length, 3 });
+        var options = new DeepClusterOptions { NumberOfClusters = 4, KMeansInitializations = 5, Seeding = SeedingMethod.KMeans, ApproximateNeighboursFromRows = 400, KMeansSampleRows = 200 };
+        var lines = new List<string>();
+        var first = Seed(z, options, log: lines.Add);
+        var second = Seed(z, options);
+
+        Assert.Contains(lines, line => line.Contains("k-means: 5 restarts on a seeded sample of 200 of 600 rows"));
+        Assert.Equal(first.Assignments, second.Assignments);
+        Assert.Equal(first.Centroids.data<float>().ToArray(), second.Centroids.data<float>().ToArray());
+        Assert.True(ClusteringQuality.Accuracy(truth, first.Assignments) > 0.99, $"ACC {ClusteringQuality.Accuracy(truth, first.Assignments):F3}");
+        // The inertia it reports is every row's, to the refined centroids, not the sample's.
+        double everyRow = (z.unsqueeze(1) - first.Centroids.unsqueeze(0)).square().sum(2).min(1).values.sum().item<float>();
+        Assert.Equal(everyRow, first.Inertia, everyRow * 1e-4);
+        Assert.Equal(5, first.Inertias.Count);
+
+        // Below the threshold every restart sees every row, as before.
+        lines.Clear();
+        options.ApproximateNeighboursFromRows = 100_000;
+        Seed(z, options, log: lines.Add).Centroids.Dispose();
+        Assert.DoesNotContain(lines, line => line.Contains("seeded sample"));
+    }
 }

@@ -16,7 +16,35 @@ internal static class KMeans
     /// <paramref name="maxIterations"/> Lloyd iterations; the centroids [K, E] of the lowest inertia. The result's
     /// Assignments are left empty: the caller knows in which space they are wanted.
     /// </summary>
-    public static SeedingResult Run(Tensor rows, int k, int restarts, int maxIterations, SeedingContext context)
+    /// <param name="sampleRows">
+    /// When positive and below the rows' count: the restarts run on a seeded sample of this many rows, in row order,
+    /// and the best of them is refined by Lloyd iterations on every row (<see cref="SampleRowsFor"/>).
+    /// </param>
+    public static SeedingResult Run(Tensor rows, int k, int restarts, int maxIterations, SeedingContext context, int sampleRows = 0)
+    {
+        long n = rows.shape[0];
+        if (sampleRows <= 0 || sampleRows >= n)
+            return Restarts(rows, k, restarts, maxIterations, context);
+        using var scope = NewDisposeScope();
+        using var picked = randperm(n, generator: context.Generator).narrow(0, 0, sampleRows).sort().Values.to(rows.device);
+        var onSample = Restarts(rows.index_select(0, picked), k, restarts, maxIterations, context);
+        var centroids = onSample.Centroids;
+        var squaredNorms = rows.square().sum(dim: 1, keepdim: true);
+        double inertia = Lloyd(rows, squaredNorms, ref centroids, maxIterations, context.Cancellation);
+        context.Log($"k-means: {restarts} restarts on a seeded sample of {sampleRows:N0} of {n:N0} rows (best inertia there {onSample.Inertia:G6}), the best refined on every row (inertia {inertia:G6}).");
+        return onSample with { Centroids = centroids.MoveToOuterDisposeScope(), Inertia = inertia };
+    }
+
+    /// <summary>
+    /// The sample <see cref="Run"/>'s restarts take for <paramref name="rows"/> rows and <paramref name="k"/> clusters:
+    /// from <see cref="DeepClusterOptions.ApproximateNeighboursFromRows"/> rows (the large-data path of the seedings),
+    /// <see cref="DeepClusterOptions.KMeansSampleRows"/> rows and at least 50 per cluster; below it, 0 (every row).
+    /// </summary>
+    public static int SampleRowsFor(DeepClusterOptions options, long rows, int k) =>
+        rows >= options.ApproximateNeighboursFromRows ? Math.Max(options.KMeansSampleRows, 50 * k) : 0;
+
+    /// <summary><paramref name="restarts"/> k-means++ starts on every row of <paramref name="rows"/>, each refined by Lloyd; the lowest inertia wins.</summary>
+    private static SeedingResult Restarts(Tensor rows, int k, int restarts, int maxIterations, SeedingContext context)
     {
         Tensor? best = null;
         double bestInertia = double.PositiveInfinity;
@@ -48,10 +76,10 @@ internal static class KMeans
     /// centroid; the Partition is the clusters found in <paramref name="space"/>. <paramref name="what"/> starts the
     /// log line that gives the cluster sizes.
     /// </summary>
-    public static SeedingResult In(Tensor space, Tensor z, int k, int restarts, int maxIterations, SeedingContext context, string what)
+    public static SeedingResult In(Tensor space, Tensor z, int k, int restarts, int maxIterations, SeedingContext context, string what, int sampleRows = 0)
     {
         using var scope = NewDisposeScope();
-        var clustering = Run(space, k, restarts, maxIterations, context);
+        var clustering = Run(space, k, restarts, maxIterations, context, sampleRows);
         var labels = Distances.Squared(space, clustering.Centroids).argmin(dim: 1);
         clustering.Centroids.Dispose();
         var (means, counts) = ClusterMeans(z, labels, k);

@@ -14,7 +14,8 @@ internal sealed class KMeansSeeding(DeepClusterOptions options, SeedingContext c
     {
         public SeedingResult Cluster(int k)
         {
-            var result = KMeans.Run(z, k, options.KMeansInitializations, options.KMeansMaxIterations, context);
+            var result = KMeans.Run(z, k, options.KMeansInitializations, options.KMeansMaxIterations, context,
+                KMeans.SampleRowsFor(options, z.shape[0], k));
             return result with { Assignments = KMeans.Assign(z, result.Centroids) };
         }
 

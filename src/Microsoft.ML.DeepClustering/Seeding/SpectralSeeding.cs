@@ -74,7 +74,7 @@ internal sealed class SpectralSeeding(DeepClusterOptions options, SeedingContext
             var spectral = basis / basis.norm(1, keepdim: true).clamp_min(1e-12);
             // 5. Centroids in the embedding space: the mean z of each spectral cluster.
             var clustering = KMeans.In(spectral, z, k, options.KMeansInitializations, options.KMeansMaxIterations, context,
-                $"Spectral seeding: k-means on the leading {basis.shape[1]} of them");
+                $"Spectral seeding: k-means on the leading {basis.shape[1]} of them", KMeans.SampleRowsFor(options, z.shape[0], k));
             return clustering with { Centroids = clustering.Centroids.MoveToOuterDisposeScope() };
         }
 

@@ -42,7 +42,7 @@ internal sealed class UmapSeeding(DeepClusterOptions options, SeedingContext con
             using var scope = NewDisposeScope();
             var y = tensor(coordinates, new[] { n, (long)dimensions }).to(z.device);
             var clustering = KMeans.In(y, z, k, options.KMeansInitializations, options.KMeansMaxIterations, context,
-                $"UMAP seeding: {dimensions}-d layout of the {Math.Min(options.UmapNeighbors, n - 1)}-NN graph of {n} rows");
+                $"UMAP seeding: {dimensions}-d layout of the {Math.Min(options.UmapNeighbors, n - 1)}-NN graph of {n} rows", KMeans.SampleRowsFor(options, n, k));
             return clustering with { Centroids = clustering.Centroids.MoveToOuterDisposeScope() };
         }
 
