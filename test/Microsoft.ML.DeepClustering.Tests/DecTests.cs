@@ -45,6 +45,21 @@ public class DecTests
     }
 
     [Fact]
+    public void SquaredDistancesInBlocksOfRowsAreTheWholeTensorsBitForBit()
+    {
+        // 64 centres of 2,048 values: a block holds 64 rows, so 300 rows run as five blocks, the last one short.
+        using var scope = NewDisposeScope();
+        using var generator = new TorchSharp.torch.Generator(7);
+        var z = randn(new long[] { 300, 2048 }, generator: generator);
+        var centres = randn(new long[] { 64, 2048 }, generator: generator);
+        Assert.Equal(64, Graphs.Distances.BlockValues / (64 * 2048));
+        var whole = (z.unsqueeze(1) - centres.unsqueeze(0)).square().sum(dim: 2);
+        var blocked = Graphs.Distances.Squared(z, centres);
+        Assert.Equal(new long[] { 300, 64 }, blocked.shape);
+        Assert.Equal(whole.data<float>().ToArray(), blocked.data<float>().ToArray());
+    }
+
+    [Fact]
     public void TargetDistributionSquaresQAndDividesByClusterFrequency()
     {
         using var scope = NewDisposeScope();

@@ -5,12 +5,33 @@ namespace Microsoft.ML.DeepClustering.Graphs;
 /// <summary>Squared Euclidean distances between the rows of an embedding and a few centres, in the two forms the library needs.</summary>
 internal static class Distances
 {
-    /// <summary>‖z_i − μ_j‖², the squared Euclidean distances [N, K] between rows of z [N, E] and centres μ [K, E].</summary>
+    /// <summary>Values in one [rows, K, E] difference block of <see cref="Squared"/>: 32 MB of float32.</summary>
+    internal const long BlockValues = 1L << 23;
+
+    /// <summary>
+    /// ‖z_i − μ_j‖², the squared Euclidean distances [N, K] between rows of z [N, E] and centres μ [K, E]. The
+    /// differences are formed for blocks of rows (<see cref="BlockValues"/> values at a time), so that a million rows
+    /// need the [N, K] result and one block, not an [N, K, E] tensor; each row's sum is the same either way.
+    /// </summary>
     public static Tensor Squared(Tensor z, Tensor centres)
+    {
+        long n = z.shape[0];
+        long block = Math.Max(1, BlockValues / Math.Max(1, centres.shape[0] * centres.shape[1]));
+        if (n <= block)
+            return SquaredBlock(z, centres);
+        using var scope = NewDisposeScope();
+        var parts = new List<Tensor>();
+        for (long start = 0; start < n; start += block)
+            parts.Add(SquaredBlock(z.narrow(0, start, Math.Min(block, n - start)), centres));
+        return cat(parts, 0).MoveToOuterDisposeScope();
+    }
+
+    private static Tensor SquaredBlock(Tensor z, Tensor centres)
     {
         // Direct differences rather than ‖z‖² − 2 z·μ + ‖μ‖²: exact zeros and no cancellation, and what ONNX computes.
         using var diff = z.unsqueeze(1) - centres.unsqueeze(0);
-        return diff.square().sum(dim: 2);
+        using var squares = diff.square();
+        return squares.sum(dim: 2);
     }
 
     /// <summary>
