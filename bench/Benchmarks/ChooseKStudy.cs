@@ -76,7 +76,7 @@ internal static class ChooseKStudy
         return (rows, classes, source);
     }
 
-    private static (float[][] Rows, float[] Labels, int Classes, string Source) LabelledEmbedding(string dataset, int seed, string preset, int? epochs, int? maxRows, string? checkpointDir)
+    internal static (float[][] Rows, float[] Labels, int Classes, string Source) LabelledEmbedding(string dataset, int seed, string preset, int? epochs, int? maxRows, string? checkpointDir)
     {
         var ml = new MLContext(seed);
         var (data, _, source) = MnistSets.Load(ml, dataset, maxRows);

@@ -16,6 +16,8 @@ internal static class GraphsBenchmark
 {
     public static int Run(string data, int rows, int dims, int k, int count, int seed, bool usearch, bool exactSearch, int sample, int? seedingK = null, bool chooseK = false)
     {
+        if (data.StartsWith("embedding:"))
+            return OnEmbedding(data, k, seed, sample);
         if (seedingK is int clusters)
             return SeedingStage(data, rows, dims, clusters, seed, chooseK);
         Console.WriteLine($"graphs: {data}, {rows:N0} rows × {dims} dims, k = {k}, {count} eigenvectors, seed {seed}, {Environment.ProcessorCount} processors");
@@ -119,6 +121,50 @@ internal static class GraphsBenchmark
             long peak = PeakMegabytes();
             Console.WriteLine($"{what}: {time.TotalSeconds:F1} s ({1e6 * time.TotalSeconds / rows:F0} µs a row), ACC {m.Accuracy:F4}, NMI {m.NormalizedMutualInformation:F4}; " +
                 $"resident {before} MB before, peak {peak} MB, the stage's own {peak - before} MB");
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// <c>--data embedding:DATASET:EPOCHS:CHECKPOINT_DIR</c>: <c>Recommended()</c>'s pretrained embedding of DATASET
+    /// (from the checkpoint <c>recommended-DATASET-seed1-EPOCHS.ckpt</c> in CHECKPOINT_DIR, else pretrained and kept
+    /// there), then NN-descent's recall@10 against the exact search on <paramref name="sample"/> rows, and spectral
+    /// seeding's ACC for as many clusters as classes three ways: the exact path, NN-descent and Chebyshev with k-means
+    /// on every row, and the whole large-data path (k-means' restarts on a sample too).
+    /// </summary>
+    private static int OnEmbedding(string data, int k, int seed, int sample)
+    {
+        var parts = data.Split(':', 4);
+        if (parts.Length != 4)
+            throw new ArgumentException("graphs --data embedding:DATASET:EPOCHS:CHECKPOINT_DIR, e.g. embedding:fashion-full:20:ckpt");
+        var (rows, labelValues, classes, source) = ChooseKStudy.LabelledEmbedding(parts[1], seed, "recommended", int.Parse(parts[2]), null, parts[3]);
+        int n = rows.Length, dims = rows[0].Length;
+        var labels = labelValues.Select(l => (int)l).ToArray();
+        var points = rows.SelectMany(r => r).ToArray();
+        Console.WriteLine($"graphs on an embedding: {source}, {n:N0} rows × {dims} dims, {classes} classes, seed {seed}");
+        var queries = Enumerable.Range(0, Math.Min(sample, n)).Select(i => (int)((long)i * n / Math.Min(sample, n))).ToArray();
+        var exact = Exact(points, n, dims, queries, Math.Min(10, k));
+        var clock = Stopwatch.StartNew();
+        var options = DeepClusterPresets.Recommended();
+        var (_, indices) = NearestNeighbours.Approximate(points, n, dims, options.SpectralNeighbors, (ulong)seed, CancellationToken.None, 0, out int rounds);
+        Console.WriteLine($"NN-descent, {options.SpectralNeighbors} neighbours ({rounds} rounds, {clock.Elapsed.TotalSeconds:F1} s): recall@10 {Recall(indices, options.SpectralNeighbors, queries, exact):F4} on {queries.Length:N0} rows");
+
+        using var z = tensor(points, new long[] { n, dims });
+        foreach (var (name, approximateFrom, sampleRows) in new[] { ("exact graph, k-means on every row", int.MaxValue, int.MaxValue), ("NN-descent + Chebyshev, k-means on every row", 1, int.MaxValue), ("NN-descent + Chebyshev, k-means restarts on a sample (the large-data path)", 1, options.KMeansSampleRows) })
+        {
+            var seeding = DeepClusterPresets.Recommended();
+            seeding.Seed = seed;
+            seeding.NumberOfClusters = classes;
+            seeding.ApproximateNeighboursFromRows = approximateFrom;
+            seeding.KMeansSampleRows = sampleRows;
+            using var generator = new Generator().manual_seed(seed);
+            var context = new SeedingContext(generator, CancellationToken.None, line => Console.Error.WriteLine($"  {line}"), (_, _, _) => { }, seed);
+            clock.Restart();
+            using var prepared = Seedings.Create(seeding, context).Prepare(z, classes);
+            var result = prepared.Cluster(classes);
+            result.Centroids.Dispose();
+            var m = ClusteringQuality.Evaluate(labels, result.Partition!.Select(a => (uint)(a + 1)).ToArray());
+            Console.WriteLine($"spectral seeding, {name}: ACC {m.Accuracy:F4}, NMI {m.NormalizedMutualInformation:F4} ({clock.Elapsed.TotalSeconds:F1} s)");
         }
         return 0;
     }

@@ -17,7 +17,7 @@ var usages = new Dictionary<string, string>
     ["scale"] = "[--data mnist-like|vectors] [--dims 384 (vectors)] [--rows 10000,100000,1000000] [--preset recommended] [--seed 1] [--kmeans] [--set Option=value,...]",
     ["read-rows"] = "[--rows 1000000] [--columns 64] [--count-unknown] [--path store|list] [--storage auto|memory|memorymappedfile] [--precision float32|half|byte]",
     ["photo-rate"] = "[--count 3000] [--folder DIR] [--one-at-a-time 400] [--batch 16] [--backbone MODEL.onnx]",
-    ["graphs"] = "[--data blobs|mnist-pca] [--rows 100000] [--dims 16] [--k 15] [--count 24 (0: no eigenvectors)] [--seed 1] [--sample 1000] [--usearch] [--exact] [--seeding-k K [--choose-k]]",
+    ["graphs"] = "[--data blobs|mnist-pca|embedding:DATASET:EPOCHS:CHECKPOINT_DIR] [--rows 100000] [--dims 16] [--k 15] [--count 24 (0: no eigenvectors)] [--seed 1] [--sample 1000] [--usearch] [--exact] [--seeding-k K [--choose-k]]",
 };
 string? Arg(string name) => Array.IndexOf(args, name) is int i && i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 int? IntArg(string name) => Arg(name) is string s ? int.Parse(s) : null;
