@@ -82,6 +82,27 @@ public class RowStorageTests
     }
 
     [Fact]
+    public void TrainingReadsFloat32RowsInPlaceAndDecodesOtherStoresABatchAtATime()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.Cache(TestData.Mnist(ml, 50));
+        var all = TestData.Column(data, "Features");
+        foreach (var precision in new[] { RowStoragePrecision.Float32, RowStoragePrecision.Byte })
+        {
+            using var matrix = FeatureMatrix.Read(data, "Features", new FeatureMatrix.StorageSettings(precision, long.MaxValue, Path.GetTempPath()));
+            using var rows = Training.TrainingRows.Of(matrix, TorchSharp.torch.CPU);
+            // Float32 in memory is one tensor over the stored array; a byte store is never expanded whole.
+            Assert.Equal(precision == RowStoragePrecision.Float32, rows.IsResident);
+            Assert.Equal(50, rows.Count);
+            using var index = TorchSharp.torch.tensor(new long[] { 49, 0, 10 });
+            using var selected = rows.Select(index);
+            using var range = rows.Narrow(10, 5);
+            Assert.Equal(new[] { all[49], all[0], all[10] }.SelectMany(r => r).ToArray(), selected.data<float>().ToArray());
+            Assert.Equal(all.Skip(10).Take(5).SelectMany(r => r).ToArray(), range.data<float>().ToArray());
+        }
+    }
+
+    [Fact]
     public void ByteStorageGivesBackEveryEightBitLevelExactlyAndOthersWithinHalfAStep()
     {
         var levels = Enumerable.Range(0, 256).Select(k => k / 255f).ToArray();
@@ -263,7 +284,7 @@ public class RowStorageTests
         var estimator = ml.Transforms.DeepCluster(TestData.TinyOptions());
         estimator.MemoryLimit = () => new MemoryBudget.Limit(500_000, "a test's limit");
         var e = Assert.Throws<InsufficientMemoryException>(() => estimator.Fit(source));
-        // 300 × 784 float32 rows in memory are the training input itself; embeddings 3·300·4·4, q and P 2·300·3·4.
+        // 300 × 784 float32 rows in memory, which training reads in place; embeddings 3·300·4·4, q and P 2·300·3·4.
         long expected = 300L * 784 * 4 + 3 * 300 * 4 * 4 + 2 * 300 * 3 * 4;
         Assert.Contains("300 rows of 784 features", e.Message);
         Assert.Contains($"{expected:N0} bytes", e.Message);
@@ -272,15 +293,17 @@ public class RowStorageTests
         Assert.Contains("sample", e.Message);
         Assert.Equal(0, source.Cursors);
 
-        // Without a row count the check comes once the rows are read, with the same figures; half-precision rows
-        // kept in memory beside the float32 input add their own line and the option that saves them.
+        // Without a row count the check comes once the rows are read; half-precision rows kept in memory take half
+        // the bytes (training decodes a batch at a time, with no float32 copy), and the message names the option
+        // that keeps them out of memory.
         var hidden = new CountingDataView(ml.Data.Cache(TestData.Mnist(ml, 300)), null);
         var options = TestData.TinyOptions();
         options.RowPrecision = RowStoragePrecision.Half;
         options.RowStorage = RowStorageLocation.Memory;
         estimator = ml.Transforms.DeepCluster(options);
-        estimator.MemoryLimit = () => new MemoryBudget.Limit(500_000, "a test's limit");
+        estimator.MemoryLimit = () => new MemoryBudget.Limit(400_000, "a test's limit");
         e = Assert.Throws<InsufficientMemoryException>(() => estimator.Fit(hidden));
+        Assert.Contains($"{300L * 784 * 2 + 3 * 300 * 4 * 4 + 2 * 300 * 3 * 4:N0} bytes", e.Message);
         Assert.Contains($"stored rows {300L * 784 * 2:N0} bytes", e.Message);
         Assert.Contains("RowStorage = MemoryMappedFile", e.Message);
         Assert.Equal(1, hidden.Cursors);

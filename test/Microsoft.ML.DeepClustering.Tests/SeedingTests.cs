@@ -257,7 +257,7 @@ public class SeedingTests
         using var centroids = new TorchSharp.Modules.Parameter(start);
 
         // The trainer passes the partition whenever the seeding has one; the option decides how long it is the target.
-        var result = SelfTraining.Run(autoencoder, centroids, x, context, partition);
+        var result = SelfTraining.Run(autoencoder, centroids, TrainingRows.Resident(x), context, partition);
 
         double before = Agreement(initial), after = Agreement(result.Labels!);
         if (fromPartition)

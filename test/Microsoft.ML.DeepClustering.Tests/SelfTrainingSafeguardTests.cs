@@ -23,7 +23,7 @@ public class SelfTrainingSafeguardTests
         var sample = Enumerable.Range(0, 180).ToArray();
 
         var shuffled = truth.OrderBy(_ => random.Next()).ToArray();
-        var shuffledScores = Safeguard.Measure(z, x, truth, shuffled, 3, sample);
+        var shuffledScores = Safeguard.Measure(z, TrainingRows.Resident(x), truth, shuffled, 3, sample);
         Assert.True(shuffledScores.SeedingInEmbedding > 0.9, $"{shuffledScores}");
         Assert.True(Math.Abs(shuffledScores.FinalInEmbedding) < 0.1, $"{shuffledScores}");
         Assert.Equal(shuffledScores.SeedingInEmbedding, shuffledScores.SeedingInInput, 4);   // silhouettes ignore scale
@@ -32,11 +32,11 @@ public class SelfTrainingSafeguardTests
         var twoMoved = (int[])truth.Clone();
         twoMoved[0] = 1;
         twoMoved[1] = 2;
-        var movedScores = Safeguard.Measure(z, x, truth, twoMoved, 3, sample);
+        var movedScores = Safeguard.Measure(z, TrainingRows.Resident(x), truth, twoMoved, 3, sample);
         Assert.True(movedScores.FinalInEmbedding < movedScores.SeedingInEmbedding);
         Assert.False(Safeguard.IsClearlyWorse(movedScores, 0.05), $"{movedScores}");
         // A negative margin prefers the seeding whatever happened.
-        Assert.True(Safeguard.IsClearlyWorse(Safeguard.Measure(z, x, truth, truth, 3, sample), -0.01));
+        Assert.True(Safeguard.IsClearlyWorse(Safeguard.Measure(z, TrainingRows.Resident(x), truth, truth, 3, sample), -0.01));
     }
 
     [Fact]

@@ -16,13 +16,12 @@ internal static class MemoryBudget
     /// <param name="Rows">N.</param>
     /// <param name="Columns">D, values per row.</param>
     /// <param name="Store">The stored rows, N·D·(4, 2 or 1); 0 when memory-mapped.</param>
-    /// <param name="TrainingInput">The float32 [N, D] tensor training reads, N·D·4; 0 when it shares the float32 rows kept in memory.</param>
     /// <param name="Embeddings">The embedding of every row, kept about three times over (seeding, the safeguard, the final labels): 3·N·E·4.</param>
     /// <param name="Assignments">q and P of self-training, N·K·4 each: 2·N·K·4.</param>
     /// <param name="NeighbourGraph">The embedding's k-nearest-neighbour graph (spectral or UMAP seeding, modularity), distances and indices and the symmetric copy: 2·N·k·12.</param>
-    public sealed record Estimate(long Rows, int Columns, long Store, long TrainingInput, long Embeddings, long Assignments, long NeighbourGraph)
+    public sealed record Estimate(long Rows, int Columns, long Store, long Embeddings, long Assignments, long NeighbourGraph)
     {
-        public long Total => Store + TrainingInput + Embeddings + Assignments + NeighbourGraph;
+        public long Total => Store + Embeddings + Assignments + NeighbourGraph;
     }
 
     /// <summary>Rows passing this many bytes go to a memory-mapped file (<see cref="DeepClusterOptions.RowStorage"/>).</summary>
@@ -37,9 +36,8 @@ internal static class MemoryBudget
     {
         long values = rows * columns;
         long store = storeInMemory ? values * RowStore.BytesPerValue(options.RowPrecision) : 0;
-        // The trainer builds its tensor over the float32 array itself when there is one (no copy).
-        bool shared = storeInMemory && options.RowPrecision == RowStoragePrecision.Float32 && values <= Array.MaxLength;
-        long input = shared ? 0 : values * sizeof(float);
+        // Training reads the stored rows: a tensor over the float32 array itself when there is one (no copy), else
+        // a batch decoded at a time (TrainingRows), so there is no float32 copy of all rows to count.
         long embeddings = 3 * rows * options.EmbeddingDimension * sizeof(float);
         int k = options.NumberOfClusters > 0 ? options.NumberOfClusters : options.MaximumNumberOfClusters;
         long assignments = 2 * rows * k * sizeof(float);
@@ -49,7 +47,7 @@ internal static class MemoryBudget
         if (options.Seeding == SeedingMethod.Umap || (options.NumberOfClusters == 0 && options.ClusterCountCriterion == ClusterCountCriterion.Modularity))
             neighbours = Math.Max(neighbours, options.UmapNeighbors);
         long graph = 2 * rows * Math.Min(neighbours, Math.Max(0, rows - 1)) * (sizeof(float) + sizeof(long));
-        return new Estimate(rows, columns, store, input, embeddings, assignments, graph);
+        return new Estimate(rows, columns, store, embeddings, assignments, graph);
     }
 
     /// <summary>Throws when <paramref name="estimate"/> exceeds <paramref name="limit"/>, with every figure and the option that would help.</summary>
@@ -58,16 +56,15 @@ internal static class MemoryBudget
         if (estimate.Total <= limit.Bytes)
             return;
         var help = new List<string>();
-        if (estimate.Store > 0 && estimate.TrainingInput > 0)
-            help.Add($"RowStorage = MemoryMappedFile keeps the stored rows ({Bytes(estimate.Store)}) out of memory");
-        else if (estimate.Store > 0 && options.RowPrecision == RowStoragePrecision.Float32)
-            help.Add("RowPrecision = Half (or Byte for pixels in [0, 1]) with RowStorage = MemoryMappedFile keeps the stored rows out of memory; training still reads them as float32");
+        if (estimate.Store > 0)
+            help.Add($"RowStorage = MemoryMappedFile keeps the stored rows ({Bytes(estimate.Store)}) out of memory" +
+                (options.RowPrecision == RowStoragePrecision.Float32 ? ", and RowPrecision = Half (or Byte for pixels in [0, 1]) stores them in a half (a quarter)" : ""));
         if (estimate.NeighbourGraph > 0)
             help.Add($"Seeding = KMeans (and a fixed NumberOfClusters) needs no neighbour graph ({Bytes(estimate.NeighbourGraph)})");
         help.Add("train on a sample of the rows (mlContext.Data.TakeRows, or a filter)");
         throw new InsufficientMemoryException(string.Create(CultureInfo.InvariantCulture,
             $"Fit needs at least {Bytes(estimate.Total)} for {estimate.Rows:N0} rows of {estimate.Columns:N0} features " +
-            $"(stored rows {Bytes(estimate.Store)}, float32 training input {Bytes(estimate.TrainingInput)}, embeddings {Bytes(estimate.Embeddings)}, " +
+            $"(stored rows {Bytes(estimate.Store)}, embeddings {Bytes(estimate.Embeddings)}, " +
             $"soft assignments and targets {Bytes(estimate.Assignments)}, neighbour graph {Bytes(estimate.NeighbourGraph)}), " +
             $"but the process may use {Bytes(limit.Bytes)} ({limit.Source}). To fit: {string.Join("; ", help)}. docs/options.md (\"Memory\") gives the formula."));
     }

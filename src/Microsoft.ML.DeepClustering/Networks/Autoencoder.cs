@@ -53,18 +53,23 @@ internal abstract class Autoencoder : nn.Module<Tensor, Tensor>
     public long ChunkRows => Math.Min(TorchRuntime.HeapChunkRows(sizeof(float) * (long)WidestEncoderActivation), 4096);
 
     /// <summary>The embedding [N, E] of every row of <paramref name="x"/> [N, D], computed in chunks under no_grad.</summary>
-    public Tensor Embed(Tensor x)
+    public Tensor Embed(Tensor x) => Embed(x.shape[0], (start, count) => x.narrow(0, start, count));
+
+    /// <summary>
+    /// The embedding [N, E] of <paramref name="n"/> rows that <paramref name="rows"/>(start, count) hands out a chunk at
+    /// a time (rows that are decoded on demand), computed under no_grad.
+    /// </summary>
+    public Tensor Embed(long n, Func<long, long, Tensor> rows)
     {
         long chunk = ChunkRows;
         using var noGrad = no_grad();
-        long n = x.shape[0];
         var parts = new List<Tensor>();
         try
         {
             for (long start = 0; start < n; start += chunk)
             {
                 using var scope = NewDisposeScope();
-                parts.Add(Encode(x.narrow(0, start, Math.Min(chunk, n - start))).MoveToOuterDisposeScope());
+                parts.Add(Encode(rows(start, Math.Min(chunk, n - start))).MoveToOuterDisposeScope());
             }
             return cat(parts, 0);
         }

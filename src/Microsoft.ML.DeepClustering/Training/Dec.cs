@@ -33,11 +33,15 @@ internal static class Dec
     /// q of every row of <paramref name="x"/> [N, D] through the encoder (<see cref="Autoencoder.Embed"/>), under
     /// no_grad: the full-data passes (the target P, the labels) need no graph.
     /// </summary>
-    public static Tensor SoftAssignment(Autoencoder autoencoder, Tensor centroids, Tensor x, float alpha)
+    public static Tensor SoftAssignment(Autoencoder autoencoder, Tensor centroids, Tensor x, float alpha) =>
+        SoftAssignment(autoencoder, centroids, TrainingRows.Resident(x), alpha);
+
+    /// <summary>q of every training row, read a chunk at a time (<see cref="TrainingRows.Embed"/>).</summary>
+    public static Tensor SoftAssignment(Autoencoder autoencoder, Tensor centroids, TrainingRows x, float alpha)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var z = autoencoder.Embed(x);
+        var z = x.Embed(autoencoder);
         return SoftAssignment(SquaredDistances(z, centroids), alpha).MoveToOuterDisposeScope();
     }
 

@@ -69,7 +69,7 @@ internal static class DeepClusterTrainer
             log($"Convolutional autoencoder on {convolution.Image} images: {string.Join(", ", ConvolutionalAutoencoder.Stages(convolution.Image).Select(s => $"{s.OutChannels}×{s.Output.Height}×{s.Output.Width}"))} → {options.EmbeddingDimension}-d embedding.");
         autoencoder.to(runtime.Device);
         autoencoder.BFloat16Products = runtime.Precision == TrainingPrecision.BFloat16;
-        var x = data.ToTensor().to(runtime.Device);
+        using var x = TrainingRows.Of(data, runtime.Device);
 
         var checkpointing = options.CheckpointPath is null ? null
             : new Pretraining.Checkpointing(options.CheckpointPath, PretrainingCheckpoint.SettingsOf(data, options, seed, runtime.Precision, imageShape));
@@ -116,7 +116,7 @@ internal static class DeepClusterTrainer
     }
 
     /// <summary>Stage 1, <see cref="Pretraining"/>.</summary>
-    private static PretrainingOutcome Pretrain(Autoencoder autoencoder, Tensor x, TrainingContext context, int epochs, Pretraining.Checkpointing? checkpointing)
+    private static PretrainingOutcome Pretrain(Autoencoder autoencoder, TrainingRows x, TrainingContext context, int epochs, Pretraining.Checkpointing? checkpointing)
     {
         var clock = Stopwatch.StartNew();
         var (losses, resumedAfterEpoch) = Pretraining.Run(autoencoder, x, context, epochs, checkpointing);
@@ -128,12 +128,12 @@ internal static class DeepClusterTrainer
     /// when that is 0, the candidate <see cref="ClusterCountChoice"/> picks. Either way the seeding is prepared once
     /// (<see cref="ISeeding.Prepare"/>) and clustered for an explicit K.
     /// </summary>
-    private static SeedingOutcome Seed(Autoencoder autoencoder, Tensor x, TrainingContext context)
+    private static SeedingOutcome Seed(Autoencoder autoencoder, TrainingRows x, TrainingContext context)
     {
         var clock = Stopwatch.StartNew();
         var options = context.Options;
         using var noGrad = no_grad();
-        using var z = autoencoder.Embed(x);
+        using var z = x.Embed(autoencoder);
         if (options.NumberOfClusters == 0)
         {
             var choice = ClusterCountChoice.Run(z, options, context.ForSeeding, context.Seed);
@@ -147,7 +147,7 @@ internal static class DeepClusterTrainer
     }
 
     /// <summary>Stage 3, <see cref="SelfTraining"/> (skipped when MaxIterations is 0), then every row's label under the final model.</summary>
-    private static SelfTrainingOutcome SelfTrain(Autoencoder autoencoder, Parameter centroids, Tensor x, TrainingContext context, int[]? seedingPartition)
+    private static SelfTrainingOutcome SelfTrain(Autoencoder autoencoder, Parameter centroids, TrainingRows x, TrainingContext context, int[]? seedingPartition)
     {
         var clock = Stopwatch.StartNew();
         SelfTraining.Result? result = null;

@@ -19,16 +19,16 @@ internal static class Pretraining
         options.PretrainSamples > 0 ? (int)Math.Max(1, Math.Min(int.MaxValue, (options.PretrainSamples + rows - 1) / rows)) : options.PretrainEpochs;
 
     /// <param name="autoencoder">Trained in place.</param>
-    /// <param name="x">All training rows [N, D] on the training device.</param>
+    /// <param name="x">All training rows [N, D], handed out on the training device.</param>
     /// <param name="context">Options, generator, device, log and cancellation of this Fit.</param>
     /// <param name="epochs">Epochs to reach (<see cref="Epochs"/>), those of a resumed checkpoint included.</param>
     /// <param name="checkpointing">Null: nothing is saved or resumed.</param>
     /// <returns>Mean reconstruction loss of each epoch (those of a resumed run included), and the epoch resumed after (0 if none).</returns>
-    public static (List<double> Losses, int ResumedAfterEpoch) Run(Autoencoder autoencoder, Tensor x, TrainingContext context, int epochs, Checkpointing? checkpointing)
+    public static (List<double> Losses, int ResumedAfterEpoch) Run(Autoencoder autoencoder, TrainingRows x, TrainingContext context, int epochs, Checkpointing? checkpointing)
     {
         var options = context.Options;
         var losses = new List<double>(epochs);
-        long n = x.shape[0];
+        long n = x.Count;
         using IParameterOptimizer optimizer = options.PretrainOptimizer == PretrainingOptimizer.Sgd
             ? new MomentumSgd(autoencoder.parameters(), options.PretrainLearningRate, options.PretrainMomentum)
             : new AllocationFreeAdam(autoencoder.parameters(), options.PretrainLearningRate);
@@ -49,15 +49,15 @@ internal static class Pretraining
             using (var epochScope = NewDisposeScope())
             {
                 // Summed on the device and read once per epoch: a .item() per batch would stall a GPU every step.
-                var total = zeros(1, device: x.device);
-                var order = randperm(n, generator: context.Generator).to(x.device);
+                var total = zeros(1, device: x.Device);
+                var order = randperm(n, generator: context.Generator).to(x.Device);
                 for (long start = 0; start < n; start += options.BatchSize)
                 {
                     context.Cancellation.ThrowIfCancellationRequested();
                     using var batchScope = NewDisposeScope();
                     long size = Math.Min(options.BatchSize, n - start);
                     // DEC-DA pretrains on distorted images, reconstructing the distorted image itself.
-                    var batch = context.Distort(x.index_select(0, order.narrow(0, start, size)));
+                    var batch = context.Distort(x.Select(order.narrow(0, start, size)));
                     var loss = nn.functional.mse_loss(autoencoder.forward(batch), batch);
                     optimizer.ZeroGrad();
                     loss.backward();

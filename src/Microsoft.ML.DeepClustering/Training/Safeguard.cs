@@ -38,11 +38,11 @@ internal static class Safeguard
     }
 
     /// <summary>The snapshot after seeding: <paramref name="keepModel"/> when the seeding's model may be handed out.</summary>
-    public static Snapshot Capture(Autoencoder autoencoder, Tensor centroids, Tensor x, bool keepModel)
+    public static Snapshot Capture(Autoencoder autoencoder, Tensor centroids, TrainingRows x, bool keepModel)
     {
         bool bfloat16 = autoencoder.BFloat16Products;
         autoencoder.BFloat16Products = false;
-        var embedding = autoencoder.Embed(x);
+        var embedding = x.Embed(autoencoder);
         autoencoder.BFloat16Products = bfloat16;
         embedding.MoveToOuterDisposeScope();
         return new Snapshot
@@ -73,9 +73,9 @@ internal static class Safeguard
     /// <param name="seed">Draws the rows the silhouettes are computed on.</param>
     /// <param name="margin"><see cref="DeepClusterOptions.SelfTrainingSafeguardMargin"/>.</param>
     /// <param name="log">Where the verdict is written.</param>
-    public static SelfTrainingVerdict Judge(Snapshot before, Tensor x, int[] start, string startName, int[] final, int k, int seed, double margin, Action<string> log)
+    public static SelfTrainingVerdict Judge(Snapshot before, TrainingRows x, int[] start, string startName, int[] final, int k, int seed, double margin, Action<string> log)
     {
-        var sample = ClusterCountCriteria.SilhouetteSample((int)x.shape[0], seed);
+        var sample = ClusterCountCriteria.SilhouetteSample((int)x.Count, seed);
         var scores = Measure(before.Embedding, x, start, final, k, sample);
         bool worse = IsClearlyWorse(scores, margin);
         bool keep = worse && before.Encoder is not null;
@@ -94,12 +94,12 @@ internal static class Safeguard
     /// <param name="final">Every row's cluster under the model self-training left.</param>
     /// <param name="numberOfClusters">K.</param>
     /// <param name="sample">Row indices the silhouettes are computed on (<see cref="ClusterCountCriteria.SilhouetteSample"/>).</param>
-    public static Scores Measure(Tensor pretrainedEmbedding, Tensor x, int[] seeding, int[] final, int numberOfClusters, int[] sample)
+    public static Scores Measure(Tensor pretrainedEmbedding, TrainingRows x, int[] seeding, int[] final, int numberOfClusters, int[] sample)
     {
         using var scope = NewDisposeScope();
-        using var index = tensor(sample.Select(i => (long)i).ToArray()).to(x.device);
+        using var index = tensor(sample.Select(i => (long)i).ToArray()).to(x.Device);
         var embedding = Distances(pretrainedEmbedding.index_select(0, index));
-        var input = Distances(x.index_select(0, index).to(float32));
+        var input = Distances(x.Select(index).to(float32));
         int[] Pick(int[] labels) => sample.Select(i => labels[i]).ToArray();
         return new Scores(
             ClusterCountCriteria.Silhouette(embedding, Pick(seeding), numberOfClusters),

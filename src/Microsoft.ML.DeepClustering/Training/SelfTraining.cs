@@ -47,7 +47,7 @@ internal sealed class SelfTraining : IDisposable
 
     private readonly Autoencoder _autoencoder;
     private readonly Parameter _centroids;
-    private readonly Tensor _x;
+    private readonly TrainingRows _x;
     private readonly long _n;
     private readonly int _k;          // K, the number of centroids
     private readonly TrainingContext _context;
@@ -69,23 +69,23 @@ internal sealed class SelfTraining : IDisposable
     private Tensor? _monitor;         // sampled updates: the rows whose labels are compared between updates
 
     /// <param name="autoencoder">Its encoder (and with IDEC its decoder) is trained in place.</param>
-    /// <param name="x">All training rows [N, D] on the training device.</param>
+    /// <param name="x">All training rows [N, D], handed out on the training device.</param>
     /// <param name="context">Options, generator, device, log and cancellation of this Fit.</param>
     /// <param name="centroids">μ [K, E] from seeding, updated in place; K is their number.</param>
     /// <param name="seedingPartition">The seeding's partition, the target instead of P for the first
     /// <see cref="DeepClusterOptions.SeedingPartitionSteps"/> steps; or null.</param>
-    public static Result Run(Autoencoder autoencoder, Parameter centroids, Tensor x, TrainingContext context, int[]? seedingPartition = null)
+    public static Result Run(Autoencoder autoencoder, Parameter centroids, TrainingRows x, TrainingContext context, int[]? seedingPartition = null)
     {
         using var selfTraining = new SelfTraining(autoencoder, centroids, x, context) { _seedingPartition = seedingPartition };
         return selfTraining.Run();
     }
 
-    private SelfTraining(Autoencoder autoencoder, Parameter centroids, Tensor x, TrainingContext context)
+    private SelfTraining(Autoencoder autoencoder, Parameter centroids, TrainingRows x, TrainingContext context)
     {
         _autoencoder = autoencoder;
         _centroids = centroids;
         _x = x;
-        _n = x.shape[0];
+        _n = x.Count;
         _k = (int)centroids.shape[0];
         _sampled = _n > context.Options.FullPassRows && _n > (long)context.Options.UpdateInterval * context.Options.BatchSize;
         _cursor = _n;
@@ -106,7 +106,7 @@ internal sealed class SelfTraining : IDisposable
         if (_sampled)
         {
             using var order = randperm(_n, generator: _context.Generator);
-            _monitor = order.narrow(0, 0, Math.Min(MonitorRows, _n)).sort().Values.to(_x.device);
+            _monitor = order.narrow(0, 0, Math.Min(MonitorRows, _n)).sort().Values.to(_x.Device);
             _context.Log($"Self-training on {_n:N0} rows (more than {_options.FullPassRows:N0}): each target update computes P on the " +
                 $"{SampleRows:N0} rows its next {_options.UpdateInterval} steps visit, and label changes and cluster sizes are counted on {_monitor.shape[0]:N0} rows drawn once.");
         }
@@ -158,10 +158,10 @@ internal sealed class SelfTraining : IDisposable
         _order?.Dispose();
         // Called inside the update's dispose scope: the order must outlive it, until the next update.
         using (var cpuOrder = randperm(_n, generator: _context.Generator))
-            _order = cpuOrder.to(_x.device).DetachFromDisposeScope();
+            _order = cpuOrder.to(_x.Device).DetachFromDisposeScope();
         _cursor = 0;
         var rows = _order.narrow(0, 0, SampleRows);
-        return (Dec.SoftAssignment(_autoencoder, _centroids, _x.index_select(0, _monitor!), _options.Alpha), rows);
+        return (Dec.SoftAssignment(_autoencoder, _centroids, _x.Select(_monitor!), _options.Alpha), rows);
     }
 
     /// <summary>Whether the target set at an update at <paramref name="step"/> is the seeding's partition rather than P.</summary>
@@ -205,7 +205,7 @@ internal sealed class SelfTraining : IDisposable
                 }
                 else
                 {
-                    var targetQ = targetRows is null ? q : Dec.SoftAssignment(_autoencoder, _centroids, _x.index_select(0, targetRows), _options.Alpha);
+                    var targetQ = targetRows is null ? q : Dec.SoftAssignment(_autoencoder, _centroids, _x.Select(targetRows), _options.Alpha);
                     _target = Dec.TargetDistribution(targetQ).MoveToOuterDisposeScope();
                 }
             }
@@ -236,7 +236,7 @@ internal sealed class SelfTraining : IDisposable
                 Restore(_trainable, _healthy);
             // Labels of the restored model, for the history.
             using var restoredScope = NewDisposeScope();
-            var restored = Dec.SoftAssignment(_autoencoder, _centroids, _sampled ? _x.index_select(0, _monitor!) : _x, _options.Alpha).argmax(dim: 1);
+            var restored = (_sampled ? Dec.SoftAssignment(_autoencoder, _centroids, _x.Select(_monitor!), _options.Alpha) : Dec.SoftAssignment(_autoencoder, _centroids, _x, _options.Alpha)).argmax(dim: 1);
             _labels!.Dispose();
             _labels = restored.MoveToOuterDisposeScope();
             return diverged ? SelfTrainingStopReason.Diverged : SelfTrainingStopReason.Degenerate;
@@ -257,14 +257,14 @@ internal sealed class SelfTraining : IDisposable
         {
             _order?.Dispose();
             using var cpuOrder = randperm(_n, generator: _context.Generator);
-            _order = cpuOrder.to(_x.device);
+            _order = cpuOrder.to(_x.Device);
             _cursor = 0;
         }
         using var batchScope = NewDisposeScope();
         long size = Math.Min(_options.BatchSize, _n - _cursor);
         var index = _order!.narrow(0, _cursor, size);
         _cursor += size;
-        var batch = _context.Distort(_x.index_select(0, index));
+        var batch = _context.Distort(_x.Select(index));
         var z = _autoencoder.Encode(batch);
         var qBatch = Dec.SoftAssignment(Dec.SquaredDistances(z, _centroids), _options.Alpha);
         // Sampled, the target holds exactly the rows of this pass's first T batches, in order.
