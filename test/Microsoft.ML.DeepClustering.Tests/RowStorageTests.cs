@@ -281,7 +281,9 @@ public class RowStorageTests
     {
         var ml = new MLContext(seed: 1);
         var source = new CountingDataView(ml.Data.Cache(TestData.Mnist(ml, 300)), 300);
-        var estimator = ml.Transforms.DeepCluster(TestData.TinyOptions());
+        var inMemory = TestData.TinyOptions();
+        inMemory.RowStorage = RowStorageLocation.Memory;
+        var estimator = ml.Transforms.DeepCluster(inMemory);
         estimator.MemoryLimit = () => new MemoryBudget.Limit(500_000, "a test's limit");
         var e = Assert.Throws<InsufficientMemoryException>(() => estimator.Fit(source));
         // 300 × 784 float32 rows in memory, which training reads in place; embeddings 3·300·4·4, q and P 2·300·3·4.
@@ -291,7 +293,15 @@ public class RowStorageTests
         Assert.Contains("500,000 bytes", e.Message);
         Assert.Contains("a test's limit", e.Message);
         Assert.Contains("sample", e.Message);
+        Assert.Contains("RowStorage = MemoryMappedFile", e.Message);
         Assert.Equal(0, source.Cursors);
+
+        // Under the same limit, RowStorage = Auto puts the rows in a memory-mapped file (more than half the limit) and
+        // training decodes them a batch at a time, so the same Fit fits.
+        var auto = ml.Transforms.DeepCluster(TestData.TinyOptions());
+        auto.MemoryLimit = () => new MemoryBudget.Limit(500_000, "a test's limit");
+        using (var model = auto.Fit(source))
+            Assert.Equal(300, model.History.FinalAssignments.Count);
 
         // Without a row count the check comes once the rows are read; half-precision rows kept in memory take half
         // the bytes (training decodes a batch at a time, with no float32 copy), and the message names the option
