@@ -100,6 +100,17 @@ public class RowStorageTests
             Assert.Equal(new[] { all[49], all[0], all[10] }.SelectMany(r => r).ToArray(), selected.data<float>().ToArray());
             Assert.Equal(all.Skip(10).Take(5).SelectMany(r => r).ToArray(), range.data<float>().ToArray());
         }
+
+        // Float32 rows read without a known count sit in chunks (2,675 MNIST rows each): not joined into a second copy
+        // of all rows, but read a batch at a time, the same floats.
+        var many = ml.Data.Cache(TestData.Mnist(ml, 3000));
+        var manyRows = TestData.Column(many, "Features");
+        using var chunked = FeatureMatrix.Read(new CountingDataView(many, null), "Features", new FeatureMatrix.StorageSettings(RowStoragePrecision.Float32, long.MaxValue, Path.GetTempPath()));
+        using var chunkedRows = Training.TrainingRows.Of(chunked, TorchSharp.torch.CPU);
+        Assert.False(chunkedRows.IsResident);
+        using var across = TorchSharp.torch.tensor(new long[] { 2999, 2674, 2675, 0 });
+        using var acrossRows = chunkedRows.Select(across);
+        Assert.Equal(new[] { manyRows[2999], manyRows[2674], manyRows[2675], manyRows[0] }.SelectMany(r => r).ToArray(), acrossRows.data<float>().ToArray());
     }
 
     [Fact]

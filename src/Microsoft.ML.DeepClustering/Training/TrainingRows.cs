@@ -7,10 +7,10 @@ namespace Microsoft.ML.DeepClustering.Training;
 /// <summary>
 /// The training rows as the stages read them: a batch by row index (<see cref="Select"/>), or a range of rows for the
 /// passes over every row (<see cref="Narrow"/>, <see cref="Embed"/>), as float32 on the training device.
-/// Float32 rows kept in memory are one tensor over the stored array (shared on the CPU, copied once to another
-/// device), as before; rows stored as half precision, bytes or in a memory-mapped file are decoded a batch at a time,
-/// so that training never holds a float32 copy of all of them. Either way a row reads as the same floats, so the
-/// model is the same.
+/// Float32 rows kept in memory in one array are one tensor over it (shared on the CPU, copied once to another device),
+/// as before; rows in chunks (read without a known count), in half precision, as bytes or in a memory-mapped file are
+/// decoded a batch at a time, so that training never holds a float32 copy of all of them. Either way a row reads as
+/// the same floats, so the model is the same.
 /// </summary>
 internal sealed class TrainingRows : IDisposable
 {
@@ -43,7 +43,10 @@ internal sealed class TrainingRows : IDisposable
     /// </summary>
     public static TrainingRows Of(FeatureMatrix data, Device device)
     {
-        if (data.Store.ContiguousFloats(join: true) is not null)
+        // Only float32 rows already in one array are shared. Rows read without a known count sit in chunks: joining
+        // them would hold the rows twice until the garbage collector happens to free the chunks (3 GB twice for a
+        // million 28×28 images, measured), so they are read a batch at a time like the other stores.
+        if (data.Store.ContiguousFloats(join: false) is not null)
         {
             var shared = data.ToTensor();
             var all = shared.to(device);
