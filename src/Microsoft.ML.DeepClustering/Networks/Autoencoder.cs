@@ -44,11 +44,12 @@ internal abstract class Autoencoder : nn.Module<Tensor, Tensor>
     public abstract Tensor Decode(Tensor z);
 
     /// <summary>
-    /// Rows per chunk of a full-data pass (<see cref="Embed"/>): few enough that the encoder's largest tensor stays
-    /// within half of glibc's mmap threshold (see <see cref="TorchRuntime.TuneNativeAllocator"/>), so that it comes from
-    /// the heap rather than being mapped and page-faulted afresh for every chunk. The convolutional network's first
-    /// feature map takes 25 KB per 28×28 digit: at 4,096 rows that would be 100 MB, far above the threshold, and a full
-    /// pass would spend most of its time in page faults.
+    /// Rows per chunk of a full-data pass (<see cref="Embed(long, Func{long, long, Tensor})"/>): few enough that the
+    /// encoder's largest tensor stays within half of glibc's mmap threshold (see
+    /// <see cref="TorchRuntime.TuneNativeAllocator"/>), so that it comes from the heap rather than being mapped and
+    /// page-faulted afresh for every chunk. The convolutional network's first feature map takes 25 KB per 28×28 digit:
+    /// at 4,096 rows that would be 100 MB, far above the threshold, and a full pass would spend most of its time in page
+    /// faults.
     /// </summary>
     public long ChunkRows => Math.Min(TorchRuntime.HeapChunkRows(sizeof(float) * (long)WidestEncoderActivation), 4096);
 

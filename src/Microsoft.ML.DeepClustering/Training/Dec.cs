@@ -30,7 +30,7 @@ internal static class Dec
     }
 
     /// <summary>
-    /// q of every row of <paramref name="x"/> [N, D] through the encoder (<see cref="Autoencoder.Embed"/>), under
+    /// q of every row of <paramref name="x"/> [N, D] through the encoder (<see cref="Autoencoder.Embed(Tensor)"/>), under
     /// no_grad: the full-data passes (the target P, the labels) need no graph.
     /// </summary>
     public static Tensor SoftAssignment(Autoencoder autoencoder, Tensor centroids, Tensor x, float alpha) =>
