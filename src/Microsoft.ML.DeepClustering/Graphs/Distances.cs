@@ -1,3 +1,4 @@
+using Microsoft.ML.DeepClustering.Runtime;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.DeepClustering.Graphs;
@@ -15,23 +16,8 @@ internal static class Distances
     /// </summary>
     public static Tensor Squared(Tensor z, Tensor centres)
     {
-        long n = z.shape[0];
         long block = Math.Max(1, BlockValues / Math.Max(1, centres.shape[0] * centres.shape[1]));
-        if (n <= block)
-            return SquaredBlock(z, centres);
-        // Each block's sums go straight into the result, allocated first: nothing a block allocates outlives it, so
-        // the allocator reuses one block's memory for the next. Kept as parts and concatenated, the small surviving
-        // sums sat between the freed blocks and glibc's heap grew by about a block each time (1.6 GB more resident
-        // for a million rows and 20 clusters, measured; docs/benchmarks.md).
-        var result = empty(n, centres.shape[0], dtype: z.dtype, device: z.device);
-        for (long start = 0; start < n; start += block)
-        {
-            long rows = Math.Min(block, n - start);
-            using var sums = SquaredBlock(z.narrow(0, start, rows), centres);
-            using var target = result.narrow(0, start, rows);
-            target.copy_(sums);
-        }
-        return result;
+        return TorchRuntime.RowsInChunks(z.shape[0], block, (start, rows) => SquaredBlock(z.narrow(0, start, rows), centres));
     }
 
     private static Tensor SquaredBlock(Tensor z, Tensor centres)

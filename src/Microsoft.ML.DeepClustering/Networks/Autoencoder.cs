@@ -62,31 +62,8 @@ internal abstract class Autoencoder : nn.Module<Tensor, Tensor>
     /// </summary>
     public Tensor Embed(long n, Func<long, long, Tensor> rows)
     {
-        long chunk = ChunkRows;
         using var noGrad = no_grad();
-        // Each chunk's embedding goes straight into the result, allocated once the first chunk gives its width: nothing
-        // a chunk allocates outlives it, so its activations' memory serves the next chunk. Kept as parts and joined at
-        // the end, the small surviving parts sat between the freed activations and glibc's heap grew by about a chunk's
-        // activations per chunk: 8 GB for a million rows through DEC's 2000-wide layer (docs/benchmarks.md).
-        Tensor? result = null;
-        try
-        {
-            for (long start = 0; start < n; start += chunk)
-            {
-                using var scope = NewDisposeScope();
-                long count = Math.Min(chunk, n - start);
-                var z = Encode(rows(start, count));
-                result ??= empty(new[] { n, z.shape[1] }, z.dtype, z.device).MoveToOuterDisposeScope();
-                using var target = result.narrow(0, start, count);
-                target.copy_(z);
-            }
-            return result ?? throw new ArgumentOutOfRangeException(nameof(n), n, "There are no rows to embed.");
-        }
-        catch
-        {
-            result?.Dispose();
-            throw;
-        }
+        return TorchRuntime.RowsInChunks(n, ChunkRows, (start, count) => Encode(rows(start, count)));
     }
 
     /// <summary>The encoder's layers copied into managed memory, input first: what the ONNX exporter writes.</summary>

@@ -14,12 +14,10 @@ internal static class KMeans
     /// <summary>
     /// <paramref name="restarts"/> k-means++ starts on <paramref name="rows"/> [N, E], each refined by at most
     /// <paramref name="maxIterations"/> Lloyd iterations; the centroids [K, E] of the lowest inertia. The result's
-    /// Assignments are left empty: the caller knows in which space they are wanted.
+    /// Assignments are left empty: the caller knows in which space they are wanted. When <paramref name="sampleRows"/>
+    /// is positive and below the rows' count, the restarts run on a seeded sample of that many rows, in row order, and
+    /// the best of them is refined by Lloyd iterations on every row (<see cref="SampleRowsFor"/>).
     /// </summary>
-    /// <param name="sampleRows">
-    /// When positive and below the rows' count: the restarts run on a seeded sample of this many rows, in row order,
-    /// and the best of them is refined by Lloyd iterations on every row (<see cref="SampleRowsFor"/>).
-    /// </param>
     public static SeedingResult Run(Tensor rows, int k, int restarts, int maxIterations, SeedingContext context, int sampleRows = 0)
     {
         long n = rows.shape[0];

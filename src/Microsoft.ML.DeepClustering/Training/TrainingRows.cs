@@ -20,20 +20,17 @@ internal sealed class TrainingRows : IDisposable
 
     /// <summary>N.</summary>
     public long Count { get; }
-    /// <summary>D.</summary>
-    public long Columns { get; }
     /// <summary>Where the batches are handed out.</summary>
     public Device Device { get; }
     /// <summary>True when every row sits in one float32 tensor on <see cref="Device"/>; false when they are decoded a batch at a time.</summary>
     public bool IsResident => _all is not null;
 
-    private TrainingRows(Tensor? all, bool ownsAll, FeatureMatrix? store, long count, long columns, Device device)
+    private TrainingRows(Tensor? all, bool ownsAll, FeatureMatrix? store, long count, Device device)
     {
         _all = all;
         _ownsAll = ownsAll;
         _store = store;
         Count = count;
-        Columns = columns;
         Device = device;
     }
 
@@ -52,14 +49,14 @@ internal sealed class TrainingRows : IDisposable
             var all = shared.to(device);
             if (!ReferenceEquals(all, shared))
                 shared.Dispose();
-            return new TrainingRows(all, ownsAll: true, null, data.Rows, data.Columns, device);
+            return new TrainingRows(all, ownsAll: true, null, data.Rows, device);
         }
-        return new TrainingRows(null, ownsAll: false, data, data.Rows, data.Columns, device);
+        return new TrainingRows(null, ownsAll: false, data, data.Rows, device);
     }
 
     /// <summary>Rows already in one tensor [N, D] (not disposed with the result): tests, and callers that hold their rows.</summary>
     public static TrainingRows Resident(Tensor all) =>
-        new(all, ownsAll: false, null, all.shape[0], all.shape[1], all.device);
+        new(all, ownsAll: false, null, all.shape[0], all.device);
 
     /// <summary>The rows at <paramref name="index"/> (int64, on <see cref="Device"/>), in that order: [index.Length, D].</summary>
     public Tensor Select(Tensor index)
