@@ -12,7 +12,7 @@ namespace Microsoft.ML.DeepClustering.Graphs;
 /// cheap on large graphs: a Krylov method orthogonalises every new vector against a basis many blocks wide, which on a
 /// sparse graph costs more than the products themselves and keeps that basis in memory.
 /// <para>
-/// Memory is four blocks of <c>count</c> rounded up to 8, plus 8 guard vectors: linear in the rows with a small
+/// Memory is three blocks of <c>count</c> rounded up to 8, plus 8 guard vectors: linear in the rows with a small
 /// constant. A block as wide as the count resolves eigenvalues of any multiplicity up to it (disconnected components
 /// all have eigenvalue 1). The sparse products sum each row in a fixed order, so the result does not depend on the
 /// threads of the products; the small dense steps run in libtorch.
@@ -57,13 +57,13 @@ internal static class ChebyshevEigensolver
 
         using var scope = NewDisposeScope();
         using var generator = new Generator(seed);
-        // Four blocks for the whole run, rotated by the filter's three-term recurrence; x always holds the current block.
+        // Three blocks for the whole run: x always holds the current block, the other two are spare. The filter's
+        // three-term recurrence needs three, and so does the Rayleigh–Ritz step; the orthonormalisation needs one spare.
         var x = randn(new long[] { n, width }, generator: generator);
         var a = empty(n, width);
         var b = empty(n, width);
-        var c = empty(n, width);
-        x = Orthonormal(x);
-        var (ritz, residuals) = RayleighRitz(s, ref x, ref a, ref b, ref c, parallel);
+        Orthonormal(ref x, ref a);
+        var (ritz, residuals) = RayleighRitz(s, ref x, ref a, ref b, parallel);
         products++;
         // float32 sums over a million rows leave residuals near 10⁻⁴ that no filter removes: a run whose largest
         // residual has not improved on its best for a few filters stops there instead of spending the budget.
@@ -85,12 +85,10 @@ internal static class ChebyshevEigensolver
             cancellation.ThrowIfCancellationRequested();
             // Damp [−1, cut], cut the smallest Ritz value of the block: the guard vectors' side of the spectrum.
             float cut = ritz[0];
-            x = Filter(s, x, a, b, c, cut, parallel, out var spare);
+            Filter(s, ref x, ref a, ref b, cut, parallel);
             products += Degree;
-            // The old x became a spare buffer: keep exactly four blocks live.
-            (a, b, c) = spare;
-            x = Orthonormal(x);
-            (ritz, residuals) = RayleighRitz(s, ref x, ref a, ref b, ref c, parallel);
+            Orthonormal(ref x, ref a);
+            (ritz, residuals) = RayleighRitz(s, ref x, ref a, ref b, parallel);
             products++;
         }
         return x.narrow(1, width - count, count).contiguous().MoveToOuterDisposeScope();
@@ -109,49 +107,74 @@ internal static class ChebyshevEigensolver
     }
 
     /// <summary>
-    /// T_d((S − c)/e) x by the three-term recurrence, [−1, cut] mapped to [−1, 1] (c its centre, e its half-width);
-    /// the result lands in one of the four buffers and the other three come back as spares.
+    /// x ← T_d((S − c)/e) x by the three-term recurrence, [−1, cut] mapped to [−1, 1] (c its centre, e its half-width),
+    /// in the three buffers x, a and b: the result comes back in x and the other two as spares.
     /// </summary>
-    private static Tensor Filter(SparseMatrix s, Tensor x, Tensor a, Tensor b, Tensor c, float cut, ParallelOptions parallel,
-        out (Tensor, Tensor, Tensor) spare)
+    private static void Filter(SparseMatrix s, ref Tensor x, ref Tensor a, ref Tensor b, float cut, ParallelOptions parallel)
     {
         double e = (cut + 1) / 2, centre = (cut - 1) / 2;
         var previous = x;
         var current = a;
+        var free = b;
         Multiply(s, previous, current, parallel);
         current.add_(previous, -centre).div_(e);
-        var free = new Stack<Tensor>(new[] { c, b });
         for (int step = 2; step <= Degree; step++)
         {
-            var next = free.Pop();
+            var next = free;
             Multiply(s, current, next, parallel);
             // next = 2(S − c)·current / e − previous
             next.add_(current, -centre).mul_(2 / e).sub_(previous);
-            free.Push(previous);
+            free = previous;
             previous = current;
             current = next;
         }
-        var rest = free.ToArray();
-        spare = (previous, rest[0], rest[1]);
-        return current;
-    }
-
-    /// <summary>An orthonormal basis of x's columns (reduced QR), scaled first so that large filtered columns keep their precision.</summary>
-    private static Tensor Orthonormal(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        x.div_(x.norm(0, keepdim: true).clamp_min(1e-30));
-        var q = linalg.qr(x).Q;
-        x.copy_(q);
-        return x;
+        (x, a, b) = (current, previous, free);
     }
 
     /// <summary>
-    /// Rotates the orthonormal block x to the Ritz vectors of S in its span, ascending; returns the Ritz values and
-    /// each vector's residual norm ‖Sx − θx‖. Works in the three spare buffers (products written in place, so no
-    /// block-sized temporaries): x comes back in one of them and the old x becomes a spare.
+    /// Makes x's columns orthonormal with the same span, writing into the spare buffer and swapping the two. Two passes
+    /// of SVQB (Stathopoulos and Wu 2002): with G = XᵀX summed in float64, X ← X·D·U·Λ^(−1/2), D scaling G to a unit
+    /// diagonal and G's scaled form = UΛUᵀ. A pass leaves the columns orthonormal to about float32's precision times
+    /// X's condition number, so the second takes them to float32's. Unlike a Householder QR in libtorch, it needs no
+    /// block-sized temporaries: at a million rows those were two more blocks of 128 MB each.
     /// </summary>
-    private static (float[] Ritz, float[] Residuals) RayleighRitz(SparseMatrix s, ref Tensor x, ref Tensor a, ref Tensor b, ref Tensor c, ParallelOptions parallel)
+    private static void Orthonormal(ref Tensor x, ref Tensor spare)
+    {
+        for (int pass = 0; pass < 2; pass++)
+        {
+            using var scope = NewDisposeScope();
+            var gram = Gram(x, x);
+            var scale = gram.diagonal().clamp_min(1e-300).rsqrt();
+            var (values, vectors) = linalg.eigh(gram * scale.unsqueeze(1) * scale.unsqueeze(0));
+            // A column that lies in the span of the others (a value at rounding level) is kept finite, not amplified to noise.
+            var floor = values.max().item<double>() * 1e-12;
+            var transform = scale.unsqueeze(1) * vectors * values.clamp_min(floor).rsqrt().unsqueeze(0);
+            spare.addmm_(x, transform.to(ScalarType.Float32), beta: 0, alpha: 1);
+            (x, spare) = (spare, x);
+        }
+    }
+
+    /// <summary>AᵀB for two [N, w] float32 blocks, summed in float64 a slice of rows at a time (no block-sized float64 copy).</summary>
+    private static Tensor Gram(Tensor left, Tensor right)
+    {
+        long n = left.shape[0];
+        const long slice = 32_768;
+        var sum = zeros(new[] { left.shape[1], right.shape[1] }, ScalarType.Float64);
+        for (long start = 0; start < n; start += slice)
+        {
+            using var scope = NewDisposeScope();
+            long count = Math.Min(slice, n - start);
+            sum.add_(left.narrow(0, start, count).to(ScalarType.Float64).t().mm(right.narrow(0, start, count).to(ScalarType.Float64)));
+        }
+        return sum;
+    }
+
+    /// <summary>
+    /// Rotates the orthonormal block x to the Ritz vectors of S in its span, ascending; returns the Ritz values and each
+    /// vector's residual norm ‖Sx − θx‖. Uses the two spares: Sx goes into one, the rotated block into the other, which
+    /// becomes x; the residuals are summed a slice of rows at a time, so no third block is needed.
+    /// </summary>
+    private static (float[] Ritz, float[] Residuals) RayleighRitz(SparseMatrix s, ref Tensor x, ref Tensor a, ref Tensor b, ParallelOptions parallel)
     {
         using var scope = NewDisposeScope();
         Multiply(s, x, a, parallel);
@@ -160,11 +183,19 @@ internal static class ChebyshevEigensolver
         var rotation = vectors.to(ScalarType.Float32);
         var theta = values.to(ScalarType.Float32);
         b.addmm_(x, rotation, beta: 0, alpha: 1);          // the Ritz vectors
-        c.addmm_(a, rotation, beta: 0, alpha: 1);          // S times them
-        c.addmm_(b, diag(theta), beta: 1, alpha: -1);      // their residuals
-        var residuals = c.norm(0);
+        long n = x.shape[0];
+        const long slice = 32_768;
+        var squares = zeros(new[] { x.shape[1] }, ScalarType.Float64);
+        for (long start = 0; start < n; start += slice)
+        {
+            using var inner = NewDisposeScope();
+            long count = Math.Min(slice, n - start);
+            // S times the Ritz vectors, less θ times them: their residuals.
+            var residual = a.narrow(0, start, count).mm(rotation).sub_(b.narrow(0, start, count) * theta);
+            squares.add_(residual.to(ScalarType.Float64).square().sum(dim: 0));
+        }
         (x, b) = (b, x);
-        return (theta.data<float>().ToArray(), residuals.data<float>().ToArray());
+        return (theta.data<float>().ToArray(), squares.sqrt().to(ScalarType.Float32).data<float>().ToArray());
     }
 
     private static unsafe void Multiply(SparseMatrix s, Tensor x, Tensor y, ParallelOptions parallel)
