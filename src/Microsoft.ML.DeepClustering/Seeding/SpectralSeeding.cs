@@ -1,4 +1,5 @@
 using Microsoft.ML.DeepClustering.Graphs;
+using Microsoft.ML.DeepClustering.Runtime;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.DeepClustering.Seeding;
@@ -51,13 +52,21 @@ internal sealed class SpectralSeeding(DeepClusterOptions options, SeedingContext
     private Tensor ApproximateEigenvectorsOf(Tensor z, int count, int neighbours, System.Diagnostics.Stopwatch clock)
     {
         int n = (int)z.shape[0];
-        var (distances, indices) = NearestNeighbours.Approximate(z, neighbours, context.SeedFor(1), context.Cancellation);
-        double searched = clock.Elapsed.TotalSeconds;
-        var s = SparseMatrix.SelfTuningAffinity(n, neighbours, distances, indices);
+        var (s, searched) = ApproximateAffinity(z, neighbours, clock);
+        // The search's and the affinity's garbage would otherwise stay resident under the eigensolver's blocks.
+        ManagedHeap.ReturnGarbage();
         var vectors = ChebyshevEigensolver.LeadingEigenvectors(s, Math.Min(count, n), 2 * options.SpectralIterations, context.SeedFor(2), context.Cancellation);
         context.Log($"Spectral seeding: {vectors.shape[1]} leading eigenvectors of the approximate {neighbours}-NN graph (NN-descent) of {n} rows " +
             $"in {clock.Elapsed.TotalSeconds:F1} s ({searched:F1} s for the neighbours).");
         return vectors.to(z.device);
+    }
+
+    /// <summary>NN-descent's neighbours of every row and their self-tuning affinity; returns the seconds the search took.</summary>
+    private (SparseMatrix Affinity, double SearchSeconds) ApproximateAffinity(Tensor z, int neighbours, System.Diagnostics.Stopwatch clock)
+    {
+        var (distances, indices) = NearestNeighbours.Approximate(z, neighbours, context.SeedFor(1), context.Cancellation);
+        double searched = clock.Elapsed.TotalSeconds;
+        return (SparseMatrix.SelfTuningAffinity((int)z.shape[0], neighbours, distances, indices), searched);
     }
 
     /// <summary>The graph's leading eigenvectors [N, count], the leading one last, for the embedding <paramref name="z"/>.</summary>
