@@ -10,8 +10,8 @@ public enum SelfTrainingStopReason
     /// <summary>The step cap <see cref="DeepClusterOptions.MaxIterations"/> was reached.</summary>
     MaxIterations,
     /// <summary>
-    /// A cluster lost all its rows (DEC's known collapse). Training stopped and the model is the one from the last
-    /// target update at which every cluster still had rows.
+    /// A cluster lost all its rows, or two clusters merged onto one centroid (DEC's known collapse). Training stopped
+    /// and the model is the one from the last target update at which every cluster still had rows and its own centroid.
     /// </summary>
     Degenerate,
     /// <summary>The loss became NaN or infinite (learning rate too high). The model is the one from the last healthy update.</summary>

@@ -1,5 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.DeepClustering.Model;
+using Microsoft.ML.DeepClustering.Scoring;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.DeepClustering.Tests;
@@ -92,6 +94,36 @@ public class ReliabilityTests
         var scored = Enumerable.Range(1, 8).Select(k => ids.Count(id => id == k)).ToArray();
         int differences = scored.Zip(history.ClusterSizes, (a, b) => Math.Abs(a - b)).Sum();
         Assert.True(differences <= 4, $"scored {string.Join(",", scored)} vs history {string.Join(",", history.ClusterSizes)}");
+    }
+
+    /// <summary>
+    /// Centroids far from the origin (norm 100) in 10 dimensions: <paramref name="gap"/> is how far centroid 3 sits
+    /// from centroid 1, the others 30 apart.
+    /// </summary>
+    private static float[][] CentroidsWithAGap(float gap)
+    {
+        var centroids = Enumerable.Range(0, 4).Select(i => Enumerable.Range(0, 10).Select(t => t == 0 ? 100f : t == i ? 30f : 0f).ToArray()).ToArray();
+        centroids[3] = (float[])centroids[1].Clone();
+        centroids[3][9] += gap;
+        return centroids;
+    }
+
+    [Fact]
+    public void CentroidsThatFloat32CannotTellApartAreNamedNotPassedToMlNet()
+    {
+        // 0.005 apart at norm ~104: ‖a − b‖² = 2.5e-5 against ‖a‖² + ‖b‖² ≈ 21,800. ML.NET's k-means++ computes that
+        // distance in float32 as rounding noise and stops with its own "Not enough distinct instances".
+        var near = CentroidsWithAGap(0.005f);
+        Assert.Equal((1, 3), CentroidSeparation.IndistinctPair(near) is var (i, j, _, _) ? (i, j) : (-1, -1));
+        var e = Assert.Throws<InvalidOperationException>(() => KMeansHead.Build(near, "Embedding"));
+        Assert.Contains("Clusters 2 and 4 collapsed onto the same centroid", e.Message);
+        Assert.Contains("fewer clusters", e.Message);
+
+        // 2 apart (‖a − b‖² = 4, 1.8e-4 of the norms): ML.NET holds all four exactly, each matched to its own.
+        var apart = CentroidsWithAGap(2f);
+        Assert.Null(CentroidSeparation.IndistinctPair(apart));
+        var (_, order) = KMeansHead.Build(apart, "Embedding");
+        Assert.Equal(new[] { 0, 1, 2, 3 }, order.OrderBy(o => o));
     }
 
     [Fact]

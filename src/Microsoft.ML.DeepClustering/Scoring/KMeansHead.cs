@@ -1,3 +1,4 @@
+using Microsoft.ML.DeepClustering.Model;
 using Microsoft.ML.Data;
 using Microsoft.ML.Trainers;
 
@@ -65,12 +66,10 @@ internal static class KMeansHead
 
     private static void CheckDistinct(float[][] centroids)
     {
-        for (int i = 0; i < centroids.Length; i++)
-            for (int j = i + 1; j < centroids.Length; j++)
-                if (SquaredDistance(centroids[i], centroids[j]) <= 1e-10)
-                    throw new InvalidOperationException(
-                        $"Clusters {i + 1} and {j + 1} collapsed onto the same centroid, so the model cannot tell them apart. " +
-                        "Train with fewer clusters, a lower SelfTrainingLearningRate, or MaxIterations = 0 (autoencoder + k-means).");
+        if (CentroidSeparation.IndistinctPair(centroids) is var (i, j, distance, norms))
+            throw new InvalidOperationException(
+                $"Clusters {i + 1} and {j + 1} collapsed onto the same centroid (squared distance {distance:G3} against squared norms {norms:G3}), " +
+                "so the model cannot tell them apart. Train with fewer clusters, a lower SelfTrainingLearningRate, or MaxIterations = 0 (autoencoder + k-means).");
     }
 
     private static double SquaredDistance(IReadOnlyList<float> a, IReadOnlyList<float> b)

@@ -1,3 +1,4 @@
+using Microsoft.ML.DeepClustering.Model;
 using Microsoft.ML.DeepClustering.Networks;
 using Microsoft.ML.DeepClustering.Optimizers;
 using Microsoft.ML.DeepClustering.Runtime;
@@ -28,8 +29,9 @@ namespace Microsoft.ML.DeepClustering.Training;
 /// cluster sizes of the guards are counted on <see cref="MonitorRows"/> rows drawn once. Below it, every row.
 /// </para>
 /// <para>
-/// Guards: if a cluster loses all its rows, or the loss stops being finite, training stops and the parameters of the
-/// last update at which every cluster had rows are restored (reported as Degenerate or Diverged): DEC has no way back
+/// Guards: if a cluster loses all its rows, two centroids merge (<see cref="CentroidSeparation"/>), or the loss stops
+/// being finite, training stops and the parameters of the last update at which every cluster had rows and its own
+/// centroid are restored (reported as Degenerate or Diverged): DEC has no way back
 /// from a collapse, so the best point is the last healthy one.
 /// </para>
 /// </summary>
@@ -219,19 +221,23 @@ internal sealed class SelfTraining : IDisposable
     }
 
     /// <summary>
-    /// After an update: a loss that stopped being finite, or a cluster that lost all its rows once every cluster had
-    /// some, stops training with the parameters of the last healthy update restored; an update with every cluster
-    /// populated becomes the new healthy point.
+    /// After an update: a loss that stopped being finite, a cluster that lost all its rows or two centroids that merged
+    /// once the clusters were healthy, stops training with the parameters of the last healthy update restored; an update
+    /// with every cluster populated and every centroid apart becomes the new healthy point.
     /// </summary>
     /// <returns>Why training must stop, or null when it may go on.</returns>
     private SelfTrainingStopReason? GuardHealth(SelfTrainingUpdate update)
     {
         bool diverged = update.Step > 0 && !double.IsFinite(update.Loss);
-        if (diverged || (update.EmptyClusters > 0 && _healthy is not null))
+        var merged = diverged ? null : CentroidSeparation.IndistinctPair(TensorCopies.ToRows(_centroids.detach()));
+        if (diverged || ((update.EmptyClusters > 0 || merged is not null) && _healthy is not null))
         {
             _context.Log(diverged
                 ? $"Warning: the self-training loss became {update.Loss} by step {update.Step}; restoring the model of the last healthy update. Lower SelfTrainingLearningRate."
-                : $"Warning: {update.EmptyClusters} cluster(s) lost all their rows by step {update.Step} (DEC's collapse); restoring the model of the last update where every cluster had rows.");
+                : update.EmptyClusters > 0
+                ? $"Warning: {update.EmptyClusters} cluster(s) lost all their rows by step {update.Step} (DEC's collapse); restoring the model of the last update where every cluster had rows."
+                : $"Warning: clusters {merged!.Value.First + 1} and {merged.Value.Second + 1} merged onto one centroid by step {update.Step} (DEC's collapse: squared distance " +
+                  $"{merged.Value.SquaredDistance:G3} against squared norms {merged.Value.SquaredNorms:G3}); restoring the model of the last update where every cluster had rows and its own centroid.");
             if (_healthy is not null)
                 Restore(_trainable, _healthy);
             // Labels of the restored model, for the history.
@@ -241,7 +247,7 @@ internal sealed class SelfTraining : IDisposable
             _labels = restored.MoveToOuterDisposeScope();
             return diverged ? SelfTrainingStopReason.Diverged : SelfTrainingStopReason.Degenerate;
         }
-        if (update.EmptyClusters == 0)
+        if (update.EmptyClusters == 0 && merged is null)
         {
             DisposeAll(_healthy);
             _healthy = _trainable.Select(p => p.detach().clone()).ToList();
