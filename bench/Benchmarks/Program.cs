@@ -14,7 +14,7 @@ var usages = new Dictionary<string, string>
     ["gemm-paths"] = "[--reps 20]",
     ["speed"] = "[--dataset mnist-full|mnist-test] [--max-rows N] [--epochs N]",
     ["optimizer-step"] = "[--rounds N] [--epochs N]",
-    ["scale"] = "[--data mnist-like|vectors] [--dims 384 (vectors)] [--rows 10000,100000,1000000] [--preset recommended] [--seed 1] [--kmeans] [--set Option=value,...]",
+    ["scale"] = "[--data mnist-like|vectors] [--dims 384 (vectors)] [--rows 10000,100000,1000000] [--preset recommended] [--seed 1] [--kmeans [--kmeans-rows N (fit it on the first N)]] [--set Option=value,...]",
     ["read-rows"] = "[--rows 1000000] [--columns 64] [--count-unknown] [--path store|list] [--storage auto|memory|memorymappedfile] [--precision float32|half|byte]",
     ["photo-rate"] = "[--count 3000] [--folder DIR] [--one-at-a-time 400] [--batch 16] [--backbone MODEL.onnx]",
     ["graphs"] = "[--data blobs|mnist-pca|embedding:DATASET:EPOCHS:CHECKPOINT_DIR] [--rows 100000] [--dims 16] [--k 15] [--count 24 (0: no eigenvectors)] [--seed 1] [--sample 1000] [--usearch] [--exact] [--seeding-k K [--choose-k]]",
@@ -73,7 +73,7 @@ switch (command)
         return SpeedBenchmark.RunOptimizerStep(IntArg("--rounds") ?? 10, IntArg("--epochs") ?? 3);
     case "scale":
         return ScaleBenchmark.Run(Arg("--data") ?? "mnist-like", (Arg("--rows") ?? "10000").Split(',').Select(long.Parse).ToArray(),
-            Arg("--preset") ?? "recommended", IntArg("--seed") ?? 1, Arg("--set"), args.Contains("--kmeans"), IntArg("--dims") ?? 384);
+            Arg("--preset") ?? "recommended", IntArg("--seed") ?? 1, Arg("--set"), args.Contains("--kmeans"), IntArg("--dims") ?? 384, IntArg("--kmeans-rows"));
     case "read-rows":
         return ReadBenchmark.Run(IntArg("--rows") ?? 1_000_000, IntArg("--columns") ?? 64, !args.Contains("--count-unknown"), Arg("--path") ?? "store",
             Enum.Parse<RowStorageLocation>(Arg("--storage") ?? "auto", ignoreCase: true), Enum.Parse<RowStoragePrecision>(Arg("--precision") ?? "float32", ignoreCase: true));

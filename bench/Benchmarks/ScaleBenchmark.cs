@@ -16,7 +16,7 @@ internal static class ScaleBenchmark
 {
     private static readonly string[] Stages = ["read", "pretrain", "graph", "seed", "self-train", "score"];
 
-    public static int Run(string data, long[] sizes, string preset, int seed, string? settings, bool kmeans, int vectorDimensions = 384)
+    public static int Run(string data, long[] sizes, string preset, int seed, string? settings, bool kmeans, int vectorDimensions = 384, long? kmeansRows = null)
     {
         Console.WriteLine($"# Scale benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {CpuName()}");
         Console.WriteLine("| data | rows | method | " + string.Join(" | ", Stages.Select(s => $"{s} s (µs/row), peak MB")) + " | ACC / NMI / ARI | KMeans ACC / NMI / ARI (s) |");
@@ -47,6 +47,7 @@ internal static class ScaleBenchmark
             }
             ml.Log += (_, e) =>
             {
+                if (e.Message.Contains("Warning")) Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss} {e.Message}");
                 if (e.Message.Contains("Training on ")) Mark("read");
                 else if (e.Message.Contains("leading eigenvectors of the")) Mark("graph");
                 else if (e.Message.Contains(" seeding, K = ") || e.Message.Contains("Chose K = ")) { Mark("graph"); Mark("seed"); }
@@ -60,10 +61,11 @@ internal static class ScaleBenchmark
             ResetPeak();
             using var model = ml.Transforms.DeepCluster(options).Fit(view);
             Mark("pretrain"); Mark("graph"); Mark("seed"); Mark("self-train");
+            Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss} self-training: {model.History.StopReason} after {model.History.SelfTrainingSteps} steps");
             var predicted = model.Transform(view).GetColumn<uint>("PredictedClusterId").ToArray();
             Mark("score");
             var quality = ClusteringQuality.Evaluate(labels, predicted);
-            string baseline = kmeans ? KMeansBaseline(ml, view, labels, k) : "";
+            string baseline = kmeans ? KMeansBaseline(ml, view, labels, k, kmeansRows) + (kmeansRows is long f && f < rows ? $", fitted on {f:N0} rows" : "") : "";
             string Cell(string stage) => marks.TryGetValue(stage, out var m) ? $"{m.Seconds:F1} ({m.Seconds * 1e6 / rows:F0}), {m.PeakMb}" : "";
             Console.WriteLine($"| {data} {dimensions}-d | {rows:N0} | {preset}{(settings is null ? "" : $", {settings}")} | {string.Join(" | ", Stages.Select(Cell))} | " +
                 $"{quality.Accuracy:F4} / {quality.NormalizedMutualInformation:F4} / {quality.AdjustedRandIndex:F4} | {baseline} |");
@@ -101,10 +103,16 @@ internal static class ScaleBenchmark
         return ml.Data.CreateEnumerable<MnistSets.Row>(view, reuseRowObject: false).Select(r => (r.Features, (int)r.Label)).ToList();
     }
 
-    private static string KMeansBaseline(MLContext ml, IDataView view, int[] labels, int k)
+    /// <summary>
+    /// ML.NET's <c>KMeans</c> with its defaults on the same rows, fitted on all of them or, with
+    /// <paramref name="fitRows"/>, on the first that many (the generators draw rows independently, so they are a
+    /// random sample), then scored on all.
+    /// </summary>
+    private static string KMeansBaseline(MLContext ml, IDataView view, int[] labels, int k, long? fitRows)
     {
         var clock = Stopwatch.StartNew();
-        var model = ml.Clustering.Trainers.KMeans("Features", numberOfClusters: k).Fit(view);
+        var fitOn = fitRows is long take && take < labels.Length ? ml.Data.TakeRows(view, take) : view;
+        var model = ml.Clustering.Trainers.KMeans("Features", numberOfClusters: k).Fit(fitOn);
         var predicted = model.Transform(view).GetColumn<uint>("PredictedLabel").ToArray();
         var q = ClusteringQuality.Evaluate(labels, predicted);
         return $"{q.Accuracy:F4} / {q.NormalizedMutualInformation:F4} / {q.AdjustedRandIndex:F4} ({clock.Elapsed.TotalSeconds:F0})";
