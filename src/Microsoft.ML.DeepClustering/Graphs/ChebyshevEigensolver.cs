@@ -20,6 +20,12 @@ namespace Microsoft.ML.DeepClustering.Graphs;
 /// </summary>
 internal static class ChebyshevEigensolver
 {
+    /// <summary>
+    /// Rows per slice of the float64 Gram sums and the residuals: their temporaries (a few copies of a slice) stay a few
+    /// MB, small beside a block, whatever the rows.
+    /// </summary>
+    private const long SliceRows = 8_192;
+
     /// <summary>Sparse products per Chebyshev filter (its polynomial degree).</summary>
     private const int Degree = 10;
 
@@ -158,12 +164,11 @@ internal static class ChebyshevEigensolver
     private static Tensor Gram(Tensor left, Tensor right)
     {
         long n = left.shape[0];
-        const long slice = 32_768;
         var sum = zeros(new[] { left.shape[1], right.shape[1] }, ScalarType.Float64);
-        for (long start = 0; start < n; start += slice)
+        for (long start = 0; start < n; start += SliceRows)
         {
             using var scope = NewDisposeScope();
-            long count = Math.Min(slice, n - start);
+            long count = Math.Min(SliceRows, n - start);
             sum.add_(left.narrow(0, start, count).to(ScalarType.Float64).t().mm(right.narrow(0, start, count).to(ScalarType.Float64)));
         }
         return sum;
@@ -184,12 +189,11 @@ internal static class ChebyshevEigensolver
         var theta = values.to(ScalarType.Float32);
         b.addmm_(x, rotation, beta: 0, alpha: 1);          // the Ritz vectors
         long n = x.shape[0];
-        const long slice = 32_768;
         var squares = zeros(new[] { x.shape[1] }, ScalarType.Float64);
-        for (long start = 0; start < n; start += slice)
+        for (long start = 0; start < n; start += SliceRows)
         {
             using var inner = NewDisposeScope();
-            long count = Math.Min(slice, n - start);
+            long count = Math.Min(SliceRows, n - start);
             // S times the Ritz vectors, less θ times them: their residuals.
             var residual = a.narrow(0, start, count).mm(rotation).sub_(b.narrow(0, start, count) * theta);
             squares.add_(residual.to(ScalarType.Float64).square().sum(dim: 0));
