@@ -53,7 +53,7 @@ internal sealed class SpectralSeeding(DeepClusterOptions options, SeedingContext
     {
         int n = (int)z.shape[0];
         var (s, searched) = ApproximateAffinity(z, neighbours, clock);
-        // The search's and the affinity's garbage would otherwise stay resident under the eigensolver's blocks.
+        // The affinity's garbage would otherwise stay resident under the eigensolver's blocks.
         ManagedHeap.ReturnGarbage();
         var vectors = ChebyshevEigensolver.LeadingEigenvectors(s, Math.Min(count, n), 2 * options.SpectralIterations, context.SeedFor(2), context.Cancellation);
         context.Log($"Spectral seeding: {vectors.shape[1]} leading eigenvectors of the approximate {neighbours}-NN graph (NN-descent) of {n} rows " +
@@ -66,6 +66,8 @@ internal sealed class SpectralSeeding(DeepClusterOptions options, SeedingContext
     {
         var (distances, indices) = NearestNeighbours.Approximate(z, neighbours, context.SeedFor(1), context.Cancellation);
         double searched = clock.Elapsed.TotalSeconds;
+        // The search's candidate lists and trees are garbage now; the affinity's arrays would otherwise pile on them.
+        ManagedHeap.ReturnGarbage();
         return (SparseMatrix.SelfTuningAffinity((int)z.shape[0], neighbours, distances, indices), searched);
     }
 
