@@ -47,7 +47,7 @@ internal static class ScaleBenchmark
             }
             ml.Log += (_, e) =>
             {
-                if (e.Message.Contains("Warning")) Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss} {e.Message}");
+                if (e.Message.Contains("Warning") || e.Message.Contains("Spectral seeding") || e.Message.Contains("k-means:")) Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss} {e.Message}");
                 if (e.Message.Contains("Training on ")) Mark("read");
                 else if (e.Message.Contains("leading eigenvectors of the")) Mark("graph");
                 else if (e.Message.Contains(" seeding, K = ") || e.Message.Contains("Chose K = ")) { Mark("graph"); Mark("seed"); }
@@ -61,7 +61,9 @@ internal static class ScaleBenchmark
             ResetPeak();
             using var model = ml.Transforms.DeepCluster(options).Fit(view);
             Mark("pretrain"); Mark("graph"); Mark("seed"); Mark("self-train");
-            Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss} self-training: {model.History.StopReason} after {model.History.SelfTrainingSteps} steps");
+            var seeded = ClusteringQuality.Evaluate(labels, model.History.SeedingAssignments.Select(a => (uint)(a + 1)).ToArray());
+            Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss} self-training: {model.History.StopReason} after {model.History.SelfTrainingSteps} steps; " +
+                $"the seeding's partition scored ACC / NMI {seeded.Accuracy:F4} / {seeded.NormalizedMutualInformation:F4}");
             var predicted = model.Transform(view).GetColumn<uint>("PredictedClusterId").ToArray();
             Mark("score");
             var quality = ClusteringQuality.Evaluate(labels, predicted);
