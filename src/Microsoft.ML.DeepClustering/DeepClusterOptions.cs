@@ -68,6 +68,15 @@ public sealed class DeepClusterOptions
     /// </summary>
     public long PretrainSamples = 0;
 
+    /// <summary>
+    /// An upper bound on pretraining's rows seen when <see cref="PretrainEpochs"/> decides: pretraining runs
+    /// min(<see cref="PretrainEpochs"/>, ⌈MaxPretrainSamples / rows⌉) epochs (at least 1), so that a budget sized in
+    /// epochs for thousands of rows does not grow without end on millions. <see cref="PretrainSamples"/>, an explicit
+    /// budget, is not bounded by it. Default 0: no bound. <see cref="DeepClusterPresets.Recommended"/> sets
+    /// 11,200,000, its 160 epochs on 70,000 rows, so that it runs as measured up to 70,000 rows and no longer above.
+    /// </summary>
+    public long MaxPretrainSamples = 0;
+
     /// <summary>Mini-batch size for pretraining and self-training. Default 256.</summary>
     public int BatchSize = 256;
 

@@ -53,6 +53,9 @@ internal static class InputChecks
         if (options.PretrainSamples < 0)
             throw new ArgumentOutOfRangeException(nameof(options.PretrainSamples), options.PretrainSamples,
                 $"PretrainSamples must be 0 (PretrainEpochs decides) or a positive number of rows to show the autoencoder; found {options.PretrainSamples}.");
+        if (options.MaxPretrainSamples < 0)
+            throw new ArgumentOutOfRangeException(nameof(options.MaxPretrainSamples), options.MaxPretrainSamples,
+                $"MaxPretrainSamples must be 0 (no bound) or a positive number of rows; found {options.MaxPretrainSamples}.");
         Positive(options.BatchSize, nameof(options.BatchSize), options.BatchSize, "positive");
         PositiveFinite(options.PretrainLearningRate, nameof(options.PretrainLearningRate));
         Positive(options.KMeansInitializations, nameof(options.KMeansInitializations), options.KMeansInitializations, "positive");

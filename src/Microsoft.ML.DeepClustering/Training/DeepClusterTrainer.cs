@@ -76,6 +76,8 @@ internal static class DeepClusterTrainer
         int epochs = Pretraining.Epochs(options, data.Rows);
         if (options.PretrainSamples > 0)
             log($"Pretraining budget: PretrainSamples = {options.PretrainSamples:N0} on {data.Rows:N0} rows, {epochs} epoch(s) (PretrainEpochs = {options.PretrainEpochs} is not used).");
+        else if (epochs < options.PretrainEpochs)
+            log($"Pretraining budget: {epochs} epoch(s) instead of PretrainEpochs = {options.PretrainEpochs}, since MaxPretrainSamples = {options.MaxPretrainSamples:N0} bounds the rows seen on {data.Rows:N0} rows.");
         var pretraining = Pretrain(autoencoder, x, context, epochs, checkpointing);
         var seeding = Seed(autoencoder, x, context);
         int k = seeding.NumberOfClusters;

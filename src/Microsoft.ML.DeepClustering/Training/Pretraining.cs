@@ -12,11 +12,18 @@ internal static class Pretraining
     public sealed record Checkpointing(string Path, IReadOnlyList<KeyValuePair<string, string>> Settings);
 
     /// <summary>
-    /// The epochs pretraining runs on <paramref name="rows"/> rows: <see cref="DeepClusterOptions.PretrainEpochs"/>, or
-    /// ⌈<see cref="DeepClusterOptions.PretrainSamples"/> / rows⌉ (at least 1) when that budget is set.
+    /// The epochs pretraining runs on <paramref name="rows"/> rows: ⌈<see cref="DeepClusterOptions.PretrainSamples"/> /
+    /// rows⌉ (at least 1) when that budget is set; otherwise <see cref="DeepClusterOptions.PretrainEpochs"/>, at most
+    /// ⌈<see cref="DeepClusterOptions.MaxPretrainSamples"/> / rows⌉ (at least 1) when that bound is set.
     /// </summary>
-    public static int Epochs(DeepClusterOptions options, long rows) =>
-        options.PretrainSamples > 0 ? (int)Math.Max(1, Math.Min(int.MaxValue, (options.PretrainSamples + rows - 1) / rows)) : options.PretrainEpochs;
+    public static int Epochs(DeepClusterOptions options, long rows)
+    {
+        if (options.PretrainSamples > 0)
+            return EpochsCovering(options.PretrainSamples, rows);
+        return options.MaxPretrainSamples > 0 ? Math.Min(options.PretrainEpochs, EpochsCovering(options.MaxPretrainSamples, rows)) : options.PretrainEpochs;
+    }
+
+    private static int EpochsCovering(long samples, long rows) => (int)Math.Max(1, Math.Min(int.MaxValue, (samples + rows - 1) / rows));
 
     /// <param name="autoencoder">Trained in place.</param>
     /// <param name="x">All training rows [N, D], handed out on the training device.</param>

@@ -130,6 +130,7 @@ internal sealed class LiveTrainingDisplay(IAnsiConsole console) : TrainingDispla
             switch (report.Stage)
             {
                 case DeepClusterStage.Pretraining:
+                    _pretraining.MaxValue = Math.Max(1, report.TotalSteps);
                     Advance(_pretraining, report.Step, $"Pretraining   epoch {report.Step}/{report.TotalSteps}  MSE {report.Loss:G4}");
                     if (report.Step >= report.TotalSteps)
                         StartNext(_pretraining, _seeding);
