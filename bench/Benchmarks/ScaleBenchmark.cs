@@ -61,6 +61,10 @@ internal static class ScaleBenchmark
             ResetPeak();
             using var model = ml.Transforms.DeepCluster(options).Fit(view);
             Mark("pretrain"); Mark("graph"); Mark("seed"); Mark("self-train");
+            // Exact figures of each stage's output, so that two runs of one command can be compared stage by stage.
+            Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss} fingerprints: last pretraining loss {model.History.PretrainLosses[^1]:R}, " +
+                $"k-means inertias {string.Join(" ", model.History.KMeansInertias.Select(v => v.ToString("R")))}, " +
+                $"seeding partition hash {model.History.SeedingAssignments.Aggregate(17L, (h, a) => h * 31 + a)}, final hash {model.History.FinalAssignments.Aggregate(17L, (h, a) => h * 31 + a)}");
             var seeded = ClusteringQuality.Evaluate(labels, model.History.SeedingAssignments.Select(a => (uint)(a + 1)).ToArray());
             Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss} self-training: {model.History.StopReason} after {model.History.SelfTrainingSteps} steps; " +
                 $"the seeding's partition scored ACC / NMI {seeded.Accuracy:F4} / {seeded.NormalizedMutualInformation:F4}");
