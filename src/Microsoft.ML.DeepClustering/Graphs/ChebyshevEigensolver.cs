@@ -149,7 +149,7 @@ internal static class ChebyshevEigensolver
         for (int pass = 0; pass < 2; pass++)
         {
             using var scope = NewDisposeScope();
-            var gram = Gram(x, x);
+            var gram = Gram(x);
             var scale = gram.diagonal().clamp_min(1e-300).rsqrt();
             var (values, vectors) = linalg.eigh(gram * scale.unsqueeze(1) * scale.unsqueeze(0));
             // A column that lies in the span of the others (a value at rounding level) is kept finite, not amplified to noise.
@@ -160,16 +160,16 @@ internal static class ChebyshevEigensolver
         }
     }
 
-    /// <summary>AᵀB for two [N, w] float32 blocks, summed in float64 a slice of rows at a time (no block-sized float64 copy).</summary>
-    private static Tensor Gram(Tensor left, Tensor right)
+    /// <summary>XᵀX for an [N, w] float32 block, summed in float64 a slice of rows at a time (no block-sized float64 copy).</summary>
+    private static Tensor Gram(Tensor x)
     {
-        long n = left.shape[0];
-        var sum = zeros(new[] { left.shape[1], right.shape[1] }, ScalarType.Float64);
+        long n = x.shape[0];
+        var sum = zeros(new[] { x.shape[1], x.shape[1] }, ScalarType.Float64);
         for (long start = 0; start < n; start += SliceRows)
         {
             using var scope = NewDisposeScope();
-            long count = Math.Min(SliceRows, n - start);
-            sum.add_(left.narrow(0, start, count).to(ScalarType.Float64).t().mm(right.narrow(0, start, count).to(ScalarType.Float64)));
+            var slice = x.narrow(0, start, Math.Min(SliceRows, n - start)).to(ScalarType.Float64);
+            sum.add_(slice.t().mm(slice));
         }
         return sum;
     }
