@@ -15,20 +15,30 @@ internal static class CentroidSeparation
     /// <summary>The first pair (in row order) too close to be told apart, with its squared distance and the sum of its squared norms; null when every pair is apart.</summary>
     public static (int First, int Second, double SquaredDistance, double SquaredNorms)? IndistinctPair(IReadOnlyList<float[]> centroids)
     {
-        var norms = centroids.Select(c => c.Sum(v => (double)v * v)).ToArray();
+        var norms = centroids.Select(SquaredNorm).ToArray();
         for (int i = 0; i < centroids.Count; i++)
             for (int j = i + 1; j < centroids.Count; j++)
             {
-                double distance = 0;
-                for (int t = 0; t < centroids[i].Length; t++)
-                {
-                    double d = (double)centroids[i][t] - centroids[j][t];
-                    distance += d * d;
-                }
+                double distance = SquaredDistance(centroids[i], centroids[j]);
                 double both = norms[i] + norms[j];
                 if (distance <= Math.Max(1e-10, IndistinctShare * both))
                     return (i, j, distance, both);
             }
         return null;
     }
+
+    /// <summary>‖a − b‖², summed in float64.</summary>
+    public static double SquaredDistance(float[] a, float[] b)
+    {
+        double sum = 0;
+        for (int t = 0; t < a.Length; t++)
+        {
+            double d = (double)a[t] - b[t];
+            sum += d * d;
+        }
+        return sum;
+    }
+
+    /// <summary>‖a‖², summed in float64.</summary>
+    public static double SquaredNorm(float[] a) => a.Sum(v => (double)v * v);
 }

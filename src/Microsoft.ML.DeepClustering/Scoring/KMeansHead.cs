@@ -53,9 +53,9 @@ internal static class KMeansHead
         for (int i = 0; i < k; i++)
         {
             var values = theirs[i].DenseValues().ToArray();
-            int match = Enumerable.Range(0, k).Where(j => !used[j]).MinBy(j => SquaredDistance(values, centroids[j]));
-            double error = SquaredDistance(values, centroids[match]);
-            double scale = Math.Max(1e-12, centroids[match].Sum(v => (double)v * v));
+            int match = Enumerable.Range(0, k).Where(j => !used[j]).MinBy(j => CentroidSeparation.SquaredDistance(values, centroids[j]));
+            double error = CentroidSeparation.SquaredDistance(values, centroids[match]);
+            double scale = Math.Max(1e-12, CentroidSeparation.SquaredNorm(centroids[match]));
             if (error > 1e-10 * scale)
                 throw new InvalidOperationException($"Internal error: ML.NET's k-means model moved centroid {match} (squared shift {error:G3}).");
             used[match] = true;
@@ -70,17 +70,6 @@ internal static class KMeansHead
             throw new InvalidOperationException(
                 $"Clusters {i + 1} and {j + 1} collapsed onto the same centroid (squared distance {distance:G3} against squared norms {norms:G3}), " +
                 "so the model cannot tell them apart. Train with fewer clusters, a lower SelfTrainingLearningRate, or MaxIterations = 0 (autoencoder + k-means).");
-    }
-
-    private static double SquaredDistance(IReadOnlyList<float> a, IReadOnlyList<float> b)
-    {
-        double sum = 0;
-        for (int i = 0; i < a.Count; i++)
-        {
-            double d = (double)a[i] - b[i];
-            sum += d * d;
-        }
-        return sum;
     }
 
     private sealed class CentroidRow
