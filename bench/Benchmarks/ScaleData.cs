@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.DeepClustering.Graphs;
 
 namespace Microsoft.ML.DeepClustering.Benchmarks;
 
@@ -43,18 +44,11 @@ internal static class ScaleData
     /// <summary>
     /// A generator for row <paramref name="i"/> alone: the same row whatever order or subset is read, and in every
     /// process. (It was seeded with <c>HashCode.Combine</c>, which .NET randomises per process, so each run drew other
-    /// rows from the same distribution and two runs of one command never matched.)
+    /// rows from the same distribution and two runs of one command never matched.) The hash is SplitMix64's
+    /// finaliser, the one NN-descent hashes its random choices with.
     /// </summary>
-    private static Random RowRandom(int seed, long i) => new((int)(Mix(Mix((ulong)(uint)seed) ^ (ulong)i) >> 33));
-
-    /// <summary>SplitMix64's finaliser.</summary>
-    private static ulong Mix(ulong x)
-    {
-        x += 0x9E3779B97F4A7C15UL;
-        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
-        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
-        return x ^ (x >> 31);
-    }
+    private static Random RowRandom(int seed, long i) =>
+        new((int)(NearestNeighbours.Mix(NearestNeighbours.Mix((ulong)(uint)seed) ^ (ulong)i) >> 33));
 
     /// <summary>A 28×28 image under a random affine map and elastic deformation, sampled bilinearly.</summary>
     internal static float[] Deform(float[] image, Random random)

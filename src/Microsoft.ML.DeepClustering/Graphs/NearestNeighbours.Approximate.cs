@@ -377,7 +377,7 @@ internal static partial class NearestNeighbours
     }
 
     /// <summary>SplitMix64's finaliser: a well-mixed 64-bit hash of <paramref name="x"/>.</summary>
-    private static ulong Mix(ulong x)
+    internal static ulong Mix(ulong x)
     {
         x += 0x9E3779B97F4A7C15UL;
         x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
