@@ -14,10 +14,10 @@ namespace Microsoft.ML.DeepClustering.Benchmarks;
 /// </summary>
 internal static class GraphsBenchmark
 {
-    public static int Run(string data, int rows, int dims, int k, int count, int seed, bool usearch, bool exactSearch, int sample, int? seedingK = null, bool chooseK = false)
+    public static int Run(string data, int rows, int dims, int k, int count, int seed, bool usearch, bool exactSearch, int sample, int? seedingK = null, bool chooseK = false, string? settings = null)
     {
-        if (data.StartsWith("embedding:"))
-            return OnEmbedding(data, k, seed, sample);
+        if (data.StartsWith("embedding:") || data.StartsWith("embedding-file:"))
+            return OnEmbedding(data, k, seed, sample, settings);
         if (seedingK is int clusters)
             return SeedingStage(data, rows, dims, clusters, seed, chooseK);
         Console.WriteLine($"graphs: {data}, {rows:N0} rows × {dims} dims, k = {k}, {count} eigenvectors, seed {seed}, {Environment.ProcessorCount} processors");
@@ -132,15 +132,10 @@ internal static class GraphsBenchmark
     /// seeding's ACC for as many clusters as classes three ways: the exact path, NN-descent and Chebyshev with k-means
     /// on every row, and the whole large-data path (k-means' restarts on a sample too).
     /// </summary>
-    private static int OnEmbedding(string data, int k, int seed, int sample)
+    private static int OnEmbedding(string data, int k, int seed, int sample, string? settings)
     {
-        var parts = data.Split(':', 4);
-        if (parts.Length != 4)
-            throw new ArgumentException("graphs --data embedding:DATASET:EPOCHS:CHECKPOINT_DIR, e.g. embedding:fashion-full:20:ckpt");
-        var (rows, labelValues, classes, source) = ChooseKStudy.LabelledEmbedding(parts[1], seed, "recommended", int.Parse(parts[2]), null, parts[3]);
-        int n = rows.Length, dims = rows[0].Length;
-        var labels = labelValues.Select(l => (int)l).ToArray();
-        var points = rows.SelectMany(r => r).ToArray();
+        var (points, labels, classes, dims, source) = data.StartsWith("embedding-file:") ? ReadEmbedding(data["embedding-file:".Length..]) : PretrainedEmbedding(data, seed);
+        int n = labels.Length;
         Console.WriteLine($"graphs on an embedding: {source}, {n:N0} rows × {dims} dims, {classes} classes, seed {seed}");
         var queries = Enumerable.Range(0, Math.Min(sample, n)).Select(i => (int)((long)i * n / Math.Min(sample, n))).ToArray();
         var exact = Exact(points, n, dims, queries, Math.Min(10, k));
@@ -150,9 +145,12 @@ internal static class GraphsBenchmark
         Console.WriteLine($"NN-descent, {options.SpectralNeighbors} neighbours ({rounds} rounds, {clock.Elapsed.TotalSeconds:F1} s): recall@10 {Recall(indices, options.SpectralNeighbors, queries, exact):F4} on {queries.Length:N0} rows");
 
         using var z = tensor(points, new long[] { n, dims });
-        foreach (var (name, approximateFrom, sampleRows) in new[] { ("exact graph, k-means on every row", int.MaxValue, int.MaxValue), ("NN-descent + Chebyshev, k-means on every row", 1, int.MaxValue), ("NN-descent + Chebyshev, k-means restarts on a sample (the large-data path)", 1, options.KMeansSampleRows) })
+        var paths = new[] { ("exact graph, k-means on every row", int.MaxValue, int.MaxValue), ("NN-descent + Chebyshev, k-means on every row", 1, int.MaxValue), ("NN-descent + Chebyshev, k-means restarts on a sample (the large-data path)", 1, options.KMeansSampleRows) };
+        // Above 100,000 rows the exact graph is quadratic (minutes to hours): the large-data path alone.
+        foreach (var (name, approximateFrom, sampleRows) in n > 100_000 ? paths[2..] : paths)
         {
             var seeding = DeepClusterPresets.Recommended();
+            OptionSettings.Apply(seeding, settings);
             seeding.Seed = seed;
             seeding.NumberOfClusters = classes;
             seeding.ApproximateNeighboursFromRows = approximateFrom;
@@ -162,11 +160,57 @@ internal static class GraphsBenchmark
             clock.Restart();
             using var prepared = Seedings.Create(seeding, context).Prepare(z, classes);
             var result = prepared.Cluster(classes);
+            // Each row's nearest centroid: the partition DEC's first target starts from (k-means seeding has no other).
+            var nearest = NearestCentroids(z, result.Centroids);
             result.Centroids.Dispose();
-            var m = ClusteringQuality.Evaluate(labels, result.Partition!.Select(a => (uint)(a + 1)).ToArray());
-            Console.WriteLine($"spectral seeding, {name}: ACC {m.Accuracy:F4}, NMI {m.NormalizedMutualInformation:F4} ({clock.Elapsed.TotalSeconds:F1} s)");
+            var partition = result.Partition ?? nearest;
+            var m = ClusteringQuality.Evaluate(labels, partition.Select(a => (uint)(a + 1)).ToArray());
+            var c = ClusteringQuality.Evaluate(labels, nearest.Select(a => (uint)(a + 1)).ToArray());
+            Console.WriteLine($"{seeding.Seeding} seeding, {name}: ACC {m.Accuracy:F4}, NMI {m.NormalizedMutualInformation:F4}; nearest centroids ACC {c.Accuracy:F4}, NMI {c.NormalizedMutualInformation:F4} ({clock.Elapsed.TotalSeconds:F1} s)");
+            // What each cluster holds: its size and its two largest classes, which shows a merge or a split at a glance.
+            Console.WriteLine("  clusters: " + string.Join("; ", Enumerable.Range(0, classes).Select(c =>
+            {
+                var members = Enumerable.Range(0, n).Where(i => partition[i] == c).Select(i => labels[i]).ToArray();
+                var top = members.GroupBy(l => l).OrderByDescending(g => g.Count()).Take(2).Select(g => $"{g.Key}:{g.Count()}");
+                return $"{members.Length} ({string.Join(" ", top)})";
+            })));
         }
         return 0;
+    }
+
+    private static int[] NearestCentroids(Tensor z, Tensor centroids)
+    {
+        using var scope = NewDisposeScope();
+        var result = new int[z.shape[0]];
+        for (long start = 0; start < z.shape[0]; start += 65536)
+        {
+            var rows = z.narrow(0, start, Math.Min(65536, z.shape[0] - start));
+            var d = rows.square().sum(1, keepdim: true) - 2 * rows.mm(centroids.t()) + centroids.square().sum(1).unsqueeze(0);
+            d.argmin(1).to(ScalarType.Int32).data<int>().CopyTo(result, (int)start);
+        }
+        return result;
+    }
+
+    /// <summary>Recommended()'s pretrained embedding of a labelled data set (<c>embedding:DATASET:EPOCHS:CHECKPOINT_DIR</c>).</summary>
+    private static (float[] Points, int[] Labels, int Classes, int Dims, string Source) PretrainedEmbedding(string data, int seed)
+    {
+        var parts = data.Split(':', 4);
+        if (parts.Length != 4)
+            throw new ArgumentException("graphs --data embedding:DATASET:EPOCHS:CHECKPOINT_DIR, e.g. embedding:fashion-full:20:ckpt");
+        var (rows, labelValues, classes, source) = ChooseKStudy.LabelledEmbedding(parts[1], seed, "recommended", int.Parse(parts[2]), null, parts[3]);
+        return (rows.SelectMany(r => r).ToArray(), labelValues.Select(l => (int)l).ToArray(), classes, rows[0].Length, source);
+    }
+
+    /// <summary>An embedding written by <c>scale --embedding-out FILE</c>.</summary>
+    private static (float[] Points, int[] Labels, int Classes, int Dims, string Source) ReadEmbedding(string path)
+    {
+        using var reader = new BinaryReader(File.OpenRead(path));
+        int n = reader.ReadInt32(), dims = reader.ReadInt32();
+        var labels = new int[n];
+        for (int i = 0; i < n; i++) labels[i] = reader.ReadInt32();
+        var points = new float[(long)n * dims];
+        for (long i = 0; i < points.LongLength; i++) points[i] = reader.ReadSingle();
+        return (points, labels, labels.Distinct().Count(), dims, path);
     }
 
     private static long CurrentMegabytes() =>

@@ -14,10 +14,10 @@ var usages = new Dictionary<string, string>
     ["gemm-paths"] = "[--reps 20]",
     ["speed"] = "[--dataset mnist-full|mnist-test] [--max-rows N] [--epochs N]",
     ["optimizer-step"] = "[--rounds N] [--epochs N]",
-    ["scale"] = "[--data mnist-like|vectors] [--dims 384 (vectors)] [--rows 10000,100000,1000000] [--preset recommended] [--seed 1] [--kmeans [--kmeans-rows N (fit it on the first N)]] [--set Option=value,...]",
+    ["scale"] = "[--data mnist-like|vectors] [--dims 384 (vectors)] [--rows 10000,100000,1000000] [--preset recommended] [--seed 1] [--kmeans [--kmeans-rows N (fit it on the first N)]] [--set Option=value,...] [--embedding-out FILE (the fitted embedding and labels, for graphs --data embedding-file:FILE)]",
     ["read-rows"] = "[--rows 1000000] [--columns 64] [--count-unknown] [--path store|list] [--storage auto|memory|memorymappedfile] [--precision float32|half|byte]",
     ["photo-rate"] = "[--count 3000] [--folder DIR] [--one-at-a-time 400] [--batch 16] [--backbone MODEL.onnx]",
-    ["graphs"] = "[--data blobs|mnist-pca|embedding:DATASET:EPOCHS:CHECKPOINT_DIR] [--rows 100000] [--dims 16] [--k 15] [--count 24 (0: no eigenvectors)] [--seed 1] [--sample 1000] [--usearch] [--exact] [--seeding-k K [--choose-k]]",
+    ["graphs"] = "[--data blobs|mnist-pca|embedding:DATASET:EPOCHS:CHECKPOINT_DIR|embedding-file:FILE] [--rows 100000] [--dims 16] [--k 15] [--count 24 (0: no eigenvectors)] [--seed 1] [--sample 1000] [--usearch] [--exact] [--seeding-k K [--choose-k]] [--set Option=value,... (seeding on an embedding)]",
 };
 string? Arg(string name) => Array.IndexOf(args, name) is int i && i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 int? IntArg(string name) => Arg(name) is string s ? int.Parse(s) : null;
@@ -68,12 +68,12 @@ switch (command)
     case "graphs":
         return GraphsBenchmark.Run(Arg("--data") ?? "blobs", IntArg("--rows") ?? 100_000, IntArg("--dims") ?? 16, IntArg("--k") ?? 15,
             IntArg("--count") ?? 24, IntArg("--seed") ?? 1, args.Contains("--usearch"), args.Contains("--exact"), IntArg("--sample") ?? 1000,
-            IntArg("--seeding-k"), args.Contains("--choose-k"));
+            IntArg("--seeding-k"), args.Contains("--choose-k"), Arg("--set"));
     case "optimizer-step":
         return SpeedBenchmark.RunOptimizerStep(IntArg("--rounds") ?? 10, IntArg("--epochs") ?? 3);
     case "scale":
         return ScaleBenchmark.Run(Arg("--data") ?? "mnist-like", (Arg("--rows") ?? "10000").Split(',').Select(long.Parse).ToArray(),
-            Arg("--preset") ?? "recommended", IntArg("--seed") ?? 1, Arg("--set"), args.Contains("--kmeans"), IntArg("--dims") ?? 384, IntArg("--kmeans-rows"));
+            Arg("--preset") ?? "recommended", IntArg("--seed") ?? 1, Arg("--set"), args.Contains("--kmeans"), IntArg("--dims") ?? 384, IntArg("--kmeans-rows"), Arg("--embedding-out"));
     case "read-rows":
         return ReadBenchmark.Run(IntArg("--rows") ?? 1_000_000, IntArg("--columns") ?? 64, !args.Contains("--count-unknown"), Arg("--path") ?? "store",
             Enum.Parse<RowStorageLocation>(Arg("--storage") ?? "auto", ignoreCase: true), Enum.Parse<RowStoragePrecision>(Arg("--precision") ?? "float32", ignoreCase: true));

@@ -16,7 +16,7 @@ internal static class ScaleBenchmark
 {
     private static readonly string[] Stages = ["read", "pretrain", "graph", "seed", "self-train", "score"];
 
-    public static int Run(string data, long[] sizes, string preset, int seed, string? settings, bool kmeans, int vectorDimensions = 384, long? kmeansRows = null)
+    public static int Run(string data, long[] sizes, string preset, int seed, string? settings, bool kmeans, int vectorDimensions = 384, long? kmeansRows = null, string? embeddingOut = null)
     {
         Console.WriteLine($"# Scale benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {CpuName()}");
         Console.WriteLine("| data | rows | method | " + string.Join(" | ", Stages.Select(s => $"{s} s (µs/row), peak MB")) + " | ACC / NMI / ARI | KMeans ACC / NMI / ARI (s) |");
@@ -71,6 +71,8 @@ internal static class ScaleBenchmark
             var predicted = model.Transform(view).GetColumn<uint>("PredictedClusterId").ToArray();
             Mark("score");
             var quality = ClusteringQuality.Evaluate(labels, predicted);
+            if (embeddingOut is not null)
+                WriteEmbedding(embeddingOut, model.Transform(view), options.EmbeddingColumnName, labels);
             string baseline = kmeans ? KMeansBaseline(ml, view, labels, k, kmeansRows) + (kmeansRows is long f && f < rows ? $", fitted on {f:N0} rows" : "") : "";
             string Cell(string stage) => marks.TryGetValue(stage, out var m) ? $"{m.Seconds:F1} ({m.Seconds * 1e6 / rows:F0}), {m.PeakMb}" : "";
             Console.WriteLine($"| {data} {dimensions}-d | {rows:N0} | {preset}{(settings is null ? "" : $", {settings}")} | {string.Join(" | ", Stages.Select(Cell))} | " +
@@ -122,6 +124,32 @@ internal static class ScaleBenchmark
         var predicted = model.Transform(view).GetColumn<uint>("PredictedLabel").ToArray();
         var q = ClusteringQuality.Evaluate(labels, predicted);
         return $"{q.Accuracy:F4} / {q.NormalizedMutualInformation:F4} / {q.AdjustedRandIndex:F4} ({clock.Elapsed.TotalSeconds:F0})";
+    }
+
+    /// <summary>
+    /// The embedding column of every row and its label, for <c>graphs --data embedding-file:FILE</c>: with
+    /// <c>--set MaxIterations=0</c> that is the pretrained embedding seeding ran on. Little-endian: rows and dimensions
+    /// (int32), the labels (int32 each), then the rows (float32).
+    /// </summary>
+    private static void WriteEmbedding(string path, IDataView scored, string column, int[] labels)
+    {
+        using var writer = new BinaryWriter(File.Create(path));
+        var rows = scored.GetColumn<VBuffer<float>>(column);
+        int dims = -1;
+        long written = 0;
+        writer.Write(labels.Length);
+        writer.Write(0);
+        foreach (int label in labels) writer.Write(label);
+        foreach (var row in rows)
+        {
+            var values = row.DenseValues().ToArray();
+            dims = values.Length;
+            foreach (float v in values) writer.Write(v);
+            written++;
+        }
+        writer.Seek(4, SeekOrigin.Begin);
+        writer.Write(dims);
+        Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss} {written:N0} rows of the {dims}-d embedding written to {path}");
     }
 
     private static long PeakMb()
