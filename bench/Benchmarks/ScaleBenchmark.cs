@@ -49,6 +49,8 @@ internal static class ScaleBenchmark
             {
                 if (e.Message.Contains("Warning") || e.Message.Contains("Spectral seeding") || e.Message.Contains("k-means:")) Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss} {e.Message}");
                 if (e.Message.Contains("Training on ")) Mark("read");
+                // A finished checkpoint reports no epochs: pretraining ends when it is loaded.
+                else if (FinishedCheckpoint(e.Message)) Mark("pretrain");
                 else if (e.Message.Contains("leading eigenvectors of the")) Mark("graph");
                 else if (e.Message.Contains(" seeding, K = ") || e.Message.Contains("Chose K = ")) { Mark("graph"); Mark("seed"); }
             };
@@ -150,6 +152,13 @@ internal static class ScaleBenchmark
         writer.Seek(4, SeekOrigin.Begin);
         writer.Write(dims);
         Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss} {written:N0} rows of the {dims}-d embedding written to {path}");
+    }
+
+    /// <summary>"Resuming pretraining from '…' after epoch E of E.": nothing left to pretrain.</summary>
+    private static bool FinishedCheckpoint(string message)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(message, @"Resuming pretraining from .* after epoch (\d+) of (\d+)\.");
+        return match.Success && match.Groups[1].Value == match.Groups[2].Value;
     }
 
     private static long PeakMb()
