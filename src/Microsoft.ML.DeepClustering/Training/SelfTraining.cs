@@ -66,6 +66,7 @@ internal sealed class SelfTraining : IDisposable
     private int _lossCount;
     private List<Tensor>? _healthy;   // parameters at the last update where every cluster had rows
     private int[]? _seedingPartition; // the target at updates before step SeedingPartitionSteps, or null
+    private Tensor? _partition;       // that partition as a tensor on the training device, made at the first update that aims at it
     private bool _aimsAtPartition;    // whether the current target is that partition rather than P
     private readonly bool _sampled;   // target updates on the rows the next T steps visit (see the class summary)
     private Tensor? _monitor;         // sampled updates: the rows whose labels are compared between updates
@@ -200,9 +201,10 @@ internal sealed class SelfTraining : IDisposable
                 _target?.Dispose();
                 if (aimsAtPartition)
                 {
-                    var partition = tensor(_seedingPartition!.Select(c => (long)c).ToArray()).to(q.device);
-                    if (targetRows is not null)
-                        partition = partition.index_select(0, targetRows);
+                    // Made once: sampled updates come every T steps, and a fresh N-long managed copy at each one piled
+                    // up on the large-object heap, which is collected rarely, so resident memory grew with the steps.
+                    _partition ??= PartitionTensor(q.device);
+                    var partition = targetRows is null ? _partition : _partition.index_select(0, targetRows);
                     _target = nn.functional.one_hot(partition, _k).to_type(q.dtype).MoveToOuterDisposeScope();
                 }
                 else
@@ -218,6 +220,14 @@ internal sealed class SelfTraining : IDisposable
         _lossSum = 0;
         _lossCount = 0;
         return (new SelfTrainingUpdate(step, meanLoss, changed, sizes.Min(), sizes.Count(size => size == 0)), assignments);
+    }
+
+    /// <summary>The seeding's partition as int64 on <paramref name="device"/>, outside any dispose scope (disposed with the loop).</summary>
+    private Tensor PartitionTensor(Device device)
+    {
+        using var scope = NewDisposeScope();
+        var partition = tensor(_seedingPartition!).to_type(ScalarType.Int64).to(device);
+        return partition.DetachFromDisposeScope();
     }
 
     /// <summary>
@@ -290,6 +300,7 @@ internal sealed class SelfTraining : IDisposable
     {
         DisposeAll(_healthy);
         _target?.Dispose();
+        _partition?.Dispose();
         _labels?.Dispose();
         _order?.Dispose();
         _monitor?.Dispose();
