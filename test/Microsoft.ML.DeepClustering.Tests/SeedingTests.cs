@@ -229,12 +229,12 @@ public class SeedingTests
     [InlineData(2, 150, 100)]
     public void SelfTrainingCanAimAtTheSeedingsPartition(int updateInterval, int partitionSteps, int fullPassRows = 200_000)
     {
-        // The last case samples its target updates (200 rows above FullPassRows = 100): each of its 75 updates aims
-        // at the partition's rows that the next 2 steps visit.
         // 200 rows; the centroids split them one way, the "seeding's partition" another (the sign of the first feature).
         // Aimed at that partition (over one target update or five), self-training carries it into the encoder; with
         // DEC's own target it sharpens the centroids' split instead. A tolerance of 50% would stop DEC early; it must
         // not stop steps that aim at a fixed partition.
+        // The last case samples its target updates (200 rows above FullPassRows = 100): each of its 75 updates aims
+        // at the partition's rows that the next 2 steps visit.
         bool fromPartition = partitionSteps > 0;
         using var scope = NewDisposeScope();
         random.manual_seed(4);
