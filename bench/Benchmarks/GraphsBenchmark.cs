@@ -161,12 +161,12 @@ internal static class GraphsBenchmark
             using var prepared = Seedings.Create(seeding, context).Prepare(z, classes);
             var result = prepared.Cluster(classes);
             // Each row's nearest centroid: the partition DEC's first target starts from (k-means seeding has no other).
-            var nearest = NearestCentroids(z, result.Centroids);
+            var nearest = KMeans.Assign(z, result.Centroids);
             result.Centroids.Dispose();
             var partition = result.Partition ?? nearest;
             var m = ClusteringQuality.Evaluate(labels, partition.Select(a => (uint)(a + 1)).ToArray());
-            var c = ClusteringQuality.Evaluate(labels, nearest.Select(a => (uint)(a + 1)).ToArray());
-            Console.WriteLine($"{seeding.Seeding} seeding, {name}: ACC {m.Accuracy:F4}, NMI {m.NormalizedMutualInformation:F4}; nearest centroids ACC {c.Accuracy:F4}, NMI {c.NormalizedMutualInformation:F4} ({clock.Elapsed.TotalSeconds:F1} s)");
+            var byCentroid = ClusteringQuality.Evaluate(labels, nearest.Select(a => (uint)(a + 1)).ToArray());
+            Console.WriteLine($"{seeding.Seeding} seeding, {name}: ACC {m.Accuracy:F4}, NMI {m.NormalizedMutualInformation:F4}; nearest centroids ACC {byCentroid.Accuracy:F4}, NMI {byCentroid.NormalizedMutualInformation:F4} ({clock.Elapsed.TotalSeconds:F1} s)");
             // What each cluster holds: its size and its two largest classes, which shows a merge or a split at a glance.
             Console.WriteLine("  clusters: " + string.Join("; ", Enumerable.Range(0, classes).Select(c =>
             {
@@ -176,19 +176,6 @@ internal static class GraphsBenchmark
             })));
         }
         return 0;
-    }
-
-    private static int[] NearestCentroids(Tensor z, Tensor centroids)
-    {
-        using var scope = NewDisposeScope();
-        var result = new int[z.shape[0]];
-        for (long start = 0; start < z.shape[0]; start += 65536)
-        {
-            var rows = z.narrow(0, start, Math.Min(65536, z.shape[0] - start));
-            var d = rows.square().sum(1, keepdim: true) - 2 * rows.mm(centroids.t()) + centroids.square().sum(1).unsqueeze(0);
-            d.argmin(1).to(ScalarType.Int32).data<int>().CopyTo(result, (int)start);
-        }
-        return result;
     }
 
     /// <summary>Recommended()'s pretrained embedding of a labelled data set (<c>embedding:DATASET:EPOCHS:CHECKPOINT_DIR</c>).</summary>

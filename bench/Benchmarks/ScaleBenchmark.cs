@@ -70,11 +70,12 @@ internal static class ScaleBenchmark
             var seeded = ClusteringQuality.Evaluate(labels, model.History.SeedingAssignments.Select(a => (uint)(a + 1)).ToArray());
             Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss} self-training: {model.History.StopReason} after {model.History.SelfTrainingSteps} steps; " +
                 $"the seeding's partition scored ACC / NMI {seeded.Accuracy:F4} / {seeded.NormalizedMutualInformation:F4}");
-            var predicted = model.Transform(view).GetColumn<uint>("PredictedClusterId").ToArray();
+            var scored = model.Transform(view);
+            // With --embedding-out, the same pass over the rows also writes their embedding.
+            var predicted = embeddingOut is null ? scored.GetColumn<uint>("PredictedClusterId").ToArray()
+                : ScoreWritingEmbedding(scored, options.EmbeddingColumnName, labels, embeddingOut);
             Mark("score");
             var quality = ClusteringQuality.Evaluate(labels, predicted);
-            if (embeddingOut is not null)
-                WriteEmbedding(embeddingOut, model.Transform(view), options.EmbeddingColumnName, labels);
             string baseline = kmeans ? KMeansBaseline(ml, view, labels, k, kmeansRows) + (kmeansRows is long f && f < rows ? $", fitted on {f:N0} rows" : "") : "";
             string Cell(string stage) => marks.TryGetValue(stage, out var m) ? $"{m.Seconds:F1} ({m.Seconds * 1e6 / rows:F0}), {m.PeakMb}" : "";
             Console.WriteLine($"| {data} {dimensions}-d | {rows:N0} | {preset}{(settings is null ? "" : $", {settings}")} | {string.Join(" | ", Stages.Select(Cell))} | " +
@@ -129,29 +130,35 @@ internal static class ScaleBenchmark
     }
 
     /// <summary>
-    /// The embedding column of every row and its label, for <c>graphs --data embedding-file:FILE</c>: with
-    /// <c>--set MaxIterations=0</c> that is the pretrained embedding seeding ran on. Little-endian: rows and dimensions
-    /// (int32), the labels (int32 each), then the rows (float32).
+    /// Every row's PredictedClusterId, read in one pass that also writes the embedding column and the labels, for
+    /// <c>graphs --data embedding-file:FILE</c>: with <c>--set MaxIterations=0</c> that is the pretrained embedding
+    /// seeding ran on. Little-endian: rows and dimensions (int32), the labels (int32 each), then the rows (float32).
     /// </summary>
-    private static void WriteEmbedding(string path, IDataView scored, string column, int[] labels)
+    private static uint[] ScoreWritingEmbedding(IDataView scored, string column, int[] labels, string path)
     {
+        var predicted = new uint[labels.Length];
         using var writer = new BinaryWriter(File.Create(path));
-        var rows = scored.GetColumn<VBuffer<float>>(column);
-        int dims = -1;
-        long written = 0;
         writer.Write(labels.Length);
-        writer.Write(0);
+        writer.Write(0);   // the dimensions, written once the first row is read
         foreach (int label in labels) writer.Write(label);
-        foreach (var row in rows)
+        var embedding = scored.Schema[column];
+        var cluster = scored.Schema["PredictedClusterId"];
+        using var cursor = scored.GetRowCursor(new[] { embedding, cluster });
+        var getEmbedding = cursor.GetGetter<VBuffer<float>>(embedding);
+        var getCluster = cursor.GetGetter<uint>(cluster);
+        VBuffer<float> row = default;
+        int dims = 0, read = 0;
+        while (cursor.MoveNext())
         {
-            var values = row.DenseValues().ToArray();
-            dims = values.Length;
-            foreach (float v in values) writer.Write(v);
-            written++;
+            getEmbedding(ref row);
+            getCluster(ref predicted[read++]);
+            dims = row.Length;
+            foreach (float v in row.DenseValues()) writer.Write(v);
         }
         writer.Seek(4, SeekOrigin.Begin);
         writer.Write(dims);
-        Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss} {written:N0} rows of the {dims}-d embedding written to {path}");
+        Console.Error.WriteLine($"{DateTime.Now:HH:mm:ss} {read:N0} rows of the {dims}-d embedding written to {path}");
+        return predicted;
     }
 
     /// <summary>"Resuming pretraining from '…' after epoch E of E.": nothing left to pretrain.</summary>
